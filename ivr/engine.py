@@ -1,0 +1,435 @@
+"""The call-flow engine: ``step(flow, state, input, now) -> Step``.
+
+A pure state machine. It never touches a database, a clock or a telephone:
+facts it needs (phone hours, directory hits, a queue place, a stored callback)
+are asked for with a :class:`~ivr.protocol.Request` and come back as the next
+input. Whatever goes wrong, a live call ends with a person (the centre queue)
+or an explicit goodbye — never silence.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ivr import speech
+from ivr.flow import Flow
+from ivr.hours import parse_weekly
+from ivr.protocol import (
+    Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, Digits, Enqueue, Event, Gather, HangUp,
+    Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, NoInput, NumberChecked, OperatorAnswered,
+    QueuePlace, QueueStatus, Request, Say, Speech, Start, StoreCallback, Tick, Transfer, TransferEnded,
+)
+
+FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "busy": "transfer_busy"}
+MAX_CALLBACK_TRIES = 2
+
+
+@dataclass
+class CallState:
+    """Everything the engine remembers between steps; stored as JSON outside the process."""
+
+    node: str = ""
+    awaiting: str = ""  # the input we wait for; "" once the call is over
+    lang: str = "sv"
+    caller: str | None = None
+    called: str | None = None
+    retries: int = 0
+    menu_choice: str | None = None
+    target: dict[str, Any] | None = None  # the person being rung
+    returned_from: str | None = None
+    hours: dict[str, Any] | None = None
+    queue: dict[str, Any] | None = None  # name, joined_at, position, last_announce, offered
+    callback: dict[str, Any] | None = None  # number, spoken, when, back_to, tries
+    bridged_at: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CallState":
+        return cls(**data)
+
+    @property
+    def ended(self) -> bool:
+        return self.awaiting == ""
+
+
+@dataclass
+class Step:
+    state: CallState
+    actions: list[Action] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    request: Request | None = None
+
+
+class _Run:
+    """One step in progress: accumulates actions and events while walking nodes."""
+
+    def __init__(self, flow: Flow, state: CallState, now: datetime):
+        self.flow, self.now = flow, now
+        self.out = Step(CallState.from_dict(copy.deepcopy(state.to_dict())))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @property
+    def s(self) -> CallState:
+        return self.out.state
+
+    def say(self, prompt: str, **values: Any) -> None:
+        self.out.actions.append(Say(prompt, self.flow.text(prompt, self.s.lang, **values), self.s.lang))
+
+    def event(self, type_: str, **data: Any) -> None:
+        self.out.events.append(Event(type_, data))
+
+    def ask(self, request: Request, awaiting: str) -> None:
+        self.out.request = request
+        self.s.awaiting = awaiting
+
+    def gather(self, awaiting: str, **options: Any) -> None:
+        self.out.actions.append(Gather(lang=self.s.lang, **options))
+        self.s.awaiting = awaiting
+
+    def end(self, reason: str, **data: Any) -> None:
+        self.event("call_ended", reason=reason, node=self.s.node, **data)
+        self.s.awaiting = ""
+
+    def waited(self) -> int:
+        return int((self.now - datetime.fromisoformat(self.s.queue["joined_at"])).total_seconds())
+
+    # -- entering nodes ---------------------------------------------------------------------
+
+    def enter(self, name: str) -> None:
+        self.s.node, self.s.retries = name, 0
+        node = self.flow.node(name)
+        getattr(self, f"_enter_{node['type']}")(node)
+
+    def _enter_hours(self, node: dict) -> None:
+        self.ask(CheckHours(node["schedule"]), "hours")
+
+    def _enter_say(self, node: dict) -> None:
+        self.say(node["prompt"])
+        self.enter(node["next"])
+
+    def _enter_language(self, node: dict) -> None:
+        self.s.lang = node["language"]
+        self.enter(node["next"])
+
+    def _enter_menu(self, node: dict) -> None:
+        self.say(node["prompt"])
+        self.gather("menu", timeout=node.get("timeout", 6))
+
+    def _enter_directory(self, node: dict) -> None:
+        self.say(node["prompt"])
+        self.gather("directory", input="dtmf speech", max_digits=None, finish_on_key="#",
+                    timeout=node.get("timeout", 8), hints=tuple(self.flow.hints()))
+
+    def _enter_transfer(self, node: dict) -> None:
+        target = self.s.target
+        self.say("connecting", name=target["name"], unit=target["unit"])
+        ring = int(node.get("ring_timeout", 25))
+        self.out.actions.append(
+            Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring)
+        )
+        self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
+                   ring_timeout=ring)
+        self.s.awaiting = "transfer"
+
+    def _enter_queue(self, node: dict) -> None:
+        self.ask(JoinQueue(node["queue"], returned_from=self.s.returned_from), "queue_join")
+
+    def _enter_closed(self, node: dict) -> None:
+        hours = self.s.hours or {}
+        next_open = hours.get("next_open")
+        when = speech.moment(datetime.fromisoformat(next_open), self.now, self.s.lang) if next_open else ""
+        if hours.get("closure"):
+            message = hours["closure"].get(self.s.lang) or next(iter(hours["closure"].values()))
+            self.say("closure", message=message, next_open=when)
+        elif hours.get("holiday"):
+            self.say("closed_holiday", holiday=hours["holiday"], next_open=when)
+        else:
+            week = speech.weekly(parse_weekly(hours.get("weekly", {})), self.s.lang)
+            self.say("closed", hours=week, next_open=when)
+        if node.get("callback", True) and next_open and self.flow.queue["callback"]:
+            self.event("callback_offered", where="closed")
+            self.say("closed_callback_offer")
+            self.gather("closed_offer", timeout=self.flow.queue["offer_timeout"])
+        else:
+            self.enter(node["next"])
+
+    def _enter_hangup(self, node: dict) -> None:
+        self.say(node["prompt"])
+        self.out.actions.append(HangUp("goodbye"))
+        self.end("goodbye")
+
+    # -- reacting to input ------------------------------------------------------------------
+
+    def handle(self, inp: Input) -> None:
+        if isinstance(inp, Hangup):
+            return self._caller_hung_up()
+        handler = getattr(self, f"_on_{self.s.awaiting}", None)
+        if handler is None:
+            raise ValueError(f"input {inp.kind!r} while awaiting {self.s.awaiting or 'nothing (call over)'}")
+        handler(inp)
+
+    def _caller_hung_up(self) -> None:
+        if self.s.ended:
+            return
+        if self.s.awaiting == "bridged":
+            self.end("completed", talk_seconds=int((self.now - datetime.fromisoformat(self.s.bridged_at)).total_seconds()))
+            return
+        if self.s.awaiting == "transfer":
+            self.event("transfer_failed", target_id=self.s.target["id"], target=self.s.target["name"],
+                       reason="caller_hangup")
+        if self.s.queue and not self.s.queue.get("left"):
+            self.s.queue["left"] = True
+            self.event("queue_left", queue=self.s.queue["name"], reason="abandoned", waited=self.waited())
+        self.end("caller_hangup", awaiting=self.s.awaiting)
+
+    def _on_hours(self, inp: Input) -> None:
+        if not isinstance(inp, HoursChecked):
+            raise ValueError(f"expected hours_checked, got {inp.kind}")
+        node = self.flow.node(self.s.node)
+        self.s.hours = asdict(inp)
+        self.event("hours_checked", schedule=node["schedule"], open=inp.open, reason=inp.reason,
+                   next_open=inp.next_open, holiday=inp.holiday, crisis=bool(inp.crisis))
+        if inp.crisis:
+            self.say("crisis", message=inp.crisis.get(self.s.lang) or next(iter(inp.crisis.values())))
+        self.enter(node["open"] if inp.open else node["closed"])
+
+    def _retry(self, node: dict, why: str, **data: Any) -> bool:
+        """Count a failed attempt; True if the caller gets another try, False when it is time for a human."""
+        self.event("input_timeout" if why == "no_input" else "input_invalid", node=self.s.node, **data)
+        self.s.retries += 1
+        return self.s.retries <= int(node.get("retries", 2))
+
+    def _on_menu(self, inp: Input) -> None:
+        node = self.flow.node(self.s.node)
+        digit = inp.digits[:1] if isinstance(inp, Digits) else ""
+        option = node["options"].get(digit) if digit else None
+        if option is not None:
+            self.event("menu_choice", node=self.s.node, digit=digit, option=option["label"])
+            if option["label"] != "english":
+                self.s.menu_choice = option["label"]
+            return self.enter(option["next"])
+        why = "no_input" if isinstance(inp, NoInput) or not digit else "invalid"
+        data = {} if why == "no_input" else {"digits": inp.digits if isinstance(inp, Digits) else inp.kind}
+        if self._retry(node, why, **data):
+            self.say(why)
+            retries = self.s.retries
+            self.enter(self.s.node)
+            self.s.retries = retries
+        else:
+            self.s.menu_choice = self.s.menu_choice or "fallback"
+            self.say("to_centre")
+            self.enter(node["fallback"])
+
+    def _on_directory(self, inp: Input) -> None:
+        node = self.flow.node(self.s.node)
+        if isinstance(inp, Speech) and inp.text.strip():
+            return self.ask(Lookup(inp.text.strip(), "speech"), "lookup")
+        if isinstance(inp, Digits) and inp.digits.strip("#"):
+            return self.ask(Lookup(inp.digits.strip("#"), "dtmf"), "lookup")
+        if self._retry(node, "no_input"):
+            self.say("no_input")
+            retries = self.s.retries
+            self.enter(self.s.node)
+            self.s.retries = retries
+        else:
+            self.say("to_centre")
+            self.enter(node["no_match"])
+
+    def _on_lookup(self, inp: Input) -> None:
+        if not isinstance(inp, LookupResult):
+            raise ValueError(f"expected lookup_result, got {inp.kind}")
+        node = self.flow.node(self.s.node)
+        self.event("directory_lookup", query=inp.query, hits=len(inp.matches), matched=bool(inp.matches),
+                   top=[m.id for m in inp.matches[:3]])
+        reachable = [m for m in inp.matches if m.number or m.extension]
+        if not reachable:
+            self.say("no_match")
+            return self.enter(node["no_match"])
+        self.s.target = asdict(reachable[0])
+        self.enter(node["transfer"])
+
+    def _on_transfer(self, inp: Input) -> None:
+        if not isinstance(inp, TransferEnded):
+            raise ValueError(f"expected transfer_ended, got {inp.kind}")
+        target = self.s.target
+        if inp.status == "answered":
+            self.event("transfer_answered", target_id=target["id"], target=target["name"])
+            return self._bridge(target["name"], "transfer")
+        node = self.flow.node(self.s.node)
+        self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status)
+        self.say(FAILED_TRANSFER_PROMPTS.get(inp.status, "transfer_failed"), name=target["name"])
+        self.s.returned_from = target["name"]
+        self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=inp.status)
+        self.enter(node["on_failure"])
+
+    def _bridge(self, party: str, via: str) -> None:
+        self.out.actions.append(Bridged(party, via))
+        self.s.bridged_at = self.now.isoformat()
+        self.s.awaiting = "bridged"
+
+    def _on_queue_join(self, inp: Input) -> None:
+        if not isinstance(inp, QueuePlace):
+            raise ValueError(f"expected queue_place, got {inp.kind}")
+        node = self.flow.node(self.s.node)
+        self.s.queue = {"name": node["queue"], "joined_at": self.now.isoformat(), "position": inp.position,
+                        "last_announce": self.now.isoformat(), "offered": False, "left": False}
+        self.event("queue_joined", queue=node["queue"], position=inp.position, estimated_wait=inp.estimated_wait,
+                   returned=self.s.returned_from is not None, menu_choice=self.s.menu_choice)
+        self.say("queue_position", position=inp.position, wait=speech.wait(inp.estimated_wait, self.s.lang))
+        self.out.actions.append(Enqueue(node["queue"], inp.position, inp.estimated_wait,
+                                        returned=self.s.returned_from is not None))
+        self.s.awaiting = "queue"
+
+    def _offer_due(self) -> bool:
+        settings = self.flow.queue
+        return bool(settings["callback"]) and self.waited() >= int(settings["callback_after"])
+
+    def _offer_callback(self) -> None:
+        self.s.queue["offered"] = True
+        self.event("callback_offered", where="queue", waited=self.waited())
+        self.say("callback_offer")
+        self.gather("queue_offer", timeout=self.flow.queue["offer_timeout"])
+
+    def _on_queue(self, inp: Input) -> None:
+        if isinstance(inp, OperatorAnswered):
+            self.s.queue["left"] = True
+            self.event("queue_left", queue=self.s.queue["name"], reason="answered", waited=self.waited(),
+                       operator=inp.operator)
+            return self._bridge(inp.operator, "queue")
+        if not isinstance(inp, Tick):
+            return  # keys pressed on hold without an offer are ignored; the caller keeps waiting
+        since = (self.now - datetime.fromisoformat(self.s.queue["last_announce"])).total_seconds()
+        if since >= int(self.flow.queue["announce_every"]):
+            self.ask(QueueStatus(self.s.queue["name"]), "queue_status")
+        elif self._offer_due() and not self.s.queue["offered"]:
+            self._offer_callback()
+
+    def _on_queue_status(self, inp: Input) -> None:
+        if not isinstance(inp, QueuePlace):
+            raise ValueError(f"expected queue_place, got {inp.kind}")
+        self.s.queue.update(position=inp.position, last_announce=self.now.isoformat())
+        self.say("queue_position", position=inp.position, wait=speech.wait(inp.estimated_wait, self.s.lang))
+        self.s.awaiting = "queue"
+        if self._offer_due():
+            self._offer_callback()
+
+    def _on_queue_offer(self, inp: Input) -> None:
+        if isinstance(inp, OperatorAnswered):
+            self.s.awaiting = "queue"
+            return self._on_queue(inp)
+        if isinstance(inp, Digits) and inp.digits[:1] == "1":
+            return self._start_callback("queue")
+        self.s.awaiting = "queue"  # declined or silent: keep waiting
+        if isinstance(inp, Tick):
+            self._on_queue(inp)
+
+    def _on_closed_offer(self, inp: Input) -> None:
+        if isinstance(inp, Digits) and inp.digits[:1] == "1":
+            return self._start_callback("next_open")
+        self.enter(self.flow.node(self.s.node)["next"])
+
+    # -- callback capture -------------------------------------------------------------------
+
+    def _start_callback(self, when: str) -> None:
+        self.s.callback = {"when": when, "tries": 0, "number": None, "spoken": None, "from_caller": True}
+        self.ask(CheckNumber(self.s.caller), "callback_check")
+
+    def _callback_give_up(self) -> None:
+        """Too many failed tries: back to where the caller came from, never a drop."""
+        if self.s.callback["when"] == "queue":
+            self.say("back_in_queue")
+            self.s.awaiting = "queue"
+        else:
+            self.enter(self.flow.node(self.s.node)["next"])
+
+    def _ask_for_number(self) -> None:
+        self.say("callback_enter_number")
+        self.gather("callback_enter", max_digits=15, finish_on_key="#", timeout=10)
+
+    def _on_callback_check(self, inp: Input) -> None:
+        if not isinstance(inp, NumberChecked):
+            raise ValueError(f"expected number_checked, got {inp.kind}")
+        cb = self.s.callback
+        if inp.ok:
+            cb.update(number=inp.number, spoken=inp.spoken)
+            self.say("callback_confirm_number", number=inp.spoken)
+            return self.gather("callback_confirm", timeout=6)
+        if not cb["from_caller"]:
+            self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
+            cb["tries"] += 1
+            if cb["tries"] >= MAX_CALLBACK_TRIES:
+                return self._callback_give_up()
+        self._ask_for_number()
+
+    def _on_callback_confirm(self, inp: Input) -> None:
+        cb = self.s.callback
+        key = inp.digits[:1] if isinstance(inp, Digits) else ""
+        if key == "1":
+            hours = self.s.hours or {}
+            due = hours.get("next_open") if cb["when"] == "next_open" else None
+            queue = self.s.queue["name"] if self.s.queue else self.flow.queue["name"]
+            return self.ask(StoreCallback(cb["number"], cb["when"], due, queue, self.s.menu_choice), "callback_store")
+        if key == "2":
+            return self._ask_for_number()
+        cb["tries"] += 1
+        if cb["tries"] >= MAX_CALLBACK_TRIES:
+            return self._callback_give_up()
+        self.say("callback_confirm_number", number=cb["spoken"])
+        self.gather("callback_confirm", timeout=6)
+
+    def _on_callback_enter(self, inp: Input) -> None:
+        cb = self.s.callback
+        number = inp.digits.strip("#") if isinstance(inp, Digits) else ""
+        if number:
+            cb["from_caller"] = False
+            return self.ask(CheckNumber(number), "callback_check")
+        cb["tries"] += 1
+        if cb["tries"] >= MAX_CALLBACK_TRIES:
+            return self._callback_give_up()
+        self._ask_for_number()
+
+    def _on_callback_store(self, inp: Input) -> None:
+        if not isinstance(inp, CallbackStored):
+            raise ValueError(f"expected callback_stored, got {inp.kind}")
+        cb = self.s.callback
+        if not inp.ok:
+            if inp.reason == "error":
+                self.say("callback_error")
+            else:
+                self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
+            return self._callback_give_up()
+        self.event("callback_requested", request_id=inp.request_id, when=cb["when"], menu_choice=self.s.menu_choice)
+        due = (self.s.hours or {}).get("next_open") if cb["when"] == "next_open" else None
+        self.out.actions.append(Callback(inp.request_id, cb["number"], cb["when"], due))
+        if cb["when"] == "queue":
+            self.s.queue["left"] = True
+            self.event("queue_left", queue=self.s.queue["name"], reason="callback", waited=self.waited())
+            self.say("callback_confirmed_queue", number=cb["spoken"])
+        else:
+            self.say("callback_confirmed_next_open", number=cb["spoken"],
+                     when=speech.moment(datetime.fromisoformat(due), self.now, self.s.lang))
+        self.out.actions.append(HangUp("callback_requested"))
+        self.end("callback_requested")
+
+
+def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step:
+    """Advance one call by one input. ``state`` is None only for :class:`Start`."""
+    if isinstance(inp, Start):
+        if state is not None:
+            raise ValueError("the call has already started")
+        lang = inp.lang if inp.lang in flow.languages else flow.languages[0]
+        run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called), now)
+        run.event("call_started", caller=inp.caller, called=inp.called, lang=lang, flow_version=flow.version)
+        run.enter(flow.start)
+        return run.out
+    if state is None:
+        raise ValueError(f"input {inp.kind!r} before the call started")
+    run = _Run(flow, state, now)
+    run.handle(inp)
+    return run.out

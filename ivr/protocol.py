@@ -1,0 +1,278 @@
+"""The words spoken between the call-flow engine and whoever runs it.
+
+* Inputs: what happened on the call (digits, speech, silence, how a transfer ended, ...).
+* Actions: what the telephony adapter must do (say, gather, transfer, enqueue, hang up, ...).
+* Requests: facts the engine needs from the database before it can go on
+  (phone hours, a directory lookup, a queue place, storing a callback). The call
+  runner answers each with a result input, so the engine itself stays pure.
+
+Everything here is a plain dataclass that round-trips through JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+
+class Message:
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action" if isinstance(self, Action) else "kind": self.kind, **asdict(self)}
+
+
+# --- inputs from the call ---------------------------------------------------------------------
+
+
+class Input(Message):
+    pass
+
+
+@dataclass(frozen=True)
+class Start(Input):
+    kind: ClassVar[str] = "start"
+    caller: str | None = None
+    called: str | None = None
+    lang: str | None = None  # a per-number language, or None for the flow's default
+
+
+@dataclass(frozen=True)
+class Digits(Input):
+    kind: ClassVar[str] = "digits"
+    digits: str = ""
+
+
+@dataclass(frozen=True)
+class Speech(Input):
+    kind: ClassVar[str] = "speech"
+    text: str = ""
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class NoInput(Input):
+    kind: ClassVar[str] = "silence"
+
+
+@dataclass(frozen=True)
+class TransferEnded(Input):
+    kind: ClassVar[str] = "transfer_ended"
+    status: str = "answered"  # answered | no-answer | busy | failed | canceled
+
+
+@dataclass(frozen=True)
+class Tick(Input):
+    """Time passes while the caller waits (Twilio waitUrl, an Asterisk loop, the simulator's wait:)."""
+
+    kind: ClassVar[str] = "tick"
+
+
+@dataclass(frozen=True)
+class OperatorAnswered(Input):
+    kind: ClassVar[str] = "operator_answered"
+    operator: str = "centre"
+
+
+@dataclass(frozen=True)
+class Hangup(Input):
+    kind: ClassVar[str] = "hangup"
+
+
+# --- results the runner feeds back for a request ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoursChecked(Input):
+    kind: ClassVar[str] = "hours_checked"
+    open: bool = True
+    reason: str = "open"
+    weekly: dict[str, list[str]] = field(default_factory=dict)
+    next_open: str | None = None  # ISO-8601
+    holiday: str | None = None
+    closure: dict[str, str] | None = None  # language -> message
+    crisis: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    id: str
+    name: str
+    unit: str = ""
+    title: str = ""
+    number: str | None = None
+    extension: str | None = None
+
+
+@dataclass(frozen=True)
+class LookupResult(Input):
+    kind: ClassVar[str] = "lookup_result"
+    query: str = ""
+    matches: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True)
+class QueuePlace(Input):
+    kind: ClassVar[str] = "queue_place"
+    position: int = 1
+    estimated_wait: int = 0  # seconds
+
+
+@dataclass(frozen=True)
+class NumberChecked(Input):
+    kind: ClassVar[str] = "number_checked"
+    ok: bool = False
+    number: str | None = None  # E.164 when ok
+    spoken: str | None = None  # national format, read back to the caller
+    reason: str | None = None  # why it was refused: hidden, invalid, premium, ...
+
+
+@dataclass(frozen=True)
+class CallbackStored(Input):
+    kind: ClassVar[str] = "callback_stored"
+    ok: bool = False
+    request_id: int | None = None
+    reason: str | None = None  # error | limit | a number-policy reason
+
+
+INPUTS: dict[str, type[Input]] = {
+    cls.kind: cls
+    for cls in (Start, Digits, Speech, NoInput, TransferEnded, Tick, OperatorAnswered, Hangup, HoursChecked,
+                LookupResult, QueuePlace, NumberChecked, CallbackStored)
+}
+
+
+def input_from_dict(data: dict[str, Any]) -> Input:
+    cls = INPUTS[data["kind"]]
+    values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
+    if cls is LookupResult:
+        values["matches"] = tuple(Match(**m) for m in values.get("matches", ()))
+    return cls(**values)
+
+
+# --- actions for the adapter ------------------------------------------------------------------
+
+
+class Action(Message):
+    pass
+
+
+@dataclass(frozen=True)
+class Say(Action):
+    kind: ClassVar[str] = "say"
+    prompt: str
+    text: str
+    lang: str
+
+
+@dataclass(frozen=True)
+class Gather(Action):
+    """Collect input. ``max_digits`` None means until ``finish_on_key`` or timeout."""
+
+    kind: ClassVar[str] = "gather"
+    input: str = "dtmf"  # dtmf | dtmf speech
+    max_digits: int | None = 1
+    timeout: int = 5
+    finish_on_key: str = ""
+    lang: str = "sv"
+    hints: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Transfer(Action):
+    kind: ClassVar[str] = "transfer"
+    target_id: str
+    name: str
+    number: str | None
+    extension: str | None
+    ring_timeout: int
+
+
+@dataclass(frozen=True)
+class Enqueue(Action):
+    kind: ClassVar[str] = "enqueue"
+    queue: str
+    position: int
+    estimated_wait: int
+    returned: bool = False
+
+
+@dataclass(frozen=True)
+class Bridged(Action):
+    """The caller now talks to a person; the engine's work on this call is done."""
+
+    kind: ClassVar[str] = "bridged"
+    party: str
+    via: str  # transfer | queue
+
+
+@dataclass(frozen=True)
+class Callback(Action):
+    kind: ClassVar[str] = "callback"
+    request_id: int
+    number: str
+    when: str  # queue | next_open
+    due_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HangUp(Action):
+    kind: ClassVar[str] = "hangup"
+    reason: str
+
+
+# --- requests the runner answers ---------------------------------------------------------------
+
+
+class Request(Message):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckHours(Request):
+    kind: ClassVar[str] = "check_hours"
+    schedule: str
+
+
+@dataclass(frozen=True)
+class Lookup(Request):
+    kind: ClassVar[str] = "lookup"
+    query: str
+    mode: str  # speech | dtmf
+
+
+@dataclass(frozen=True)
+class JoinQueue(Request):
+    kind: ClassVar[str] = "join_queue"
+    queue: str
+    returned_from: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueStatus(Request):
+    kind: ClassVar[str] = "queue_status"
+    queue: str
+
+
+@dataclass(frozen=True)
+class CheckNumber(Request):
+    kind: ClassVar[str] = "check_number"
+    number: str | None
+
+
+@dataclass(frozen=True)
+class StoreCallback(Request):
+    kind: ClassVar[str] = "store_callback"
+    number: str
+    when: str  # queue | next_open
+    due_at: str | None
+    queue: str
+    menu_choice: str | None
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry for the call event log; the runner numbers and stores it."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)

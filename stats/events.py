@@ -1,0 +1,61 @@
+"""The call event vocabulary and its append-only, idempotent log.
+
+Every adapter writes these types and nothing else, so statistics need one
+definition per figure. ``EVENT_TYPES`` is the documented vocabulary (README).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from stats.models import CallEvent
+
+EVENT_TYPES: dict[str, str] = {
+    "call_started": "a call reached the flow (caller, called number, language, flow version)",
+    "hours_checked": "the phone-hours decision (open, reason, next opening, holiday)",
+    "menu_choice": "the caller chose a menu option (digit, option)",
+    "input_invalid": "a key that leads nowhere (node, digits)",
+    "input_timeout": "no input before the timeout (node)",
+    "directory_lookup": "a directory search from the flow (query, mode, hits, matched)",
+    "transfer_started": "a transfer rings a person (target, ring timeout)",
+    "transfer_answered": "the person answered",
+    "transfer_failed": "nobody answered (reason: no-answer, busy, failed, canceled, caller_hangup)",
+    "returned_to_queue": "a failed transfer's caller goes back to the centre, ahead of new callers",
+    "queue_joined": "the caller joined a queue (position, estimated wait, returned)",
+    "queue_left": "the caller left a queue (reason: answered, abandoned, callback; waited seconds)",
+    "callback_offered": "the caller was offered a callback",
+    "callback_requested": "a callback request was stored (request id, when)",
+    "call_ended": "the call ended (reason)",
+}
+
+
+def record(
+    session: Session,
+    call_id: str,
+    step: int,
+    events: Iterable[tuple[str, dict[str, Any]]],
+    at: datetime,
+    channel: str,
+) -> None:
+    """Append the events of one call step; a repeated step (a retried webhook) writes nothing new."""
+    rows = []
+    for seq, (type_, data) in enumerate(events):
+        if type_ not in EVENT_TYPES:
+            raise ValueError(f"unknown call event type {type_!r}")
+        rows.append(dict(call_id=call_id, step=step, seq=seq, type=type_, at=at, channel=channel, data=data))
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(CallEvent).on_conflict_do_nothing(index_elements=["call_id", "step", "seq"]), rows)
+
+
+def events_of(session: Session, call_id: str) -> list[CallEvent]:
+    return list(
+        session.scalars(select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.step, CallEvent.seq))
+    )

@@ -1,0 +1,242 @@
+"""The ``vaxel`` command line: database, demo data, the service, the call simulator, call history."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from datetime import datetime, timedelta
+
+import click
+from flask import Flask
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import func, select
+
+from ivr.engine import CallState
+from ivr.models import CallSession
+from ivr.protocol import Hangup
+from ivr.simulator import ScriptError, Simulation, parse_script
+from stats.events import events_of
+from stats.models import CallEvent
+from switchboard import db
+from switchboard.app import create_app, services
+from switchboard.calls import CallRunner
+from switchboard.clock import parse_instant
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+demo_cli = AppGroup("demo", help="The fictional demo municipality.")
+calls_cli = AppGroup("calls", help="What happened to calls: the call event log.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to the newest schema and seed the default flow and hours if missing."""
+    svc = services()
+    db.upgrade(svc.settings["database"]["url"])
+    from switchboard.seed import ensure_defaults
+
+    with svc.sessions() as session:
+        for line in ensure_defaults(session, svc.settings):
+            click.echo(f"seeded {line}")
+    click.echo(f"database at {svc.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Only load when the directory has no staff yet.")
+def demo_load(if_empty: bool) -> None:
+    """Load (or refresh) the demo municipality; safe to run again."""
+    from directory.models import Staff
+    from switchboard import demo
+
+    svc = services()
+    with svc.sessions() as session:
+        if if_empty and session.scalar(select(func.count()).select_from(Staff)):
+            click.echo("directory already has staff; demo data not loaded")
+            return
+        counts = demo.load(session, svc.settings["demo"]["file"])
+    click.echo(f"demo municipality loaded: {counts['units']} units, {counts['staff']} staff")
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Interface to listen on (default from settings: 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default from settings: 5000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the service (web views, webhooks) with waitress."""
+    import waitress
+    from flask import current_app
+
+    settings = services().settings["service"]
+    host, port = host or settings["host"], port or settings["port"]
+    click.echo(f"vaxel serving on http://{host}:{port}/")
+    waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
+
+
+def _describe(at: datetime, action) -> str:
+    kind = action.kind
+    clock = at.strftime("%H:%M:%S")
+    if kind == "say":
+        return f"[{clock}] SAY      ({action.prompt}) {action.text}"
+    if kind == "gather":
+        what = "a key" if action.max_digits == 1 else ("speech or keys" if "speech" in action.input else "keys")
+        return f"[{clock}] LISTEN   for {what}, {action.timeout} s"
+    if kind == "transfer":
+        return f"[{clock}] TRANSFER to {action.name} ({action.number or action.extension}), rings {action.ring_timeout} s"
+    if kind == "enqueue":
+        returned = ", ahead of new callers" if action.returned else ""
+        return (f"[{clock}] QUEUE    {action.queue}: position {action.position}, "
+                f"about {round(action.estimated_wait / 60)} min{returned}")
+    if kind == "bridged":
+        return f"[{clock}] BRIDGED  the caller now talks to {action.party}"
+    if kind == "callback":
+        return f"[{clock}] CALLBACK request {action.request_id} for {action.number} ({action.when})"
+    if kind == "hangup":
+        return f"[{clock}] HANGUP   ({action.reason})"
+    return f"[{clock}] {kind.upper():8} {getattr(action, 'text', '')}"
+
+
+HINTS = {
+    "menu": "a key (1, 2, 9), silence or hangup",
+    "directory": "say:NAME-OR-SUBJECT, an extension like 4417#, silence or hangup",
+    "transfer": "ring:answered, ring:no-answer, ring:busy, ring:failed or hangup",
+    "queue": "wait:SECONDS, operator or hangup",
+    "queue_offer": "1 for a callback, silence, wait:SECONDS, operator or hangup",
+    "closed_offer": "1 for a callback, silence or hangup",
+    "callback_confirm": "1 (yes), 2 (another number), silence or hangup",
+    "callback_enter": "a number ending in # (e.g. 0701740620#), silence or hangup",
+    "bridged": "hangup or wait:SECONDS",
+}
+
+
+@click.command("call")
+@click.argument("tokens", nargs=-1)
+@click.option("--at", "at_text", help="The moment of the call, ISO-8601 (default: now).")
+@click.option("--from", "caller", default="+46701740699", show_default=True, help="Caller id ('anonymous' = hidden).")
+@click.option("--to", "called", default="+46406280400", show_default=True, help="The number the caller dialled.")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default=None, help="Language (default: the flow's first).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action on stdout.")
+def call(tokens: tuple[str, ...], at_text: str | None, caller: str, called: str, lang: str | None,
+         as_json: bool) -> None:
+    """Simulate one call through the published flow, without telephony.
+
+    TOKENS, in order: digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed,
+    wait:SECONDS, operator, hangup. Without tokens the call is interactive.
+    """
+    svc = services()
+    try:
+        at = parse_instant(at_text, svc.clock.tz) if at_text else svc.clock.now()
+        parse_script(tokens)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    runner = CallRunner(svc.sessions, svc.settings, channel="simulator")
+    call_id = f"sim-{uuid.uuid4().hex[:12]}"
+    sim = Simulation(runner, call_id, at, caller, called, lang)
+
+    ask = None
+    if not tokens:
+        def ask(awaiting: str) -> str | None:
+            try:
+                return input(f"  you ({HINTS.get(awaiting, 'a token')}) > ")
+            except EOFError:
+                return None
+    try:
+        for emitted in sim.run(list(tokens), ask):
+            if as_json:
+                click.echo(json.dumps({**emitted.action.to_dict(), "at": emitted.at.isoformat()}, ensure_ascii=False))
+            else:
+                click.echo(_describe(emitted.at, emitted.action))
+    except ScriptError as exc:
+        runner.handle(call_id, Hangup(), sim.now)  # end the half-run call cleanly
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    if not as_json:
+        click.echo(f"call id {call_id}; see `vaxel calls show {call_id}`")
+
+
+def _call_summary(call: CallSession, events: int) -> dict:
+    state = CallState.from_dict(call.state) if call.state else CallState()
+    return {
+        "call_id": call.call_id,
+        "channel": call.channel,
+        "started_at": call.started_at.isoformat(),
+        "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+        "caller": call.caller,
+        "called": call.called,
+        "menu_choice": state.menu_choice,
+        "status": "ended" if state.ended else state.awaiting,
+        "events": events,
+    }
+
+
+@calls_cli.command("list")
+@click.option("--since", help="Only calls started at or after this ISO-8601 time (default: the last 24 hours).")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def calls_list(since: str | None, limit: int, as_json: bool) -> None:
+    """Calls, newest first."""
+    svc = services()
+    try:
+        start = parse_instant(since, svc.clock.tz) if since else svc.clock.now() - timedelta(days=1)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with svc.sessions() as session:
+        counts = (select(CallEvent.call_id, func.count().label("n")).group_by(CallEvent.call_id).subquery())
+        rows = session.execute(
+            select(CallSession, func.coalesce(counts.c.n, 0))
+            .outerjoin(counts, counts.c.call_id == CallSession.call_id)
+            .where(CallSession.started_at >= start)
+            .order_by(CallSession.started_at.desc()).limit(limit)
+        ).all()
+        summaries = [_call_summary(c, n) for c, n in rows]
+    if as_json:
+        for s in summaries:
+            click.echo(json.dumps(s, ensure_ascii=False))
+        return
+    if not summaries:
+        click.echo(f"no calls since {start.isoformat()}")
+    for s in summaries:
+        started = datetime.fromisoformat(s["started_at"]).astimezone(svc.clock.tz).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{started}  {s['call_id']:<20} {s['channel']:<9} {s['caller'] or 'dold':<14} "
+                   f"{s['menu_choice'] or '-':<9} {s['status']:<8} {s['events']} events")
+
+
+@calls_cli.command("show")
+@click.argument("call_id", required=False)
+@click.option("--last", is_flag=True, help="The most recent call.")
+@click.option("--json", "as_json", is_flag=True)
+def calls_show(call_id: str | None, last: bool, as_json: bool) -> None:
+    """Every event of one call, in order."""
+    if bool(call_id) == last:
+        raise click.UsageError("give a CALL_ID or --last")
+    svc = services()
+    with svc.sessions() as session:
+        if last:
+            call = session.scalar(select(CallSession).order_by(CallSession.recorded_at.desc()).limit(1))
+        else:
+            call = session.get(CallSession, call_id)
+        if call is None:
+            click.echo(f"Error: no call {call_id!r}" if call_id else "Error: no calls yet", err=True)
+            sys.exit(1)
+        events = events_of(session, call.call_id)
+        summary = _call_summary(call, len(events))
+    if as_json:
+        click.echo(json.dumps({**summary, "events": [
+            {"at": e.at.isoformat(), "step": e.step, "type": e.type, "data": e.data} for e in events
+        ]}, ensure_ascii=False))
+        return
+    click.echo(f"call {summary['call_id']} ({summary['channel']}) from {summary['caller'] or 'hidden number'} "
+               f"to {summary['called']}: {summary['status']}")
+    for e in events:
+        at = e.at.astimezone(svc.clock.tz).strftime("%Y-%m-%d %H:%M:%S")
+        details = ", ".join(f"{k}={v}" for k, v in e.data.items() if v not in (None, [], ""))
+        click.echo(f"  {at}  {e.type:<18} {details}")
+
+
+def register(app: Flask) -> None:
+    for command in (db_cli, demo_cli, calls_cli, serve, call):
+        app.cli.add_command(command)
+
+
+@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False,
+             load_dotenv=False)
+def main() -> None:
+    """vaxel: one phone number into the municipality."""

@@ -1,0 +1,52 @@
+"""Loading the demo municipality (``config/demo/municipality.toml``): units, staff, keywords, unit hours.
+
+Idempotent: rows are matched by their stable ids and updated in place.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from directory.models import Keyword, Staff, Unit
+from directory.search import fold
+from ivr.hours import parse_weekly
+from ivr.models import PhoneHours
+
+
+def _keywords(terms: list[str], **owner: int) -> list[Keyword]:
+    return [Keyword(term=t, folded=fold(t), **owner) for t in dict.fromkeys(terms)]
+
+
+def load(session: Session, path: str) -> dict[str, int]:
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    units: dict[str, Unit] = {u.slug: u for u in session.scalars(select(Unit))}
+    for item in data.get("units", []):
+        unit = units.get(item["id"]) or Unit(slug=item["id"])
+        unit.name, unit.kind = item["name"], item["kind"]
+        unit.parent = units[item["parent"]] if item.get("parent") else None
+        session.add(unit)
+        units[unit.slug] = unit
+        session.flush()
+        session.execute(delete(Keyword).where(Keyword.unit_id == unit.id))
+        session.add_all(_keywords(item.get("keywords", []), unit_id=unit.id))
+        if "hours" in item:
+            parse_weekly(item["hours"])  # refuse bad hours before storing them
+            key = f"unit:{unit.slug}"
+            hours = session.scalar(select(PhoneHours).where(PhoneHours.key == key)) or PhoneHours(key=key)
+            hours.name, hours.weekly, hours.observe_holidays = unit.name, item["hours"], True
+            session.add(hours)
+    staff_by_id = {s.external_id: s for s in session.scalars(select(Staff))}
+    for item in data.get("staff", []):
+        person = staff_by_id.get(item["id"]) or Staff(external_id=item["id"])
+        person.name, person.title = item["name"], item.get("title", "")
+        person.unit = units[item["unit"]]
+        person.extension, person.phone, person.mobile = item.get("extension"), item.get("phone"), item.get("mobile")
+        person.email, person.notes = item.get("email", ""), item.get("notes", "")
+        person.keywords = _keywords(item.get("keywords", []))
+        session.add(person)
+    session.commit()
+    return {"units": len(data.get("units", [])), "staff": len(data.get("staff", []))}

@@ -1,0 +1,139 @@
+"""The centre queue: who waits, in which order, and how long the wait is likely to be.
+
+Order is priority first (a caller returned from a failed transfer goes ahead of
+new callers), then arrival. The queue lives in the database so every adapter
+and worker sees the same line.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, String, and_, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from switchboard.db import Base, UTCDateTime
+
+NORMAL = 0
+RETURNED = 10  # back from a transfer nobody answered: ahead of new callers
+
+
+class QueueEntry(Base):
+    __tablename__ = "queue_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[int] = mapped_column(Integer, default=NORMAL)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    position_at_join: Mapped[int] = mapped_column(Integer)
+    returned_from: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # answered | abandoned | callback
+
+
+@dataclass(frozen=True)
+class Placement:
+    position: int
+    estimated_wait: int  # seconds
+
+
+def _waiting(queue: str):
+    return and_(QueueEntry.queue == queue, QueueEntry.left_at.is_(None))
+
+
+def position_of(session: Session, entry: QueueEntry) -> int:
+    """1 + callers still waiting who are ahead: higher priority, or same priority and earlier."""
+    ahead = session.scalar(
+        select(func.count())
+        .select_from(QueueEntry)
+        .where(
+            _waiting(entry.queue),
+            QueueEntry.id != entry.id,
+            or_(
+                QueueEntry.priority > entry.priority,
+                and_(
+                    QueueEntry.priority == entry.priority,
+                    or_(
+                        QueueEntry.joined_at < entry.joined_at,
+                        and_(QueueEntry.joined_at == entry.joined_at, QueueEntry.id < entry.id),
+                    ),
+                ),
+            ),
+        )
+    )
+    return 1 + (ahead or 0)
+
+
+def seconds_per_caller(session: Session, queue: str, now: datetime, settings: dict) -> int:
+    """Recent answered waits divided by the position each caller joined at; the configured default if too few."""
+    since = now - timedelta(minutes=settings["history_minutes"])
+    rows = session.execute(
+        select(QueueEntry.joined_at, QueueEntry.left_at, QueueEntry.position_at_join).where(
+            QueueEntry.queue == queue,
+            QueueEntry.outcome == "answered",
+            QueueEntry.left_at >= since,
+            QueueEntry.left_at <= now,
+        )
+    ).all()
+    if len(rows) < settings["history_min_calls"]:
+        return settings["default_seconds_per_caller"]
+    per_caller = [(left - joined).total_seconds() / max(pos, 1) for joined, left, pos in rows]
+    return max(10, round(sum(per_caller) / len(per_caller)))
+
+
+def estimate(position: int, per_caller: int) -> int:
+    """Expected wait in seconds, rounded up to whole minutes so we never promise too little."""
+    return int(math.ceil(position * per_caller / 60.0) * 60)
+
+
+def join(
+    session: Session,
+    call_id: str,
+    queue: str,
+    now: datetime,
+    settings: dict,
+    priority: int = NORMAL,
+    returned_from: str | None = None,
+) -> Placement:
+    """Put a call in the queue (once; a repeated join keeps the first entry) and tell where it stands."""
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
+    if entry is None:
+        entry = QueueEntry(
+            call_id=call_id, queue=queue, priority=priority, joined_at=now, position_at_join=0, returned_from=returned_from
+        )
+        session.add(entry)
+        session.flush()
+        entry.position_at_join = position_of(session, entry)
+    position = position_of(session, entry)
+    return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
+
+
+def placement(session: Session, call_id: str, queue: str, now: datetime, settings: dict) -> Placement | None:
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
+    if entry is None:
+        return None
+    position = position_of(session, entry)
+    return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
+
+
+def leave(session: Session, call_id: str, now: datetime, outcome: str) -> QueueEntry | None:
+    """Take a call out of whatever queue it waits in; returns the entry (for its wait) or None."""
+    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, QueueEntry.left_at.is_(None)))
+    if entry is not None:
+        entry.left_at = now
+        entry.outcome = outcome
+    return entry
+
+
+def waiting(session: Session, queue: str) -> list[QueueEntry]:
+    """Everyone waiting, front of the queue first."""
+    return list(
+        session.scalars(
+            select(QueueEntry)
+            .where(_waiting(queue))
+            .order_by(QueueEntry.priority.desc(), QueueEntry.joined_at, QueueEntry.id)
+        )
+    )

@@ -1,0 +1,38 @@
+"""The start page and the health check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+from sqlalchemy import text
+
+from switchboard.app import services
+from switchboard.seed import published_flow
+
+bp = Blueprint("web", __name__)
+
+# (endpoint, label, who it is for) — the start page lists what exists
+VIEWS = [
+    ("ivr.hours_page", "Telefontider / Phone hours", "allmänheten och operatörer"),
+    ("web.healthz", "Hälsokontroll / Health check (JSON)", "drift"),
+]
+
+
+@bp.get("/")
+def index():
+    svc = services()
+    return render_template("index.html", views=VIEWS, municipality=svc.settings["service"]["municipality"],
+                           now=svc.clock.now())
+
+
+@bp.get("/healthz")
+def healthz():
+    svc = services()
+    try:
+        with svc.sessions() as session:
+            session.execute(text("SELECT 1"))
+            flow = published_flow(session)
+    except Exception as exc:  # the check exists to report exactly this
+        return jsonify(status="error", database="unreachable", error=type(exc).__name__), 503
+    if flow is None:
+        return jsonify(status="error", database="ok", flow="none published; run `vaxel db upgrade`"), 503
+    return jsonify(status="ok", database="ok", flow_version=flow.version, now=svc.clock.now().isoformat())
