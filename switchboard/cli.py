@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from sqlalchemy import func, select
 
 from ivr.engine import CallState
@@ -58,6 +58,7 @@ def demo_load(if_empty: bool) -> None:
 
 
 @click.command("serve")
+@with_appcontext
 @click.option("--host", default=None, help="Interface to listen on (default from settings: 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default from settings: 5000).")
 def serve(host: str | None, port: int | None) -> None:
@@ -108,6 +109,7 @@ HINTS = {
 
 
 @click.command("call")
+@with_appcontext
 @click.argument("tokens", nargs=-1)
 @click.option("--at", "at_text", help="The moment of the call, ISO-8601 (default: now).")
 @click.option("--from", "caller", default="+46701740699", show_default=True, help="Caller id ('anonymous' = hidden).")
