@@ -42,8 +42,11 @@ def national(number: str, region: str = "SE") -> str:
 
 def check(raw: str | None, allowed_types: list[str], region: str = "SE") -> NumberDecision:
     text = (raw or "").strip()
-    if text.lower().lstrip("+") in HIDDEN or not any(ch.isdigit() for ch in text):
-        return NumberDecision(False, reason="hidden" if text.lower() in HIDDEN or not text else "invalid")
+    word = text.lower().lstrip("+")
+    if not text or (word and word in HIDDEN):
+        return NumberDecision(False, reason="hidden")
+    if not any(ch.isdigit() for ch in text):
+        return NumberDecision(False, reason="invalid")
     if text.startswith("00"):
         text = "+" + text[2:]
     try:
@@ -52,7 +55,7 @@ def check(raw: str | None, allowed_types: list[str], region: str = "SE") -> Numb
         return NumberDecision(False, reason="invalid")
     if parsed.country_code != phonenumbers.country_code_for_region(region):
         return NumberDecision(False, reason="international")
-    if not phonenumbers.is_valid_number(parsed):
+    if not phonenumbers.is_valid_number(parsed) or parsed.extension:
         return NumberDecision(False, reason="invalid")
     if phonenumbers.number_type(parsed) not in {TYPE_NAMES[t] for t in allowed_types if t in TYPE_NAMES}:
         return NumberDecision(False, reason="not_allowed")

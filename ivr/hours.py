@@ -38,7 +38,7 @@ def parse_intervals(items: list[str]) -> tuple[Span, ...]:
         if not match:
             raise ValueError(f"{item!r} is not an interval like 08:00-17:00")
         start = parse_time(f"{match[1]}:{match[2]}")
-        end = time(23, 59, 59) if (match[3], match[4]) == ("24", "00") else parse_time(f"{match[3]}:{match[4]}")
+        end = time.max if (match[3], match[4]) == ("24", "00") else parse_time(f"{match[3]}:{match[4]}")
         if end <= start:
             raise ValueError(f"{item!r} ends before it starts")
         spans.append((start, end))
@@ -173,7 +173,9 @@ def status(schedule: Schedule, now: datetime) -> HoursStatus:
     if closure is None:
         for start, end in today.spans:
             if start <= local < end:
-                return HoursStatus(True, "open", closes_at=end, eve=today.reason == "eve", crisis=crisis)
+                later = [c.starts for c in schedule.closures if local < c.starts < end]
+                return HoursStatus(True, "open", closes_at=min([end, *later]), eve=today.reason == "eve",
+                                   crisis=crisis)
     if closure is not None:
         reason = "closure"
     elif today.reason == "holiday" or not today.spans:

@@ -30,7 +30,7 @@ WORDS = {
 
 
 def clock(t: time) -> str:
-    return f"{t.hour:02d}:{t.minute:02d}"
+    return "24:00" if t == time.max else f"{t.hour:02d}:{t.minute:02d}"
 
 
 def moment(when: datetime, now: datetime, lang: str) -> str:
@@ -78,7 +78,7 @@ def weekly(week: dict[int, tuple[Span, ...]], lang: str) -> str:
         if not hours:
             continue
         names = DAYS[lang][first] if first == last else f"{DAYS[lang][first]} {words['to']} {DAYS[lang][last]}"
-        if lang == "sv" and last == first + 1:
+        if last == first + 1:
             names = f"{DAYS[lang][first]} {words['and']} {DAYS[lang][last]}"
         parts.append(f"{names} {spans(hours, lang)}")
     return ", ".join(parts) if parts else words["closed"]

@@ -510,8 +510,6 @@ def test_round_the_clock_line_is_open(now):
     assert status(ROUND_THE_CLOCK, at(now)).open
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: '24:00' is stored as 23:59:59, so a 00:00-24:00 line is closed "
-                                       "(after_hours) during the last second of every day")
 @pytest.mark.parametrize("now", [pytest.param("2026-11-24 23:59:59", id="23:59:59"),
                                  pytest.param("2026-11-24 23:59:59.500000", id="23:59:59.5")])
 def test_round_the_clock_line_is_open_in_the_last_second_of_the_day(now):
@@ -519,8 +517,6 @@ def test_round_the_clock_line_is_open_in_the_last_second_of_the_day(now):
     assert (st_.open, st_.reason) == (True, "open")
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: '24:00' is stored as 23:59:59, so the hours are read out as "
-                                       "'00:00–23:59' instead of '00:00–24:00'")
 def test_round_the_clock_hours_are_read_as_24():
     assert speech.weekly(ROUND_THE_CLOCK.weekly, "sv") == "måndag till söndag 00:00–24:00"
 
@@ -537,7 +533,7 @@ def test_round_the_clock_hours_are_read_as_24():
         pytest.param(["13:00-15:00", "09:00-12:00"], ((time(9), time(12)), (time(13), time(15))), id="sorted"),
         pytest.param(["8:00-12:00", " 12:00 - 13:00 "], ((time(8), time(12)), (time(12), time(13))),
                      id="one-digit-hour-spaces-adjacent"),
-        pytest.param(["00:00-24:00"], ((time(0), time(23, 59, 59)),), id="24:00-is-end-of-day"),
+        pytest.param(["00:00-24:00"], ((time(0), time.max),), id="24:00-is-end-of-day"),
         pytest.param([], (), id="empty"),
     ],
 )
@@ -697,3 +693,16 @@ def test_property_next_opening_is_truthful(key, now):
         assert st_.next_open == opens
         assert st_.closes_at is None
         assert status(schedule, opens).open
+
+
+def test_closes_at_is_the_start_of_a_closure_later_the_same_day():
+    meeting = Notice(at("2026-11-24 13:00"), at("2026-11-24 14:00"), {"sv": "Personalmöte."})
+    schedule = replace(SWITCHBOARD, closures=(meeting,))
+    assert status(schedule, at("2026-11-24 09:00")).closes_at == at("2026-11-24 13:00")
+    assert status(schedule, at("2026-11-24 14:00")).closes_at == at("2026-11-24 17:00")
+
+
+def test_two_consecutive_days_are_joined_with_and_in_both_languages():
+    week = parse_weekly({"mon": ["09:00-12:00"], "tue": ["09:00-12:00"]})
+    assert speech.weekly(week, "sv") == "måndag och tisdag 09:00–12:00"
+    assert speech.weekly(week, "en") == "Monday and Tuesday 09:00–12:00"
