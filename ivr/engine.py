@@ -423,7 +423,7 @@ def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step
     if isinstance(inp, Start):
         if state is not None:
             raise ValueError("the call has already started")
-        lang = inp.lang if inp.lang in flow.languages else flow.languages[0]
+        lang = inp.lang if inp.lang in flow.languages else flow.language_for(inp.called)
         run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called), now)
         run.event("call_started", caller=inp.caller, called=inp.called, lang=lang, flow_version=flow.version)
         run.enter(flow.start)

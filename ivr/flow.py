@@ -95,6 +95,11 @@ def validate(doc: dict[str, Any]) -> list[str]:
         for lang in languages:
             if not (prompts.get(prompt) or {}).get(lang, "").strip() and prompt != "crisis":
                 problems.append(f"prompt {prompt!r} has no {lang} text")
+    for number, options in (doc.get("numbers") or {}).items():
+        if not number.startswith("+") or not number[1:].isdigit():
+            problems.append(f"incoming number {number!r} is not in E.164 form like +46406280400")
+        if (options or {}).get("lang", languages[0] if languages else None) not in languages:
+            problems.append(f"incoming number {number}: language {options.get('lang')!r} is not one of the flow's")
     if not problems:
         problems.extend(_dead_ends(doc))
     return problems
@@ -160,6 +165,11 @@ class Flow:
     @property
     def queue(self) -> dict[str, Any]:
         return {**QUEUE_DEFAULTS, **self.doc.get("queue", {})}
+
+    def language_for(self, called: str | None) -> str:
+        """The language of the number dialled (``[numbers]``), else the flow's first language."""
+        lang = (self.doc.get("numbers", {}).get(called or "") or {}).get("lang")
+        return lang if lang in self.languages else self.languages[0]
 
     def node(self, name: str) -> dict[str, Any]:
         return self.doc["nodes"][name]

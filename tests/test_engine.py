@@ -253,3 +253,17 @@ def test_input_after_the_call_ended_is_refused():
     last = play(QUEUED + [(Hangup(), 5)])[-1]
     with pytest.raises(ValueError):
         step(FLOW, last.state, Digits("1"), T0)
+
+
+@pytest.mark.parametrize("called, lang, expected", [
+    ("+46406280400", None, "sv"),   # the single number
+    ("+46406280499", None, "sv"),   # the old switchboard number, during the transition
+    ("+46406280498", None, "en"),   # the English line
+    ("+46406280400", "en", "en"),   # an adapter that knows better (e.g. --lang en)
+    ("+46406280400", "fi", "sv"),   # a language the flow does not have
+    (None, None, "sv"),
+])
+def test_language_follows_the_number_dialled(called, lang, expected):
+    first = step(FLOW, None, Start(CALLER, called, lang), T0)
+    assert first.state.lang == expected
+    assert step(FLOW, first.state, OPEN, T0).actions[0].lang == expected

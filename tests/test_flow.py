@@ -57,3 +57,9 @@ def test_from_document_raises_with_all_problems():
         flows.Flow.from_document(doc)
     assert "prompt 'goodbye' has no sv text" in err.value.problems
     assert "prompt 'goodbye' has no en text" in err.value.problems
+
+
+def test_incoming_numbers_must_be_e164_with_a_known_language():
+    problems = broken(lambda d: d["numbers"].update({"046-35 50 00": {}, "+46406280497": {"lang": "fi"}}))
+    assert any("'046-35 50 00' is not in E.164" in p for p in problems)
+    assert any("+46406280497: language 'fi'" in p for p in problems)

@@ -143,3 +143,29 @@ def test_anonymous_caller_can_key_a_number_for_a_callback_when_closed(runner):
     callback = next(a for a in actions if a["action"] == "callback")
     assert callback["number"] == "+46701740620" and callback["when"] == "next_open"
     assert callback["due_at"] == "2026-11-30T08:00:00+01:00"
+
+
+def test_closure_and_crisis_messages_from_the_database(runner, sessions):
+    from datetime import datetime, timezone
+
+    from ivr.models import Closure
+    from tests.conftest import at
+
+    with sessions() as session:
+        session.add_all([
+            Closure(scope="switchboard", kind="closure", starts_at=at("2026-11-24T12:00"),
+                    ends_at=at("2026-11-24T13:30"), message_sv="Växeln har stängt för personalmöte.",
+                    message_en="The switchboard is closed for a staff meeting.", created_at=datetime.now(timezone.utc)),
+            Closure(scope="*", kind="crisis", starts_at=at("2026-11-24T06:00"), ends_at=at("2026-11-25T06:00"),
+                    message_sv="Stormen har slagit ut vattnet i Norrby. Vi arbetar på det.", message_en="",
+                    created_at=datetime.now(timezone.utc)),
+        ])
+        session.commit()
+    _, during = call(runner, at="2026-11-24T12:15:00+01:00")
+    assert prompts(during)[:2] == ["crisis", "closure"]
+    assert during[1]["text"] == "Växeln har stängt för personalmöte. Vi öppnar igen i dag klockan 13:30."
+    _, after = call(runner, "2", at="2026-11-24T13:30:00+01:00")
+    assert prompts(after)[:3] == ["crisis", "greeting", "menu"]
+    _, english = call(runner, at="2026-11-24T12:15:00+01:00", extra=("--to", "+46406280498"))
+    assert english[0]["text"] == "Stormen har slagit ut vattnet i Norrby. Vi arbetar på det."  # no English text: Swedish
+    assert english[1]["text"].startswith("The switchboard is closed for a staff meeting. We open again today at 13:30")
