@@ -84,8 +84,8 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Run the Alembic migrations up to ``revision``."""
+def upgrade(url: str, revision: str = "heads") -> None:
+    """Run the Alembic migrations up to ``revision`` (every branch head by default)."""
     command.upgrade(alembic_config(url), revision)
 
 
