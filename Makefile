@@ -22,6 +22,7 @@ install: $(VENV)/.runtime
 ## make run: install, migrate var/vaxel.db, load the demo municipality if empty, serve on :5000
 run: $(VENV)/.runtime
 	$(BIN)/vaxel db upgrade
+	$(BIN)/vaxel user ensure-admin
 	$(BIN)/vaxel demo load --if-empty
 	$(BIN)/vaxel serve
 

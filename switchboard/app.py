@@ -48,8 +48,9 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     from ivr.views import bp as ivr_bp
     from switchboard.web import bp as web_bp
 
-    from switchboard import cli
+    from switchboard import auth, cli
 
+    auth.init_app(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(ivr_bp)
     cli.register(app)

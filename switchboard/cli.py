@@ -26,6 +26,7 @@ from switchboard.clock import parse_instant
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 demo_cli = AppGroup("demo", help="The fictional demo municipality.")
 calls_cli = AppGroup("calls", help="What happened to calls: the call event log.")
+user_cli = AppGroup("user", help="Staff accounts: administrators, operators, statistics readers.")
 
 
 @db_cli.command("upgrade")
@@ -233,8 +234,87 @@ def calls_show(call_id: str | None, last: bool, as_json: bool) -> None:
         click.echo(f"  {at}  {e.type:<18} {details}")
 
 
+@user_cli.command("add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["admin", "operator", "stats"]), required=True)
+@click.option("--name", default="", help="Full name shown in the views.")
+@click.option("--password", default=None, help="Omit to get a one-time password that must be changed at login.")
+def user_add(username: str, role: str, name: str, password: str | None) -> None:
+    """Create an account."""
+    from switchboard.auth import AuthError, add_user, one_time_password
+
+    once = password is None
+    password = password or one_time_password()
+    with services().sessions() as session:
+        try:
+            add_user(session, username, role, password, name, must_change=once)
+        except AuthError as exc:
+            raise click.UsageError(str(exc)) from None
+        session.commit()
+    click.echo(f"user {username} ({role}) created" + (f"; one-time password: {password}" if once else ""))
+
+
+@user_cli.command("passwd")
+@click.argument("username")
+def user_passwd(username: str) -> None:
+    """Give an account a new one-time password (and unlock it)."""
+    from switchboard.auth import User, one_time_password, set_password
+
+    with services().sessions() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.UsageError(f"no user {username!r}")
+        password = one_time_password()
+        set_password(user, password, must_change=True)
+        session.commit()
+    click.echo(f"one-time password for {username}: {password}")
+
+
+@user_cli.command("disable")
+@click.argument("username")
+def user_disable(username: str) -> None:
+    """Disable an account; its sessions stop working at once."""
+    from switchboard.auth import User
+
+    with services().sessions() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.UsageError(f"no user {username!r}")
+        user.active = False
+        session.commit()
+    click.echo(f"user {username} disabled")
+
+
+@user_cli.command("list")
+def user_list() -> None:
+    """Accounts, their roles and state."""
+    from switchboard.auth import User
+
+    with services().sessions() as session:
+        for user in session.scalars(select(User).order_by(User.username)):
+            state = "active" if user.active else "disabled"
+            click.echo(f"{user.username:<20} {user.role:<9} {state:<9} {user.name}")
+
+
+@user_cli.command("ensure-admin")
+def user_ensure_admin() -> None:
+    """On a database without administrators, create `admin` with a one-time password (printed once)."""
+    from switchboard.auth import User, add_user, one_time_password
+
+    with services().sessions() as session:
+        if session.scalar(select(User).where(User.role == "admin", User.active.is_(True))):
+            return
+        password = one_time_password()
+        add_user(session, "admin", "admin", password, "Administratör", must_change=True)
+        session.commit()
+    click.echo("=" * 72)
+    click.echo(f"First administrator created: user 'admin', one-time password: {password}")
+    click.echo("Log in at /login and choose your own password. This is shown only once.")
+    click.echo("=" * 72)
+
+
 def register(app: Flask) -> None:
-    for command in (db_cli, demo_cli, calls_cli, serve, call):
+    for command in (db_cli, demo_cli, calls_cli, user_cli, serve, call):
         app.cli.add_command(command)
 
 

@@ -95,4 +95,5 @@ def import_models() -> None:
     import directory.models  # noqa: F401
     import ivr.models  # noqa: F401
     import stats.models  # noqa: F401
+    import switchboard.auth  # noqa: F401
     import switchboard.queue  # noqa: F401

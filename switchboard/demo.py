@@ -48,5 +48,19 @@ def load(session: Session, path: str) -> dict[str, int]:
         person.email, person.notes = item.get("email", ""), item.get("notes", "")
         person.keywords = _keywords(item.get("keywords", []))
         session.add(person)
+    _demo_users(session)
     session.commit()
     return {"units": len(data.get("units", [])), "staff": len(data.get("staff", []))}
+
+
+# Demo accounts, documented in README; real installations create theirs with `vaxel user add`.
+DEMO_USERS = (("operator", "operator", "Olle Operatör", "demo-operator-2026"),
+              ("statistik", "stats", "Stina Statistik", "demo-statistik-2026"))
+
+
+def _demo_users(session: Session) -> None:
+    from switchboard.auth import User, add_user
+
+    for username, role, name, password in DEMO_USERS:
+        if session.scalar(select(User).where(User.username == username)) is None:
+            add_user(session, username, role, password, name)

@@ -102,3 +102,23 @@ def runner(app):
 @pytest.fixture
 def sessions(app):
     return app.extensions["vaxel"].sessions
+
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The CSRF token a form on ``path`` carries, as a browser would read it."""
+    import re
+
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def login(client, username: str, password: str):
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": csrf_token(client)})
+
+
+@pytest.fixture
+def operator_client(client):
+    """A test client logged in as the demo operator."""
+    assert login(client, "operator", "demo-operator-2026").status_code == 302
+    return client

@@ -1,0 +1,35 @@
+"""Who may open what: one table, checked before every request, deny by default.
+
+Every endpoint must be listed in :data:`RULES`. An endpoint that is not is
+refused (and a test fails), so a new page can never leak staff data by being
+forgotten. Roles: ``admin`` may do everything; ``operator`` works the
+directory and the console; ``stats`` reads statistics. ``public`` needs no
+login; ``any`` needs a login of any role; ``operator,stats`` lists several roles; ``twilio`` endpoints are public to the login layer and protected by
+Twilio's request signature in their own blueprint.
+"""
+
+from __future__ import annotations
+
+ROLES = ("admin", "operator", "stats")
+
+# endpoint -> who may use it
+RULES: dict[str, str] = {
+    "static": "public",
+    "web.index": "public",
+    "web.healthz": "public",
+    "ivr.hours_page": "public",
+    "auth.login": "public",
+    "auth.logout": "any",  # any logged-in user
+    "auth.password": "any",
+}
+
+
+def allowed(rule: str, role: str | None) -> bool:
+    """May a user with ``role`` (None = anonymous) use an endpoint with ``rule``?"""
+    if rule in ("public", "twilio"):
+        return True
+    if role is None:
+        return False
+    if rule == "any" or role == "admin":
+        return True
+    return role in rule.split(",")
