@@ -1,11 +1,20 @@
-"""The staff directory: organisation units, staff and their keywords (sökord)."""
+"""The staff directory: organisation units, people and functions, their numbers, keywords and presence."""
 
 from __future__ import annotations
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from datetime import datetime, timezone
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard.db import Base
+from switchboard.db import Base, UTCDateTime
+
+KINDS = ("person", "function")
+UNIT_KINDS = ("forvaltning", "avdelning", "enhet")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class Unit(Base):
@@ -21,27 +30,51 @@ class Unit(Base):
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 
+    def path(self) -> list["Unit"]:
+        """From the förvaltning down to this unit."""
+        chain, unit = [], self
+        while unit is not None:
+            chain.append(unit)
+            unit = unit.parent
+        return chain[::-1]
+
 
 class Staff(Base):
+    """A directory entry: a person, or a function that is not a person ("Bygglov – dagens handläggare")."""
+
     __tablename__ = "staff"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(80), unique=True)  # stable id from the HR export
+    kind: Mapped[str] = mapped_column(String(16), default="person", server_default="person")
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200), default="")
     unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
     extension: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
     mobile: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
+    hidden_number: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never give it out
     email: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
 
     unit: Mapped[Unit] = relationship()
     keywords: Mapped[list["Keyword"]] = relationship(cascade="all, delete-orphan")
+    numbers: Mapped[list["StaffNumber"]] = relationship(cascade="all, delete-orphan")
+
+
+class StaffNumber(Base):
+    """Numbers beyond the main extension, direct line and mobile (a second desk, a fax, a pager)."""
+
+    __tablename__ = "staff_numbers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    value: Mapped[str] = mapped_column(String(32), index=True)  # an extension or E.164
+    label: Mapped[str] = mapped_column(String(80), default="")
 
 
 class Keyword(Base):
-    """A search word on a person or a unit; ``folded`` is the lower-case form searched on."""
+    """A search word on a person, function or unit; ``folded`` is the lower-case form searched on."""
 
     __tablename__ = "keywords"
 
@@ -50,3 +83,51 @@ class Keyword(Base):
     folded: Mapped[str] = mapped_column(String(120), index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), nullable=True, index=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), nullable=True, index=True)
+
+
+class Presence(Base):
+    """What the switchboard knows about reaching an entry now.
+
+    ``status`` is set by people (operators, the person themself): available,
+    absent, forwarded or closed. ``line`` is fed by the telephony platform:
+    available, busy or unavailable. The status people set wins over the line.
+    """
+
+    __tablename__ = "presence"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    forward_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    set_by: Mapped[str] = mapped_column(String(80), default="")
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+    line: Mapped[str] = mapped_column(String(16), default="unknown")
+    line_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PresenceChange(Base):
+    """Append-only history of presence changes: who closed an extension, when, and why."""
+
+    __tablename__ = "presence_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(16))  # operator | pbx | expiry
+    by: Mapped[str] = mapped_column(String(80), default="")
+    status: Mapped[str] = mapped_column(String(16))
+    line: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    forward_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class DirectoryVersion(Base):
+    """One row whose number goes up on every directory change, so each process knows when to re-index."""
+
+    __tablename__ = "directory_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)

@@ -19,12 +19,37 @@ from ivr.flow import Flow
 from ivr.hours import parse_weekly
 from ivr.protocol import (
     Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, Digits, Enqueue, Event, Gather, HangUp,
-    Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, NoInput, NumberChecked, OperatorAnswered,
+    Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, Match, NoInput, NumberChecked, OperatorAnswered,
     QueuePlace, QueueStatus, Request, Say, Speech, Start, StoreCallback, Tick, Transfer, TransferEnded,
 )
 
 FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "busy": "transfer_busy"}
 MAX_CALLBACK_TRIES = 2
+# states in which the call listens for the caller's keys or speech
+LISTENING = {"menu", "directory", "directory_choice", "target_offer", "queue_offer", "closed_offer",
+             "callback_confirm", "callback_enter"}
+SUBJECT_MATCHES = {"keyword", "unit", "title"}  # the caller named a matter, not a person
+TIE_MARGIN = 10.0  # scores this close are equally good answers
+MAX_CHOICES = 3
+
+
+def choose(matches: tuple[Match, ...]) -> tuple[list[Match], bool]:
+    """From directory hits: (whom to offer, whether it is one clear destination).
+
+    One hit, or a clearly best one, is clear. Several equally good hits found by
+    subject ("torghandel") are interchangeable: the first who can answer now is
+    clear. Several equally good people found by name are read out as a choice.
+    """
+    usable = [m for m in matches if m.number or m.extension or m.forward_to]
+    if not usable:
+        return [], False
+    tied = [m for m in usable if m.score >= usable[0].score - TIE_MARGIN]
+    if len(tied) == 1:
+        return tied, True
+    if all(m.matched_by in SUBJECT_MATCHES for m in tied):
+        ready = [m for m in tied if m.status in ("available", "busy", "forwarded") and m.open_now]
+        return [(ready or tied)[0]], True
+    return tied[:MAX_CHOICES], False
 
 
 @dataclass
@@ -44,6 +69,7 @@ class CallState:
     queue: dict[str, Any] | None = None  # name, joined_at, position, last_announce, offered
     callback: dict[str, Any] | None = None  # number, spoken, when, back_to, tries
     bridged_at: str | None = None
+    choices: list[dict[str, Any]] | None = None  # directory hits read out for the caller to pick
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -247,12 +273,65 @@ class _Run:
         node = self.flow.node(self.s.node)
         self.event("directory_lookup", query=inp.query, hits=len(inp.matches), matched=bool(inp.matches),
                    top=[m.id for m in inp.matches[:3]])
-        reachable = [m for m in inp.matches if m.number or m.extension]
-        if not reachable:
+        picked, clear = choose(inp.matches)
+        if not picked:
             self.say("no_match")
             return self.enter(node["no_match"])
-        self.s.target = asdict(reachable[0])
+        if clear:
+            return self._reach(picked[0])
+        self.s.choices = [asdict(m) for m in picked]
+        self._read_choices()
+
+    def _read_choices(self) -> None:
+        items = " ".join(self.flow.text("directory_choice_item", self.s.lang, key=i, name=m["name"], unit=m["unit"])
+                         for i, m in enumerate(self.s.choices, start=1))
+        self.say("directory_choice", choices=items)
+        self.gather("directory_choice", timeout=self.flow.node(self.s.node).get("timeout", 8))
+
+    def _on_directory_choice(self, inp: Input) -> None:
+        node = self.flow.node(self.s.node)
+        key = inp.digits[:1] if isinstance(inp, Digits) else ""
+        if key.isdigit() and 1 <= int(key) <= len(self.s.choices):
+            return self._reach(Match(**self.s.choices[int(key) - 1]))
+        if key != "0" and self._retry(node, "no_input" if not key else "invalid", **({"digits": key} if key else {})):
+            self.say("no_input" if not key else "invalid")
+            return self._read_choices()
+        self.say("to_centre")
+        self.enter(node["no_match"])
+
+    def _reach(self, match: Match) -> None:
+        """Ring the person found — unless they cannot answer now; then say why and offer a callback or the centre."""
+        node = self.flow.node(self.s.node)
+        self.s.target = asdict(match)
+        if match.status in ("closed", "absent"):
+            self.say("target_unavailable", name=match.name)
+            return self._offer_instead(node)
+        if not match.open_now:
+            when = speech.moment(datetime.fromisoformat(match.next_open), self.now, self.s.lang) if match.next_open else ""
+            self.say("target_closed_hours", name=match.name, unit=match.unit, next_open=when,
+                     hours=speech.weekly(parse_weekly(match.weekly), self.s.lang))
+            return self._offer_instead(node)
+        if match.status == "forwarded":
+            self.s.target.update(number=match.forward_to, extension=None)
         self.enter(node["transfer"])
+
+    def _offer_instead(self, node: dict) -> None:
+        if not self.flow.queue["callback"]:
+            self.say("to_centre")
+            return self.enter(node["no_match"])
+        self.event("callback_offered", where="directory", target_id=self.s.target["id"])
+        self.say("unavailable_offer")
+        self.gather("target_offer", timeout=self.flow.queue["offer_timeout"])
+
+    def _on_target_offer(self, inp: Input) -> None:
+        node = self.flow.node(self.s.node)
+        if isinstance(inp, Digits) and inp.digits[:1] == "1":
+            target = self.s.target
+            later = not target["open_now"] and target["next_open"]
+            return self._start_callback("next_open" if later else "queue", due=target["next_open"] if later else None,
+                                        back=node["no_match"])
+        self.say("to_centre")
+        self.enter(node["no_match"])
 
     def _on_transfer(self, inp: Input) -> None:
         if not isinstance(inp, TransferEnded):
@@ -336,13 +415,20 @@ class _Run:
 
     # -- callback capture -------------------------------------------------------------------
 
-    def _start_callback(self, when: str) -> None:
-        self.s.callback = {"when": when, "tries": 0, "number": None, "spoken": None, "from_caller": True}
+    def _start_callback(self, when: str, due: str | None = None, back: str | None = None) -> None:
+        """Capture a callback; ``due`` defaults to the line's next opening, ``back`` is where a give-up goes."""
+        if due is None and when == "next_open":
+            due = (self.s.hours or {}).get("next_open")
+        self.s.callback = {"when": when, "due": due, "back": back, "tries": 0, "number": None, "spoken": None,
+                           "from_caller": True}
         self.ask(CheckNumber(self.s.caller), "callback_check")
 
     def _callback_give_up(self) -> None:
         """Too many failed tries: back to where the caller came from, never a drop."""
-        if self.s.callback["when"] == "queue":
+        if self.s.callback.get("back"):
+            self.say("to_centre")
+            self.enter(self.s.callback["back"])
+        elif self.s.callback["when"] == "queue":
             self.say("back_in_queue")
             self.s.awaiting = "queue"
         else:
@@ -371,10 +457,9 @@ class _Run:
         cb = self.s.callback
         key = inp.digits[:1] if isinstance(inp, Digits) else ""
         if key == "1":
-            hours = self.s.hours or {}
-            due = hours.get("next_open") if cb["when"] == "next_open" else None
             queue = self.s.queue["name"] if self.s.queue else self.flow.queue["name"]
-            return self.ask(StoreCallback(cb["number"], cb["when"], due, queue, self.s.menu_choice), "callback_store")
+            return self.ask(StoreCallback(cb["number"], cb["when"], cb["due"], queue, self.s.menu_choice),
+                            "callback_store")
         if key == "2":
             return self._ask_for_number()
         cb["tries"] += 1
@@ -405,11 +490,12 @@ class _Run:
                 self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
             return self._callback_give_up()
         self.event("callback_requested", request_id=inp.request_id, when=cb["when"], menu_choice=self.s.menu_choice)
-        due = (self.s.hours or {}).get("next_open") if cb["when"] == "next_open" else None
+        due = cb["due"]
         self.out.actions.append(Callback(inp.request_id, cb["number"], cb["when"], due))
-        if cb["when"] == "queue":
+        if self.s.queue and not self.s.queue.get("left"):
             self.s.queue["left"] = True
             self.event("queue_left", queue=self.s.queue["name"], reason="callback", waited=self.waited())
+        if cb["when"] == "queue" or not due:
             self.say("callback_confirmed_queue", number=cb["spoken"])
         else:
             self.say("callback_confirmed_next_open", number=cb["spoken"],

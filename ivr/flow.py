@@ -19,7 +19,10 @@ NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
     "say": (("next",), ("prompt",), ()),
     "menu": (("fallback",), ("prompt", "options"), ("invalid", "no_input", "to_centre")),
     "language": (("next",), ("language",), ()),
-    "directory": (("transfer", "no_match"), ("prompt",), ("no_input", "no_match")),
+    "directory": (("transfer", "no_match"), ("prompt",), ("no_input", "invalid", "no_match", "to_centre",
+                                                         "directory_choice", "directory_choice_item",
+                                                         "target_unavailable", "target_closed_hours",
+                                                         "unavailable_offer")),
     "transfer": (("on_failure",), (), ("connecting", "transfer_no_answer", "transfer_busy", "transfer_failed")),
     "queue": ((), ("queue",), ("queue_position", "callback_offer", "back_in_queue")),
     "closed": (("next",), (), ("closed", "closed_holiday", "closure", "closed_callback_offer")),
@@ -89,7 +92,7 @@ def validate(doc: dict[str, Any]) -> list[str]:
                     problems.append(f"menu {name!r}: key {key} has no label")
         if kind == "language" and node.get("language") not in languages:
             problems.append(f"node {name!r}: language {node.get('language')!r} is not one of the flow's languages")
-        if kind in {"queue", "closed"} and doc.get("queue", {}).get("callback", True):
+        if kind in {"queue", "closed", "directory"} and doc.get("queue", {}).get("callback", True):
             needed_prompts.update(CALLBACK_PROMPTS)
     for prompt in sorted(needed_prompts):
         for lang in languages:

@@ -96,12 +96,21 @@ class HoursChecked(Input):
 
 @dataclass(frozen=True)
 class Match:
+    """A directory hit as the flow needs it: whom to ring, and whether they can answer now."""
+
     id: str
     name: str
     unit: str = ""
     title: str = ""
     number: str | None = None
     extension: str | None = None
+    status: str = "available"  # available | busy | absent | forwarded | closed
+    forward_to: str | None = None
+    open_now: bool = True  # within the phone hours that apply to them
+    weekly: dict[str, list[str]] = field(default_factory=dict)
+    next_open: str | None = None  # ISO, when closed now
+    score: float = 0.0
+    matched_by: str = ""  # keyword | name | unit | title | fuzzy | number | keypad
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Protocol
 
-from ivr.engine import CallState
+from ivr.engine import LISTENING, CallState
 from ivr.protocol import (
     Action, Digits, Gather, Hangup, Input, NoInput, OperatorAnswered, Speech, Tick, Transfer, TransferEnded,
 )
@@ -32,7 +32,7 @@ RING_OUTCOMES = ("answered", "no-answer", "busy", "failed")
 TICK_SECONDS = 5
 KEY_SECONDS = 2
 ANSWER_SECONDS = 4
-GATHERING = {"menu", "directory", "queue_offer", "closed_offer", "callback_confirm", "callback_enter"}
+GATHERING = LISTENING
 MAX_AUTO_STEPS = 50
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from callback import policy, requests as callbacks
-from directory.search import lookup
+from directory.search import search
 from ivr import hours as phone_hours
 from ivr import schedules
 from ivr.engine import CallState, Step, step
@@ -148,7 +148,7 @@ class CallRunner:
         if isinstance(request, CheckHours):
             return self.hours(session, request.schedule, now)
         if isinstance(request, Lookup):
-            return LookupResult(request.query, tuple(self.lookup(session, request.query)))
+            return LookupResult(request.query, tuple(self.lookup(session, request.query, request.mode, now)))
         if isinstance(request, JoinQueue):
             placement = centre.join(
                 session, call.call_id, request.queue, now, self.settings["queue"],
@@ -180,11 +180,15 @@ class CallRunner:
             crisis=st.crisis.message if st.crisis else None,
         )
 
-    def lookup(self, session: Session, query: str) -> list[Match]:
+    def lookup(self, session: Session, query: str, mode: str, now: datetime) -> list[Match]:
+        """Directory hits for the flow: speech/words by name or subject; keys as an extension or a spelled name."""
+        results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
+                         mode="keypad" if mode == "dtmf" else "text")
         return [
-            Match(id=hit.staff.external_id, name=hit.staff.name, unit=hit.staff.unit.name, title=hit.staff.title,
-                  number=hit.staff.phone or hit.staff.mobile, extension=hit.staff.extension)
-            for hit in lookup(session, query)
+            Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
+                  status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
+                  next_open=r.opens, score=r.score, matched_by=r.matched_by)
+            for r in results
         ]
 
     def _store_callback(self, session: Session, call: CallSession, state: CallState, request: StoreCallback,

@@ -55,7 +55,8 @@ def demo_load(if_empty: bool) -> None:
             click.echo("directory already has staff; demo data not loaded")
             return
         counts = demo.load(session, svc.settings["demo"]["file"])
-    click.echo(f"demo municipality loaded: {counts['units']} units, {counts['staff']} staff")
+    click.echo(f"demo municipality loaded: {counts['units']} units, {counts['staff']} staff, "
+               f"{counts['functions']} functions")
 
 
 @click.command("serve")
@@ -99,6 +100,8 @@ def _describe(at: datetime, action) -> str:
 HINTS = {
     "menu": "a key (1, 2, 9), silence or hangup",
     "directory": "say:NAME-OR-SUBJECT, an extension like 4417#, silence or hangup",
+    "directory_choice": "the key of a choice (1-3), 0 for the centre, silence or hangup",
+    "target_offer": "1 for a callback, silence (the centre) or hangup",
     "transfer": "ring:answered, ring:no-answer, ring:busy, ring:failed or hangup",
     "queue": "wait:SECONDS, operator or hangup",
     "queue_offer": "1 for a callback, silence, wait:SECONDS, operator or hangup",

@@ -10,8 +10,8 @@ import tomllib
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from directory.models import Keyword, Staff, Unit
-from directory.search import fold
+from directory.index import bump_version, fold
+from directory.models import Keyword, Staff, StaffNumber, Unit
 from ivr.hours import parse_weekly
 from ivr.models import PhoneHours
 
@@ -40,17 +40,23 @@ def load(session: Session, path: str) -> dict[str, int]:
             hours.name, hours.weekly, hours.observe_holidays = unit.name, item["hours"], True
             session.add(hours)
     staff_by_id = {s.external_id: s for s in session.scalars(select(Staff))}
-    for item in data.get("staff", []):
+    entries = [(item, "person") for item in data.get("staff", [])] + \
+              [(item, "function") for item in data.get("functions", [])]
+    for item, kind in entries:
         person = staff_by_id.get(item["id"]) or Staff(external_id=item["id"])
+        person.kind, person.hidden_number = kind, bool(item.get("hidden_number", False))
         person.name, person.title = item["name"], item.get("title", "")
         person.unit = units[item["unit"]]
         person.extension, person.phone, person.mobile = item.get("extension"), item.get("phone"), item.get("mobile")
         person.email, person.notes = item.get("email", ""), item.get("notes", "")
         person.keywords = _keywords(item.get("keywords", []))
+        person.numbers = [StaffNumber(value=n, label="") for n in item.get("other_numbers", [])]
         session.add(person)
     _demo_users(session)
+    bump_version(session)
     session.commit()
-    return {"units": len(data.get("units", [])), "staff": len(data.get("staff", []))}
+    return {"units": len(data.get("units", [])), "staff": len(data.get("staff", [])),
+            "functions": len(data.get("functions", []))}
 
 
 # Demo accounts, documented in README; real installations create theirs with `vaxel user add`.

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from directory.models import Keyword, Staff, Unit
-from directory.search import lookup
 from ivr.models import PhoneHours
 from switchboard import demo
 from switchboard.settings import CONFIG_DIR
@@ -24,7 +22,7 @@ def test_loading_twice_changes_nothing(app, sessions):
         demo.load(session, DEMO)
         assert counts(session) == before
         units, staff, _, hours = before
-        assert units >= 20 and 40 <= staff <= 60 and hours == 5  # switchboard + 4 units with own hours
+        assert units >= 20 and staff == 58 + 3 and hours == 5  # 58 people, 3 functions; switchboard + 4 units
 
 
 def test_departments_from_the_reports_exist(app, sessions):
@@ -34,24 +32,3 @@ def test_departments_from_the_reports_exist(app, sessions):
                  "Vård och omsorg", "Tekniska förvaltningen", "Miljöförvaltningen", "Renhållningen",
                  "Barn och skola", "Konsumentvägledning"):
         assert name in names
-
-
-@pytest.mark.parametrize("query, first", [
-    ("torghandel", "Sven Olofsson"),
-    ("Torghandel", "Sven Olofsson"),
-    ("4439", "Sven Olofsson"),
-    ("040-628 04 39", "Sven Olofsson"),
-    ("olofsson", "Sven Olofsson"),
-])
-def test_lookup_finds_the_right_person(app, sessions, query, first):
-    with sessions() as session:
-        hits = lookup(session, query)
-        assert hits and hits[0].staff.name == first
-
-
-def test_torghandel_finds_both_contacts_and_bygglov_its_officers(app, sessions):
-    with sessions() as session:
-        assert len(lookup(session, "torghandel")) == 2
-        bygglov = lookup(session, "bygglov")
-        assert len(bygglov) >= 3 and all(h.staff.unit.slug == "bygglov" for h in bygglov[:3])
-        assert lookup(session, "xyzzy") == []

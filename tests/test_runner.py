@@ -113,7 +113,7 @@ def test_daily_limit_per_number(calls, app):
 
 
 def test_internal_error_sends_the_caller_to_the_centre(calls, monkeypatch, sessions):
-    def broken(self, session, query):
+    def broken(self, *args):
         raise RuntimeError("directory index is corrupt")
 
     monkeypatch.setattr(CallRunner, "lookup", broken)
