@@ -34,15 +34,18 @@ WHERE_ORDER = {"keyword": 4, "name": 3, "unit": 2, "title": 1}  # which to repor
 PHRASE_BONUS = 50.0  # the whole query is a keyword or the whole name
 NUMBER_EXACT, NUMBER_PREFIX, T9_EXACT, T9_PREFIX = 200.0, 80.0, 100.0, 70.0
 
-_ASCII = str.maketrans("åäöéèüáàÅÄÖÉ", "aaoeeuaaaaoe")
-_T9 = {c: d for d, letters in {"2": "abcåä", "3": "defé", "4": "ghi", "5": "jkl", "6": "mnoö", "7": "pqrs",
-                                "8": "tuvü", "9": "wxyz"}.items() for c in letters}
-_WORD = re.compile(r"[0-9a-zåäöéèüáà]+")
+_ASCII = str.maketrans("åäö", "aao")
+_T9 = {c: d for d, letters in {"2": "abcåä", "3": "def", "4": "ghi", "5": "jkl", "6": "mnoö", "7": "pqrs",
+                                "8": "tuv", "9": "wxyz"}.items() for c in letters}
+_WORD = re.compile(r"[0-9a-zåäö]+")
+# Letters of neighbouring alphabets typed for Swedish ones, and accents Swedish names carry.
+_LETTERS = str.maketrans({"ø": "ö", "æ": "ä", "é": "e", "è": "e", "ê": "e", "ë": "e", "ü": "u", "á": "a", "à": "a",
+                          "â": "a", "í": "i", "ó": "o", "ú": "u", "ñ": "n", "ç": "c", "š": "s", "ž": "z"})
 
 
 def words(text: str) -> list[str]:
     """Lower-case words; å, ä and ö stay letters of their own."""
-    return _WORD.findall(text.casefold())
+    return _WORD.findall(text.casefold().translate(_LETTERS))
 
 
 def fold(text: str) -> str:
@@ -75,10 +78,23 @@ def number_keys(raw: str) -> list[str]:
 
 @dataclass
 class Entry:
+    """What a search result shows, kept with the index so a search reads no directory rows."""
+
     staff_id: int
+    external_id: str
     name: str
     kind: str
     unit_id: int
+    title: str = ""
+    extension: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    hidden_number: bool = False
+    email: str = ""
+    notes: str = ""
+    keywords: list[str] = field(default_factory=list)
+    unit_path: list[str] = field(default_factory=list)  # förvaltning first
+    unit_slugs: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
 
 
@@ -101,6 +117,7 @@ class DirectoryIndex:
         self.sorted_ascii: list[str] = []
         self.sorted_numbers: list[str] = []
         self.sorted_keypad: list[str] = []
+        self.by_unit: dict[int, list[int]] = defaultdict(list)  # unit -> its people, by name
 
     # -- building ---------------------------------------------------------------------------
 
@@ -110,8 +127,13 @@ class DirectoryIndex:
             fields[where] = max(fields.get(where, 0.0), weight)
 
     def add(self, staff: Staff, unit_keywords: dict[int, list[str]], units: dict[int, Unit]) -> None:
-        entry = Entry(staff.id, staff.name, staff.kind, staff.unit_id)
+        chain = _chain(units, staff.unit_id)[::-1]
+        entry = Entry(staff.id, staff.external_id, staff.name, staff.kind, staff.unit_id, staff.title,
+                      staff.extension, staff.phone, staff.mobile, staff.hidden_number, staff.email, staff.notes,
+                      [k.term for k in staff.keywords], [u.name for u in chain], [u.slug for u in chain])
         self.entries[staff.id] = entry
+        if staff.kind == "person":
+            self.by_unit[staff.unit_id].append(staff.id)
         self._add_text(staff.id, staff.name, NAME, "name")
         self.phrases[fold(staff.name)].add(staff.id)
         for keyword in staff.keywords:
@@ -132,6 +154,8 @@ class DirectoryIndex:
                 self.keypad[keypad(word)].add(staff.id)
 
     def finish(self) -> "DirectoryIndex":
+        for members in self.by_unit.values():
+            members.sort(key=lambda sid: self.entries[sid].name)
         self.sorted_tokens = sorted(self.tokens)
         for token in self.tokens:
             self.by_ascii[ascii_fold(token)].add(token)

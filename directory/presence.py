@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from collections import defaultdict
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from directory.models import Presence, PresenceChange, Staff
@@ -64,9 +66,20 @@ def effective(row: Presence | None, now: datetime) -> Effective:
 
 
 def effective_many(session: Session, staff_ids, now: datetime) -> dict[int, Effective]:
+    """Presence of many entries in one query; only entries someone ever set have a row."""
     ids = list(staff_ids)
     rows = {p.staff_id: p for p in session.scalars(select(Presence).where(Presence.staff_id.in_(ids)))} if ids else {}
     return {sid: effective(rows.get(sid), now) for sid in ids}
+
+
+def effective_in_units(session: Session, unit_ids: set[int], staff_ids: set[int], now: datetime) -> dict[int, Effective]:
+    """Presence of everyone in some units plus some entries, in one query (unit ids keep the query short)."""
+    rows = session.scalars(
+        select(Presence).join(Staff, Staff.id == Presence.staff_id)
+        .where(or_(Staff.unit_id.in_(unit_ids), Presence.staff_id.in_(staff_ids)))
+    ).all() if unit_ids or staff_ids else []
+    found = {p.staff_id: effective(p, now) for p in rows}
+    return defaultdict(lambda: AVAILABLE, found)
 
 
 def _row(session: Session, staff_id: int) -> Presence:

@@ -10,21 +10,23 @@ colleagues in the same unit who are free.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from directory import presence
-from directory.index import Candidate, index_for
-from directory.models import Staff, Unit
+from directory.index import Candidate, DirectoryIndex, Entry, index_for
+from directory.models import Staff
 from ivr import hours as phone_hours
 from ivr import schedules, speech
 from ivr.models import PhoneHours
 
-UNREACHABLE_LAST = {"closed": 2, "absent": 1}
+# Within a tie, people who can answer come first: less than the gap between an exact and a prefix match.
+UNREACHABLE_PENALTY = {"closed": 15.0, "absent": 10.0}
 
 
 @dataclass
@@ -75,82 +77,90 @@ class Result:
         return data
 
 
-def hours_key_for(staff: Staff, keys: set[str]) -> str:
+def hours_key_for(entry: Entry, keys: set[str]) -> str:
     """The phone hours that apply to an entry: its own, else the nearest unit's up the tree, else the switchboard's."""
-    own = f"staff:{staff.external_id}"
+    own = f"staff:{entry.external_id}"
     if own in keys:
         return own
-    for unit in reversed(staff.unit.path()):
-        if f"unit:{unit.slug}" in keys:
-            return f"unit:{unit.slug}"
+    for slug in reversed(entry.unit_slugs):
+        if f"unit:{slug}" in keys:
+            return f"unit:{slug}"
     return "switchboard"
 
 
+SCHEDULE_SECONDS = 5.0  # phone hours change rarely; a search may see an edit this much later
+_schedules: dict[tuple[str, str], tuple[float, phone_hours.Schedule, dict, str]] = {}
+_keys: dict[str, tuple[float, set[str]]] = {}
+
+
+def forget_schedules() -> None:
+    """Call after editing phone hours, closures or crisis messages so searches see the change at once."""
+    _schedules.clear()
+    _keys.clear()
+
+
 class Searcher:
-    """One search's worth of context: the session, the time, and caches for schedules."""
+    """One search's worth of context: the session, the index, the time, and the schedules met so far."""
 
-    def __init__(self, session: Session, now: datetime, tz: ZoneInfo, eve_close: str):
-        self.session, self.now, self.tz, self.eve_close = session, now, tz, eve_close
-        self.keys = set(session.scalars(select(PhoneHours.key)))
-        self._status: dict[str, phone_hours.HoursStatus] = {}
-        self._weekly: dict[str, dict] = {}
+    def __init__(self, session: Session, index: DirectoryIndex, now: datetime, tz: ZoneInfo, eve_close: str):
+        self.session, self.index, self.now, self.tz, self.eve_close = session, index, now, tz, eve_close
+        self.db = session.get_bind().url.render_as_string(hide_password=False)
+        cached = _keys.get(self.db)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (time.monotonic() + SCHEDULE_SECONDS, set(session.scalars(select(PhoneHours.key))))
+            _keys[self.db] = cached
+        self.keys = cached[1]
+        self._hours: dict[str, tuple[phone_hours.HoursStatus, dict, str]] = {}
 
-    def hours(self, key: str) -> tuple[phone_hours.HoursStatus, dict]:
-        if key not in self._status:
-            schedule = schedules.load(self.session, key, self.tz, self.eve_close, self.now)
-            self._status[key] = phone_hours.status(schedule, self.now)
-            self._weekly[key] = schedules.weekly_of(self.session, key)
-        return self._status[key], self._weekly[key]
+    def hours(self, key: str) -> tuple[phone_hours.HoursStatus, dict, str]:
+        """(status now, weekly hours, the weekly hours in words) of one schedule."""
+        if key not in self._hours:
+            cached = _schedules.get((self.db, key))
+            if cached is None or cached[0] < time.monotonic():
+                schedule = schedules.load(self.session, key, self.tz, self.eve_close)
+                weekly = schedules.weekly_of(self.session, key)
+                cached = (time.monotonic() + SCHEDULE_SECONDS, schedule, weekly,
+                          speech.weekly(schedule.weekly, "sv"))
+                _schedules[(self.db, key)] = cached
+            _, schedule, weekly, words = cached
+            self._hours[key] = (phone_hours.status(schedule, self.now), weekly, words)
+        return self._hours[key]
 
     def results(self, candidates: list[Candidate], limit: int, colleagues: int = 3) -> list[Result]:
+        entries = self.index.entries
+        candidates = [c for c in candidates if c.staff_id in entries]
         if not candidates:
             return []
-        ids = [c.staff_id for c in candidates]
-        staff = {s.id: s for s in self.session.scalars(
-            select(Staff).where(Staff.id.in_(ids))
-            .options(selectinload(Staff.unit).selectinload(Unit.parent), selectinload(Staff.keywords))
-        )}
-        states = presence.effective_many(self.session, ids, self.now)
-        order = sorted(candidates, key=lambda c: (-round(c.score, 6), UNREACHABLE_LAST.get(states[c.staff_id].status, 0),
-                                                  staff[c.staff_id].name))
-        chosen = [c for c in order if c.staff_id in staff][:limit]
-        free = self._free_colleagues({staff[c.staff_id].unit_id for c in chosen}) if colleagues else {}
+        units = {entries[c.staff_id].unit_id for c in candidates} if colleagues else set()
+        states = presence.effective_in_units(self.session, units, {c.staff_id for c in candidates}, self.now)
+        order = sorted(candidates, key=lambda c: (
+            -(c.score - UNREACHABLE_PENALTY.get(states[c.staff_id].status, 0.0)), entries[c.staff_id].name))
         out = []
-        for cand in chosen:
-            entry = staff[cand.staff_id]
+        for cand in order[:limit]:
+            entry = entries[cand.staff_id]
             state = states[cand.staff_id]
             key = hours_key_for(entry, self.keys)
-            hours_now, weekly = self.hours(key)
+            hours_now, weekly, hours_text = self.hours(key)
+            free = [Colleague(entries[sid].external_id, entries[sid].name, entries[sid].title, entries[sid].extension,
+                              "available")
+                    for sid in self.index.by_unit.get(entry.unit_id, ())
+                    if sid != entry.staff_id and states[sid].status == "available"][:colleagues]
             out.append(Result(
-                id=entry.external_id, kind=entry.kind, name=entry.name, title=entry.title, unit=entry.unit.name,
-                unit_path=[u.name for u in entry.unit.path()], extension=entry.extension,
-                phone=None if entry.hidden_number else entry.phone,
+                id=entry.external_id, kind=entry.kind, name=entry.name, title=entry.title,
+                unit=entry.unit_path[-1] if entry.unit_path else "", unit_path=entry.unit_path,
+                extension=entry.extension, phone=None if entry.hidden_number else entry.phone,
                 mobile=None if entry.hidden_number else entry.mobile, email=entry.email, notes=entry.notes,
-                keywords=[k.term for k in entry.keywords], score=round(cand.score, 2), matched_by=cand.how,
+                keywords=entry.keywords, score=round(cand.score, 2), matched_by=cand.how,
                 status=state.status, status_label=presence.LABELS["sv"][state.status],
                 status_reason=state.reason, status_until=state.until.isoformat() if state.until else None,
                 forward_to=state.forward_to, status_set_by=state.set_by, hours_key=key,
-                hours_text=speech.weekly(phone_hours.parse_weekly(weekly), "sv"), weekly=weekly,
+                hours_text=hours_text, weekly=weekly,
                 open_now=hours_now.open,
                 opens=hours_now.next_open.isoformat() if hours_now.next_open and not hours_now.open else None,
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
-                colleagues=[c for c in free.get(entry.unit_id, []) if c.id != entry.external_id][:colleagues],
-                staff_id=entry.id, dial=entry.phone or entry.mobile,
+                colleagues=free, staff_id=entry.staff_id, dial=entry.phone or entry.mobile,
             ))
         return out
-
-    def _free_colleagues(self, unit_ids: set[int]) -> dict[int, list[Colleague]]:
-        rows = self.session.execute(
-            select(Staff.id, Staff.external_id, Staff.name, Staff.title, Staff.extension, Staff.unit_id)
-            .where(Staff.unit_id.in_(unit_ids), Staff.kind == "person").order_by(Staff.name)
-        ).all()
-        states = presence.effective_many(self.session, [r.id for r in rows], self.now)
-        free: dict[int, list[Colleague]] = {}
-        for r in rows:
-            if states[r.id].status == "available":
-                free.setdefault(r.unit_id, []).append(Colleague(r.external_id, r.name, r.title, r.extension,
-                                                                "available"))
-        return free
 
 
 def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",
@@ -161,7 +171,7 @@ def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close:
     if mode == "keypad" and query.isdigit():
         exact = [c for c in candidates if c.score >= 200]
         candidates = exact or index.search_keypad(query, limit * 3)
-    return Searcher(session, now, tz, eve_close).results(candidates, limit)
+    return Searcher(session, index, now, tz, eve_close).results(candidates, limit)
 
 
 def entry(session: Session, external_id: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",
@@ -169,5 +179,6 @@ def entry(session: Session, external_id: str, now: datetime, tz: ZoneInfo, eve_c
     staff_id = session.scalar(select(Staff.id).where(Staff.external_id == external_id))
     if staff_id is None:
         return None
-    found = Searcher(session, now, tz, eve_close).results([Candidate(staff_id, 0.0, "id")], 1, colleagues)
+    found = Searcher(session, index_for(session), now, tz, eve_close).results([Candidate(staff_id, 0.0, "id")], 1,
+                                                                           colleagues)
     return found[0] if found else None

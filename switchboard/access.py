@@ -21,6 +21,17 @@ RULES: dict[str, str] = {
     "auth.login": "public",
     "auth.logout": "any",  # any logged-in user
     "auth.password": "any",
+    "callbacks.index": "operator",  # the callback list and its actions (callback/views.py)
+    "callbacks.call_now": "operator",
+    "callbacks.done": "operator",
+    "callbacks.cancel": "operator",
+    "directory.static": "operator",
+    "directory.page": "operator",
+    "directory.api_search": "operator",
+    "directory.api_entry": "operator",
+    "directory.api_set_status": "operator",
+    "directory.admin": "admin",
+    "directory.export": "admin",
 }
 
 

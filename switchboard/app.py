@@ -45,14 +45,20 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
         clock=Clock.from_settings(settings, os.environ.get("VAXEL_NOW")),
     )
 
+    from directory.views import bp as directory_bp
+    from callback.views import bp as callback_bp
     from ivr.views import bp as ivr_bp
     from switchboard.web import bp as web_bp
+    from switchboard.twilio.views import bp as twilio_bp
 
     from switchboard import auth, cli
 
     auth.init_app(app)
     app.register_blueprint(web_bp)
     app.register_blueprint(ivr_bp)
+    app.register_blueprint(callback_bp)
+    app.register_blueprint(directory_bp)
+    app.register_blueprint(twilio_bp)
     cli.register(app)
     return app
 

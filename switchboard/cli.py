@@ -27,6 +27,7 @@ db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 demo_cli = AppGroup("demo", help="The fictional demo municipality.")
 calls_cli = AppGroup("calls", help="What happened to calls: the call event log.")
 user_cli = AppGroup("user", help="Staff accounts: administrators, operators, statistics readers.")
+directory_cli = AppGroup("directory", help="The staff directory: import, export, search.")
 
 
 @db_cli.command("upgrade")
@@ -63,15 +64,23 @@ def demo_load(if_empty: bool) -> None:
 @with_appcontext
 @click.option("--host", default=None, help="Interface to listen on (default from settings: 127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Port (default from settings: 5000).")
-def serve(host: str | None, port: int | None) -> None:
-    """Run the service (web views, webhooks) with waitress."""
+@click.option("--agi-host", default=None, help="FastAGI interface for Asterisk (default from settings: 127.0.0.1).")
+@click.option("--agi-port", default=None, type=int, help="FastAGI port (default from settings: 4573; 0 = off).")
+def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: int | None) -> None:
+    """Run the service (web views, webhooks) with waitress, and the Asterisk FastAGI server beside it."""
     import waitress
     from flask import current_app
 
+    from switchboard.asterisk import service as telephony
+
     settings = services().settings["service"]
     host, port = host or settings["host"], port or settings["port"]
+    phones = telephony.start(services(), agi_host, agi_port, say=click.echo)
     click.echo(f"vaxel serving on http://{host}:{port}/")
-    waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
+    try:
+        waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
+    finally:
+        phones.stop()
 
 
 def _describe(at: datetime, action) -> str:
@@ -316,9 +325,81 @@ def user_ensure_admin() -> None:
     click.echo("=" * 72)
 
 
+@directory_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--prune", is_flag=True, help="Remove entries that are not in the file.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report, but write nothing.")
+def directory_import(path: str, prune: bool, dry_run: bool) -> None:
+    """Import staff and functions from CSV (columns in README); all or nothing."""
+    from directory import csv_io
+
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        click.echo("Error: the file is not UTF-8 text; nothing was imported", err=True)
+        sys.exit(1)
+    with services().sessions() as session:
+        try:
+            result = csv_io.import_csv(session, text, prune=prune, dry_run=dry_run)
+        except csv_io.ImportRejected as exc:
+            for line in exc.errors:
+                click.echo(line, err=True)
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+    prefix = "would import" if dry_run else "imported"
+    click.echo(f"{prefix} {result.rows} rows: {result.created} new, {result.updated} changed, "
+               f"{result.unchanged} unchanged, {result.removed} removed")
+
+
+@directory_cli.command("export")
+@click.argument("path", required=False)
+def directory_export(path: str | None) -> None:
+    """Export the whole directory as CSV (to PATH, or standard output)."""
+    from directory import csv_io
+
+    with services().sessions() as session:
+        text = csv_io.export_csv(session)
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@directory_cli.command("search")
+@click.argument("words", nargs=-1, required=True)
+@click.option("--limit", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def directory_search(words: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Search the directory as operators do: name, keyword, unit, title or number."""
+    from directory.search import search
+
+    svc = services()
+    with svc.sessions() as session:
+        results = search(session, " ".join(words), svc.clock.now(), svc.clock.tz, svc.settings["hours"]["eve_close"],
+                         limit=limit)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1))
+        return
+    if not results:
+        click.echo("no match")
+    for r in results:
+        hours = "open now" if r.open_now else f"closed, opens {r.opens[:16].replace('T', ' ')}"
+        click.echo(f"{r.name:<32} {r.status_label:<12} {r.extension or '-':<6} {r.title[:28]:<28} {r.unit} ({hours})")
+        if r.colleagues:
+            click.echo(f"{'':<32} free colleagues: {', '.join(c.name for c in r.colleagues)}")
+
+
 def register(app: Flask) -> None:
-    for command in (db_cli, demo_cli, calls_cli, user_cli, serve, call):
+    from callback.cli import callbacks_cli
+
+    for command in (db_cli, demo_cli, calls_cli, user_cli, directory_cli, serve, call):
         app.cli.add_command(command)
+    app.cli.add_command(callbacks_cli)
+    from switchboard.asterisk.cli import prompts_cli
+
+    app.cli.add_command(prompts_cli)
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False,

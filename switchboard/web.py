@@ -12,6 +12,8 @@ bp = Blueprint("web", __name__)
 
 # (endpoint, label, who it is for) — the start page lists what exists
 VIEWS = [
+    ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
+    ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
     ("ivr.hours_page", "Telefontider / Phone hours", "allmänheten och operatörer"),
     ("web.healthz", "Hälsokontroll / Health check (JSON)", "drift"),
 ]

@@ -1,0 +1,229 @@
+"""Import and export of the directory as CSV — the HR/telephony export municipalities already have.
+
+Columns (header row required; order free; UTF-8, comma or semicolon separated):
+
+    id             stable id from the source system (required; the row is matched on it)
+    kind           person | function                       (default person)
+    name           full name, or the function's name       (required)
+    title          job title
+    unit           the unit's id (slug) or exact name      (required; must exist)
+    extension      internal extension, 2–6 digits
+    phone          direct number, any Swedish format        (stored E.164)
+    mobile         mobile number, any Swedish format        (stored E.164)
+    other_numbers  further numbers or extensions, separated by |
+    email
+    keywords       sökord, separated by |
+    hidden_number  yes/no: never give the numbers out
+    notes          free text for operators
+
+An import is all or nothing: every bad line is named (line 1 is the header)
+and nothing is written until the whole file is good. Importing the same file
+again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+
+import phonenumbers
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from directory.index import bump_version, fold
+from directory.models import KINDS, Keyword, Staff, StaffNumber, Unit
+
+COLUMNS = ("id", "kind", "name", "title", "unit", "extension", "phone", "mobile", "other_numbers", "email",
+           "keywords", "hidden_number", "notes")
+REQUIRED = ("id", "name", "unit")
+LIST_SEPARATOR = "|"
+YES = {"yes", "ja", "true", "1", "y", "j", "x"}
+NO = {"no", "nej", "false", "0", "n", ""}
+
+
+class ImportRejected(ValueError):
+    """The file was not imported; ``errors`` names every bad line."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} problem(s); nothing was imported")
+        self.errors = errors
+
+
+@dataclass
+class Row:
+    line: int
+    id: str
+    kind: str
+    name: str
+    title: str
+    unit: Unit
+    extension: str | None
+    phone: str | None
+    mobile: str | None
+    other_numbers: list[str]
+    email: str
+    keywords: list[str]
+    hidden_number: bool
+    notes: str
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    rows: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def e164(raw: str) -> str:
+    try:
+        parsed = phonenumbers.parse(raw, "SE")
+    except phonenumbers.NumberParseException:
+        raise ValueError(f"{raw!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise ValueError(f"{raw!r} is not a phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _number_or_extension(raw: str) -> str:
+    raw = raw.strip()
+    return raw if re.fullmatch(r"\d{2,6}", raw) else e164(raw)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(LIST_SEPARATOR) if part.strip()]
+
+
+def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
+    """Rows and the problems found, line by line. ``units`` maps slug and name to units."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=",;")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        return [], [f"line 1: the header lacks the column(s) {', '.join(missing)}; columns are {', '.join(COLUMNS)}"]
+    unknown = [h for h in header if h not in COLUMNS]
+    if unknown:
+        return [], [f"line 1: unknown column(s) {', '.join(unknown)}; columns are {', '.join(COLUMNS)}"]
+    reader.fieldnames = header
+    rows, errors, seen = [], [], {}
+    for record in reader:
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        if None in record:
+            errors.append(f"line {line}: more fields than columns")
+            continue
+        problems = []
+        for column in REQUIRED:
+            if not values.get(column):
+                problems.append(f"missing {column}")
+        kind = values.get("kind") or "person"
+        if kind not in KINDS:
+            problems.append(f"kind {kind!r} is not person or function")
+        unit = units.get(values.get("unit", "")) or units.get(values.get("unit", "").casefold())
+        if values.get("unit") and unit is None:
+            problems.append(f"unknown unit {values['unit']!r}")
+        extension = values.get("extension") or None
+        if extension and not re.fullmatch(r"\d{2,6}", extension):
+            problems.append(f"extension {extension!r} is not 2–6 digits")
+        numbers = {}
+        for column in ("phone", "mobile"):
+            if values.get(column):
+                try:
+                    numbers[column] = e164(values[column])
+                except ValueError as exc:
+                    problems.append(f"{column}: {exc}")
+        others = []
+        for raw in _split(values.get("other_numbers", "")):
+            try:
+                others.append(_number_or_extension(raw))
+            except ValueError as exc:
+                problems.append(f"other_numbers: {exc}")
+        hidden = values.get("hidden_number", "").casefold()
+        if hidden not in YES | NO:
+            problems.append(f"hidden_number {values['hidden_number']!r} is not yes or no")
+        if values.get("id") in seen:
+            problems.append(f"id {values['id']!r} also on line {seen[values['id']]}")
+        seen.setdefault(values.get("id"), line)
+        if problems:
+            errors.append(f"line {line}: " + "; ".join(problems))
+            continue
+        rows.append(Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,
+                        numbers.get("phone"), numbers.get("mobile"), others, values.get("email", ""),
+                        _split(values.get("keywords", "")), hidden in YES, values.get("notes", "")))
+    return rows, errors
+
+
+def _snapshot(staff: Staff) -> tuple:
+    return (staff.kind, staff.name, staff.title, staff.unit_id, staff.extension, staff.phone, staff.mobile,
+            sorted(n.value for n in staff.numbers), staff.email, sorted(k.term for k in staff.keywords),
+            staff.hidden_number, staff.notes)
+
+
+def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool = False) -> ImportResult:
+    """Upsert every row by id, all or nothing; with ``prune``, entries missing from the file are removed."""
+    unit_rows = list(session.scalars(select(Unit)))
+    units = {u.slug: u for u in unit_rows} | {u.name.casefold(): u for u in unit_rows}
+    rows, errors = parse(text, units)
+    if errors:
+        raise ImportRejected(errors)
+    existing = {s.external_id: s for s in session.scalars(
+        select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers)))}
+    result = ImportResult(rows=len(rows))
+    for row in rows:
+        staff = existing.get(row.id)
+        before = _snapshot(staff) if staff is not None else None
+        if staff is None:
+            staff = Staff(external_id=row.id)
+            session.add(staff)
+        staff.kind, staff.name, staff.title, staff.unit = row.kind, row.name, row.title, row.unit
+        staff.unit_id = row.unit.id
+        staff.extension, staff.phone, staff.mobile = row.extension, row.phone, row.mobile
+        staff.email, staff.hidden_number, staff.notes = row.email, row.hidden_number, row.notes
+        if sorted(k.term for k in staff.keywords) != sorted(dict.fromkeys(row.keywords)):
+            staff.keywords = [Keyword(term=t, folded=fold(t)) for t in dict.fromkeys(row.keywords)]
+        if sorted(n.value for n in staff.numbers) != sorted(row.other_numbers):
+            staff.numbers = [StaffNumber(value=n, label="") for n in row.other_numbers]
+        if before is None:
+            result.created += 1
+        elif before == _snapshot(staff):
+            result.unchanged += 1
+        else:
+            result.updated += 1
+    if prune:
+        gone = set(existing) - {row.id for row in rows}
+        if gone:
+            session.execute(delete(Staff).where(Staff.external_id.in_(gone)))
+        result.removed = len(gone)
+    if dry_run:
+        session.rollback()
+        return result
+    if result.created or result.updated or result.removed:
+        bump_version(session)
+    session.commit()
+    return result
+
+
+def export_csv(session: Session) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for staff in session.scalars(
+        select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers), selectinload(Staff.unit))
+        .order_by(Staff.external_id)
+    ):
+        writer.writerow([staff.external_id, staff.kind, staff.name, staff.title, staff.unit.slug,
+                         staff.extension or "", staff.phone or "", staff.mobile or "",
+                         LIST_SEPARATOR.join(n.value for n in staff.numbers), staff.email,
+                         LIST_SEPARATOR.join(k.term for k in staff.keywords),
+                         "yes" if staff.hidden_number else "no", staff.notes])
+    return out.getvalue()
