@@ -1,13 +1,32 @@
-"""Callback requests: a citizen's confirmed number and when to ring it."""
+"""Callback requests and their attempts: the only place a promised callback lives.
+
+A request moves through explicit states so that every process (the call
+runner, the dispatcher, the web view, an adapter reporting an outcome) can
+change it with one conditional UPDATE and never by accident twice::
+
+    pending ──claim──> claimed ──placed──> dialling ──answered──> done
+       ^                  │ (lease expired)    │ no answer, busy, failed
+       └──────────────────┴─── retry later ────┤
+                                               └─ out of attempts ──> failed
+    pending / failed ── operator ──> done | cancelled
+
+Each dial is one :class:`CallbackAttempt` row, numbered 1, 2, 3 per request;
+(request, attempt) is the idempotency key the adapters receive.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, exists, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.db import Base, UTCDateTime
+
+PENDING, CLAIMED, DIALLING = "pending", "claimed", "dialling"
+DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
+OPEN = (PENDING, CLAIMED, DIALLING)
+CLOSED = (DONE, FAILED, CANCELLED)
 
 
 class CallbackRequest(Base):
@@ -15,11 +34,55 @@ class CallbackRequest(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[str] = mapped_column(String(64), unique=True)  # one request per call
-    number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164; None once pseudonymised
+    number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164; None once purged
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(16))  # queue | next_open
+    # not before this moment: the opening promised (next_open) or the next retry; None = when its turn comes
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queue: Mapped[str] = mapped_column(String(40), default="centre")
-    queue_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    queue_position: Mapped[int | None] = mapped_column(Integer, nullable=True)  # when the request was made
     menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING, index=True)
+    # the caller's queue entry (queue kind): its place in line is kept until the first attempt
+    queue_entry_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # attempts started
+    call_now: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # an operator asked
+    claimed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)  # the dispatcher holding it
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # its lease
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    closed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)  # "dispatcher" or a user name
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)  # an operator's note (cancel, done)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # number removed
+
+
+class CallbackAttempt(Base):
+    """One dial of a request; started when claimed, closed by the outcome the adapter reports."""
+
+    __tablename__ = "callback_attempts"
+    __table_args__ = (UniqueConstraint("request_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("callback_requests.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(80))  # the dispatcher that claimed it
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dial_order: Mapped[str] = mapped_column(String(16))  # operator_first | citizen_first
+    operator: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    platform_id: Mapped[str | None] = mapped_column(String(128), nullable=True)  # the adapter's call id
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # answered | no-answer | busy | failed
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+def holds_place(entry_id):
+    """SQL: a queue entry whose caller left for a callback that still keeps the caller's place in line.
+
+    The place is kept until the first attempt is claimed: from then on the
+    request has had its turn (a retry waits for its time, not for the queue).
+    """
+    return exists().where(
+        CallbackRequest.queue_entry_id == entry_id,
+        CallbackRequest.kind == "queue",
+        CallbackRequest.status == PENDING,
+        CallbackRequest.attempts == 0,
+    )

@@ -1,4 +1,11 @@
-"""Storing callback requests; the number policy's per-day limit is enforced here."""
+"""Storing callback requests, with the number policy's per-number daily limit.
+
+The limit lives here, not in ``policy``, because it needs the database: the
+policy decides which *kinds* of number we ring, this decides how *often*.
+Every request of the last 24 hours counts, whatever became of it — a completed
+callback still rang the number, so counting only open ones would let anyone
+make the municipality ring a number again and again.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +16,14 @@ from sqlalchemy.orm import Session
 
 from callback.models import CallbackRequest
 
-ACTIVE = ("pending", "claimed")
-
 
 def requests_today(session: Session, number: str, now: datetime) -> int:
+    """Requests for ``number`` made in the 24 hours before ``now``."""
     since = now - timedelta(days=1)
     return session.scalar(
         select(func.count()).select_from(CallbackRequest).where(
-            CallbackRequest.number == number, CallbackRequest.requested_at >= since,
-            CallbackRequest.status.in_(ACTIVE),
+            CallbackRequest.number == number, CallbackRequest.requested_at > since,
+            CallbackRequest.requested_at <= now,
         )
     ) or 0
 
@@ -34,15 +40,20 @@ def store(
     menu_choice: str | None,
     now: datetime,
     daily_limit: int,
+    queue_entry_id: int | None = None,
 ) -> CallbackRequest | None:
-    """Insert the request (once per call); None if the number already has ``daily_limit`` active requests."""
+    """Insert the request (once per call); None if the number already had ``daily_limit`` requests today.
+
+    ``queue_entry_id`` is the caller's place in the queue, which a ``queue`` request keeps.
+    """
     existing = session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call_id))
     if existing is not None:
         return existing
     if requests_today(session, number, now) >= daily_limit:
         return None
     request = CallbackRequest(call_id=call_id, number=number, requested_at=now, kind=kind, due_at=due_at,
-                              queue=queue, queue_position=queue_position, menu_choice=menu_choice)
+                              queue=queue, queue_position=queue_position, menu_choice=menu_choice,
+                              queue_entry_id=queue_entry_id if kind == "queue" else None)
     session.add(request)
     session.flush()
     return request

@@ -118,49 +118,83 @@ def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
     rows, errors, seen = [], [], {}
     for record in reader:
         line = reader.line_num
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
         if None in record:
             errors.append(f"line {line}: more fields than columns")
             continue
-        problems = []
-        for column in REQUIRED:
-            if not values.get(column):
-                problems.append(f"missing {column}")
-        kind = values.get("kind") or "person"
-        if kind not in KINDS:
-            problems.append(f"kind {kind!r} is not person or function")
-        unit = units.get(values.get("unit", "")) or units.get(values.get("unit", "").casefold())
-        if values.get("unit") and unit is None:
-            problems.append(f"unknown unit {values['unit']!r}")
-        extension = values.get("extension") or None
-        if extension and not re.fullmatch(r"\d{2,6}", extension):
-            problems.append(f"extension {extension!r} is not 2–6 digits")
-        numbers = {}
-        for column in ("phone", "mobile"):
-            if values.get(column):
-                try:
-                    numbers[column] = e164(values[column])
-                except ValueError as exc:
-                    problems.append(f"{column}: {exc}")
-        others = []
-        for raw in _split(values.get("other_numbers", "")):
-            try:
-                others.append(_number_or_extension(raw))
-            except ValueError as exc:
-                problems.append(f"other_numbers: {exc}")
-        hidden = values.get("hidden_number", "").casefold()
-        if hidden not in YES | NO:
-            problems.append(f"hidden_number {values['hidden_number']!r} is not yes or no")
+        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        row, problems = parse_record(values, line, units)
         if values.get("id") in seen:
             problems.append(f"id {values['id']!r} also on line {seen[values['id']]}")
         seen.setdefault(values.get("id"), line)
         if problems:
             errors.append(f"line {line}: " + "; ".join(problems))
-            continue
-        rows.append(Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,
-                        numbers.get("phone"), numbers.get("mobile"), others, values.get("email", ""),
-                        _split(values.get("keywords", "")), hidden in YES, values.get("notes", "")))
+        else:
+            rows.append(row)
     return rows, errors
+
+
+def parse_record(values: dict[str, str], line: int, units: dict[str, Unit]) -> tuple[Row | None, list[str]]:
+    """One entry from column values (a CSV line or the admin's form): the row, or the problems with it."""
+    problems = []
+    for column in REQUIRED:
+        if not values.get(column):
+            problems.append(f"missing {column}")
+    kind = values.get("kind") or "person"
+    if kind not in KINDS:
+        problems.append(f"kind {kind!r} is not person or function")
+    unit = units.get(values.get("unit", "")) or units.get(values.get("unit", "").casefold())
+    if values.get("unit") and unit is None:
+        problems.append(f"unknown unit {values['unit']!r}")
+    extension = values.get("extension") or None
+    if extension and not re.fullmatch(r"\d{2,6}", extension):
+        problems.append(f"extension {extension!r} is not 2–6 digits")
+    numbers = {}
+    for column in ("phone", "mobile"):
+        if values.get(column):
+            try:
+                numbers[column] = e164(values[column])
+            except ValueError as exc:
+                problems.append(f"{column}: {exc}")
+    others = []
+    for raw in _split(values.get("other_numbers", "")):
+        try:
+            others.append(_number_or_extension(raw))
+        except ValueError as exc:
+            problems.append(f"other_numbers: {exc}")
+    hidden = values.get("hidden_number", "").casefold()
+    if hidden not in YES | NO:
+        problems.append(f"hidden_number {values['hidden_number']!r} is not yes or no")
+    if problems:
+        return None, problems
+    return Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,
+               numbers.get("phone"), numbers.get("mobile"), others, values.get("email", ""),
+               _split(values.get("keywords", "")), hidden in YES, values.get("notes", "")), []
+
+
+def units_by_key(session: Session) -> dict[str, Unit]:
+    """Units by slug and by lower-case name, as the unit column may name them."""
+    unit_rows = list(session.scalars(select(Unit)))
+    return {u.slug: u for u in unit_rows} | {u.name.casefold(): u for u in unit_rows}
+
+
+def apply_row(staff: Staff, row: Row) -> None:
+    staff.kind, staff.name, staff.title, staff.unit = row.kind, row.name, row.title, row.unit
+    staff.unit_id = row.unit.id
+    staff.extension, staff.phone, staff.mobile = row.extension, row.phone, row.mobile
+    staff.email, staff.hidden_number, staff.notes = row.email, row.hidden_number, row.notes
+    if sorted(k.term for k in staff.keywords) != sorted(dict.fromkeys(row.keywords)):
+        staff.keywords = [Keyword(term=t, folded=fold(t)) for t in dict.fromkeys(row.keywords)]
+    if sorted(n.value for n in staff.numbers) != sorted(row.other_numbers):
+        staff.numbers = [StaffNumber(value=n, label="") for n in row.other_numbers]
+
+
+def as_values(staff: Staff) -> dict[str, str]:
+    """An entry as column values: what export writes and the admin's form shows."""
+    return {"id": staff.external_id, "kind": staff.kind, "name": staff.name, "title": staff.title,
+            "unit": staff.unit.slug, "extension": staff.extension or "", "phone": staff.phone or "",
+            "mobile": staff.mobile or "", "other_numbers": LIST_SEPARATOR.join(n.value for n in staff.numbers),
+            "email": staff.email, "keywords": LIST_SEPARATOR.join(k.term for k in staff.keywords),
+            "hidden_number": "yes" if staff.hidden_number else "no", "notes": staff.notes}
 
 
 def _snapshot(staff: Staff) -> tuple:
@@ -171,9 +205,7 @@ def _snapshot(staff: Staff) -> tuple:
 
 def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool = False) -> ImportResult:
     """Upsert every row by id, all or nothing; with ``prune``, entries missing from the file are removed."""
-    unit_rows = list(session.scalars(select(Unit)))
-    units = {u.slug: u for u in unit_rows} | {u.name.casefold(): u for u in unit_rows}
-    rows, errors = parse(text, units)
+    rows, errors = parse(text, units_by_key(session))
     if errors:
         raise ImportRejected(errors)
     existing = {s.external_id: s for s in session.scalars(
@@ -185,14 +217,7 @@ def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool =
         if staff is None:
             staff = Staff(external_id=row.id)
             session.add(staff)
-        staff.kind, staff.name, staff.title, staff.unit = row.kind, row.name, row.title, row.unit
-        staff.unit_id = row.unit.id
-        staff.extension, staff.phone, staff.mobile = row.extension, row.phone, row.mobile
-        staff.email, staff.hidden_number, staff.notes = row.email, row.hidden_number, row.notes
-        if sorted(k.term for k in staff.keywords) != sorted(dict.fromkeys(row.keywords)):
-            staff.keywords = [Keyword(term=t, folded=fold(t)) for t in dict.fromkeys(row.keywords)]
-        if sorted(n.value for n in staff.numbers) != sorted(row.other_numbers):
-            staff.numbers = [StaffNumber(value=n, label="") for n in row.other_numbers]
+        apply_row(staff, row)
         if before is None:
             result.created += 1
         elif before == _snapshot(staff):
@@ -221,9 +246,6 @@ def export_csv(session: Session) -> str:
         select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers), selectinload(Staff.unit))
         .order_by(Staff.external_id)
     ):
-        writer.writerow([staff.external_id, staff.kind, staff.name, staff.title, staff.unit.slug,
-                         staff.extension or "", staff.phone or "", staff.mobile or "",
-                         LIST_SEPARATOR.join(n.value for n in staff.numbers), staff.email,
-                         LIST_SEPARATOR.join(k.term for k in staff.keywords),
-                         "yes" if staff.hidden_number else "no", staff.notes])
+        values = as_values(staff)
+        writer.writerow([values[column] for column in COLUMNS])
     return out.getvalue()

@@ -4,21 +4,29 @@
     GET  /api/directory/search?q=TEXT&limit=N       hits with status, phone hours, free colleagues
     GET  /api/directory/entries/ID                  one entry with all its free colleagues
     POST /api/directory/entries/ID/status           set or clear a status (JSON; header X-CSRFToken)
-    GET  /admin/directory                           import (all or nothing) and export (admin)
+    GET  /admin/directory                           import (all or nothing), export, units, entries (admin)
     GET  /admin/directory/export.csv
+    GET  /admin/directory/entries/ID|new            edit or create a person or function
+    POST /admin/directory/entries/ID/delete
+    POST /admin/directory/units                     add or change a unit
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, Response, jsonify, render_template, request
+import re
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
 
 from directory import csv_io, presence
-from directory.models import Staff
+from directory.index import bump_version, fold
+from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
+from switchboard import audit
 from switchboard.app import services
 from switchboard.clock import parse_instant
 
@@ -104,8 +112,115 @@ def admin():
                         result = csv_io.import_csv(session, text, prune=bool(request.form.get("prune")))
                     except csv_io.ImportRejected as exc:
                         errors = exc.errors
+                    else:
+                        audit.record(session, audit.who(), "directory.import", "directory", upload.filename,
+                                     after={"created": result.created, "updated": result.updated,
+                                            "unchanged": result.unchanged, "removed": result.removed})
+                        session.commit()
+    with svc.sessions() as session:
+        units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
+        entries = list(session.execute(select(Staff.external_id, Staff.name, Staff.kind, Unit.name)
+                                       .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
-    return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS), status
+    return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
+                           units=units, entries=entries, unit_kinds=UNIT_KINDS), status
+
+
+@bp.route("/admin/directory/entries/<external_id>", methods=["GET", "POST"])
+def edit_entry(external_id: str):
+    """Create (id "new") or edit one person or function, validated exactly as an import line is."""
+    svc = services()
+    with svc.sessions() as session:
+        staff = None if external_id == "new" else session.scalar(
+            select(Staff).where(Staff.external_id == external_id))
+        if staff is None and external_id != "new":
+            return render_template("entry_edit.html", values={}, problems=[f"no entry {external_id}"],
+                                   units=[], is_new=False), 404
+        values = csv_io.as_values(staff) if staff else {"kind": "person", "hidden_number": "no"}
+        problems = []
+        if request.method == "POST":
+            values = {column: request.form.get(column, "").strip() for column in csv_io.COLUMNS}
+            values["hidden_number"] = "yes" if request.form.get("hidden_number") else "no"
+            if staff is not None:
+                values["id"] = staff.external_id  # the stable id never changes
+            elif session.scalar(select(Staff.id).where(Staff.external_id == values["id"])):
+                problems.append(f"id {values['id']!r} is already used")
+            row, row_problems = csv_io.parse_record(values, 0, csv_io.units_by_key(session))
+            problems += row_problems
+            if not problems:
+                before = csv_io.as_values(staff) if staff else None
+                if staff is None:
+                    staff = Staff(external_id=row.id)
+                    session.add(staff)
+                csv_io.apply_row(staff, row)
+                session.flush()
+                bump_version(session)
+                audit.record(session, audit.who(), "directory.entry_save", "staff", staff.external_id,
+                             before=before, after=csv_io.as_values(staff))
+                session.commit()
+                flash(f"{staff.name} är sparad.")
+                return redirect(url_for("directory.edit_entry", external_id=staff.external_id))
+        units = list(session.scalars(select(Unit).order_by(Unit.name)))
+        return render_template("entry_edit.html", values=values, problems=problems, units=units,
+                               is_new=staff is None), (400 if problems else 200)
+
+
+@bp.post("/admin/directory/entries/<external_id>/delete")
+def delete_entry(external_id: str):
+    with services().sessions() as session:
+        staff = session.scalar(select(Staff).where(Staff.external_id == external_id))
+        if staff is not None:
+            audit.record(session, audit.who(), "directory.entry_delete", "staff", external_id,
+                         before=csv_io.as_values(staff))
+            session.delete(staff)
+            bump_version(session)
+            session.commit()
+            flash(f"{staff.name} är borttagen ur katalogen.")
+    return redirect(url_for("directory.admin"))
+
+
+@bp.post("/admin/directory/units")
+def save_unit():
+    """Add or change a unit: slug, name, kind, parent and keywords."""
+    form = {k: request.form.get(k, "").strip() for k in ("slug", "name", "kind", "parent", "keywords")}
+    problems = []
+    if not re.fullmatch(r"[a-z0-9-]{2,80}", form["slug"]):
+        problems.append("the id must be 2–80 of a–z, 0–9 and -")
+    if not form["name"]:
+        problems.append("the name is missing")
+    if form["kind"] not in UNIT_KINDS:
+        problems.append(f"kind must be one of {', '.join(UNIT_KINDS)}")
+    with services().sessions() as session:
+        parent = session.scalar(select(Unit).where(Unit.slug == form["parent"])) if form["parent"] else None
+        if form["parent"] and parent is None:
+            problems.append(f"unknown parent {form['parent']!r}")
+        if form["kind"] != "forvaltning" and parent is None:
+            problems.append("an avdelning or enhet needs a parent")
+        if problems:
+            for problem in problems:
+                flash(f"Enheten sparades inte: {problem}")
+            return redirect(url_for("directory.admin"))
+        unit = session.scalar(select(Unit).where(Unit.slug == form["slug"]))
+        before = None if unit is None else {"name": unit.name, "kind": unit.kind,
+                                            "parent": unit.parent.slug if unit.parent else None}
+        if unit is None:
+            unit = Unit(slug=form["slug"])
+            session.add(unit)
+        if parent is not None and form["slug"] in [u.slug for u in parent.path()]:
+            flash("Enheten sparades inte: en enhet kan inte ligga under sig själv")
+            return redirect(url_for("directory.admin"))
+        unit.name, unit.kind, unit.parent = form["name"], form["kind"], parent
+        session.flush()
+        session.execute(delete(Keyword).where(Keyword.unit_id == unit.id))
+        terms = [t.strip() for t in form["keywords"].split(",") if t.strip()]
+        session.add_all(Keyword(term=t, folded=fold(t), unit_id=unit.id) for t in dict.fromkeys(terms))
+        bump_version(session)
+        audit.record(session, audit.who(), "directory.unit_save", "unit", unit.slug, before=before,
+                     after={"name": unit.name, "kind": unit.kind, "parent": form["parent"] or None,
+                            "keywords": terms})
+        session.commit()
+    flash(f"Enheten {form['name']} är sparad.")
+    return redirect(url_for("directory.admin"))
 
 
 @bp.get("/admin/directory/export.csv")

@@ -195,8 +195,12 @@ class Simulation:
         if self.awaiting == "bridged":
             self.port.handle(self.call_id, Hangup(), self.now)
 
-    def run(self, script: list[str], ask: Callable[[str], str | None] | None = None) -> Iterator[Emitted]:
-        """Run a scripted call; with ``ask``, tokens are read one by one (interactive)."""
+    def run(self, script: list[str], ask: Callable[[str], str | None] | None = None,
+            finish: bool = True) -> Iterator[Emitted]:
+        """Run a scripted call; with ``ask``, tokens are read one by one (interactive).
+
+        ``finish=False`` stops where the script stops (the admin's test-call panel goes on key by key).
+        """
         yield from self.start()
         tokens = parse_script(script) if ask is None else None
         index = 0
@@ -224,7 +228,8 @@ class Simulation:
                 if ask is None:
                     raise
                 yield Emitted(self.now, _Note(str(exc)))
-        yield from self.finish()
+        if finish:
+            yield from self.finish()
 
 
 @dataclass(frozen=True)

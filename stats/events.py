@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from stats import facts
 from stats.models import CallEvent
 
 EVENT_TYPES: dict[str, str] = {
@@ -32,6 +33,12 @@ EVENT_TYPES: dict[str, str] = {
     "callback_offered": "the caller was offered a callback",
     "callback_requested": "a callback request was stored (request id, when)",
     "call_ended": "the call ended (reason)",
+    "callback_attempt": "one dial of a callback ended (request id, attempt, outcome, order, retry_at)",
+    "callback_completed": "a callback reached the citizen, or an operator marked it done (request id, attempts, by)",
+    "callback_failed": "no attempt reached the citizen; the request is failed and shown to operators",
+    "callback_cancelled": "an operator cancelled a callback request (request id, attempts)",
+    "operator_wrapup": "an operator closed a handled call (outcome: answered_by_centre, transferred, "
+                       "referred_to_phone_hours, message_taken; operator; wrapup_seconds)",
 }
 
 
@@ -53,6 +60,7 @@ def record(
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(CallEvent).on_conflict_do_nothing(index_elements=["call_id", "step", "seq"]), rows)
+    facts.mark(session, call_id)  # its stats fact row is re-folded before this transaction commits
 
 
 def events_of(session: Session, call_id: str) -> list[CallEvent]:

@@ -1,11 +1,11 @@
-"""The append-only call event log every statistic is computed from."""
+"""The append-only call event log every statistic is computed from, and the per-call facts folded from it."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from switchboard.db import Base, JSONDocument, UTCDateTime
@@ -28,3 +28,101 @@ class CallEvent(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     channel: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+
+
+class CallFact(Base):
+    """One row per call, folded from its events (``stats.facts``): what the report engine aggregates.
+
+    Kept in the same transaction as the events and rebuilt from them by ``vaxel
+    stats rebuild``. Local date, hour and weekday (Europe/Stockholm) are fixed when
+    the row is written, so SQLite and PostgreSQL group the same calls the same way.
+    0/1 columns are flags made to be summed; no column holds the caller's number.
+    """
+
+    __tablename__ = "call_facts"
+    __table_args__ = (
+        Index("ix_call_facts_local_date_local_hour", "local_date", "local_hour"),
+        Index("ix_call_facts_unmatched", "unmatched_query", "local_date"),
+    )
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    local_hour: Mapped[int] = mapped_column(Integer)
+    local_weekday: Mapped[int] = mapped_column(Integer)  # 1 = Monday ... 7 = Sunday (ISO)
+    called: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the entry number dialled
+    lang: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    closed: Mapped[int] = mapped_column(Integer, default=0)  # came outside phone hours
+    hours_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)  # person | case | fallback
+    english: Mapped[int] = mapped_column(Integer, default=0)
+    invalid_inputs: Mapped[int] = mapped_column(Integer, default=0)
+    timeouts: Mapped[int] = mapped_column(Integer, default=0)
+    lookups: Mapped[int] = mapped_column(Integer, default=0)
+    lookups_matched: Mapped[int] = mapped_column(Integer, default=0)
+    unmatched_query: Mapped[str | None] = mapped_column(String(120), nullable=True)  # folded, first one
+    queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    queued: Mapped[int] = mapped_column(Integer, default=0)
+    queue_returned: Mapped[int] = mapped_column(Integer, default=0)  # queued after a failed transfer
+    queue_outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)  # answered | abandoned | callback
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    queue_callback: Mapped[int] = mapped_column(Integer, default=0)
+    wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # queued and left
+    answer_seconds: Mapped[int] = mapped_column(Integer, default=0)  # the wait, when answered
+    operator: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    transfers: Mapped[int] = mapped_column(Integer, default=0)
+    transfers_answered: Mapped[int] = mapped_column(Integer, default=0)
+    transfers_returned: Mapped[int] = mapped_column(Integer, default=0)
+    transfer_hangup: Mapped[int] = mapped_column(Integer, default=0)
+    forvaltning: Mapped[str | None] = mapped_column(String(80), nullable=True)  # unit slugs of the first transfer
+    avdelning: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    enhet: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # centre | transfer
+    reach_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # start -> first person, KKiK
+    talk_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    centre_talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    end_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # stats.definitions.DISPOSITIONS
+    cb_requested: Mapped[int] = mapped_column(Integer, default=0)
+    cb_kind: Mapped[str | None] = mapped_column(String(16), nullable=True)  # queue | next_open
+    cb_status: Mapped[str | None] = mapped_column(String(16), nullable=True)  # pending | completed | failed | ...
+    cb_completed: Mapped[int] = mapped_column(Integer, default=0)
+    cb_failed: Mapped[int] = mapped_column(Integer, default=0)
+    cb_cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    cb_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cb_contact_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    wrapups: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)  # wrap-up: answered by the centre
+    wrapup_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    wrapup_operator: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    wrapup_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+
+
+
+class TransferFact(Base):
+    """One row per transfer attempt (a staff phone rang), for reach rates by department and person."""
+
+    __tablename__ = "transfer_facts"
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2 ... within the call
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_hour: Mapped[int] = mapped_column(Integer)
+    local_weekday: Mapped[int] = mapped_column(Integer)
+    called: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    target_id: Mapped[str] = mapped_column(String(80))  # Staff.external_id
+    target: Mapped[str] = mapped_column(String(200))
+    unit_name: Mapped[str] = mapped_column(String(200), default="")
+    forvaltning: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    avdelning: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    enhet: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # answered | failed | ringing
+    reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    ring_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)

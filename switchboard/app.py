@@ -58,6 +58,12 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     app.register_blueprint(ivr_bp)
     app.register_blueprint(callback_bp)
     app.register_blueprint(directory_bp)
+    from ivr.admin_flow import bp as flow_admin_bp
+    from ivr.admin_hours import bp as hours_admin_bp
+    from switchboard.audit import bp as audit_bp
+
+    for blueprint in (flow_admin_bp, hours_admin_bp, audit_bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(twilio_bp)
     cli.register(app)
     return app

@@ -46,14 +46,15 @@ class CallNotFound(LookupError):
     pass
 
 
-_FLOWS: dict[int, Flow] = {}
+_FLOWS: dict[tuple, Flow] = {}
 
 
 def flow_for(version: FlowVersion) -> Flow:
-    """A published version never changes, so its parsed form is kept by id."""
-    if version.id not in _FLOWS:
-        _FLOWS[version.id] = Flow(version.document, version.version)
-    return _FLOWS[version.id]
+    """A published version never changes, so its parsed form is kept (keyed so a reused row id is not mistaken)."""
+    key = (version.id, version.version, version.created_at, version.published_at)
+    if key not in _FLOWS:
+        _FLOWS[key] = Flow(version.document, version.version)
+    return _FLOWS[key]
 
 
 class CallRunner:
@@ -196,11 +197,15 @@ class CallRunner:
         position = state.queue.get("position") if state.queue else None
         try:
             with session.begin_nested():
+                # a queue callback keeps the caller's place through their queue entry (callback.places)
+                entry = centre.entry_of(session, call.call_id, request.queue) if request.when == "queue" else None
                 stored = callbacks.store(
                     session, call_id=call.call_id, number=request.number, kind=request.when,
                     due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
-                    queue=request.queue, queue_position=position, menu_choice=request.menu_choice, now=now,
+                    queue=request.queue, queue_position=centre.position_of(session, entry) if entry else position,
+                    menu_choice=request.menu_choice, now=now,
                     daily_limit=self.settings["callback"]["daily_limit"],
+                    queue_entry_id=entry.id if entry else None,
                 )
         except Exception:
             log.exception("call %s: storing the callback request failed", call.call_id)

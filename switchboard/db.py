@@ -95,5 +95,7 @@ def import_models() -> None:
     import directory.models  # noqa: F401
     import ivr.models  # noqa: F401
     import stats.models  # noqa: F401
+    import switchboard.audit  # noqa: F401
     import switchboard.auth  # noqa: F401
     import switchboard.queue  # noqa: F401
+    import switchboard.twilio.models  # noqa: F401

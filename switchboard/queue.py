@@ -3,6 +3,11 @@
 Order is priority first (a caller returned from a failed transfer goes ahead of
 new callers), then arrival. The queue lives in the database so every adapter
 and worker sees the same line.
+
+A caller who asks to be called back keeps their place: their entry leaves the
+phone queue (outcome ``callback``) but still stands *in line* while the
+callback request holds the place (``callback.models.holds_place``), so callers
+behind are told a position that counts it and it is rung before them.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Integer, String, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from callback.models import holds_place
 from switchboard.db import Base, UTCDateTime
 
 NORMAL = 0
@@ -44,13 +50,26 @@ def _waiting(queue: str):
     return and_(QueueEntry.queue == queue, QueueEntry.left_at.is_(None))
 
 
+def _in_line(queue: str):
+    """Callers waiting on the phone, and callers whose pending callback still holds their place."""
+    return and_(
+        QueueEntry.queue == queue,
+        or_(QueueEntry.left_at.is_(None), and_(QueueEntry.outcome == "callback", holds_place(QueueEntry.id))),
+    )
+
+
 def position_of(session: Session, entry: QueueEntry) -> int:
-    """1 + callers still waiting who are ahead: higher priority, or same priority and earlier."""
+    """1 + everyone in line ahead: higher priority, or same priority and earlier.
+
+    "In line" includes callback requests that keep their caller's place, so a
+    caller behind a callback hears a position that counts it; the callback's
+    own position (``callback.places``) comes from this same rule.
+    """
     ahead = session.scalar(
         select(func.count())
         .select_from(QueueEntry)
         .where(
-            _waiting(entry.queue),
+            _in_line(entry.queue),
             QueueEntry.id != entry.id,
             or_(
                 QueueEntry.priority > entry.priority,
@@ -111,8 +130,13 @@ def join(
     return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
 
 
+def entry_of(session: Session, call_id: str, queue: str) -> QueueEntry | None:
+    """The call's entry while it waits in ``queue``."""
+    return session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
+
+
 def placement(session: Session, call_id: str, queue: str, now: datetime, settings: dict) -> Placement | None:
-    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
+    entry = entry_of(session, call_id, queue)
     if entry is None:
         return None
     position = position_of(session, entry)

@@ -44,14 +44,54 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "callback": {
         "allowed_types": ["fixed_line", "mobile", "fixed_line_or_mobile"],
         "region": "SE",
-        "daily_limit": 3,  # active requests per number per 24 hours
+        "daily_limit": 3,  # requests per number per 24 hours
+        "attempts": 3,  # dials per request before it is marked failed (and shown to operators)
+        "retry_minutes": 10,  # wait after no answer / busy / failure; retries only within phone hours
+        "order": "operator_first",  # operator_first | citizen_first
+        "operator_endpoint": "centre",  # where the adapter finds a free operator (operator-first order)
+        "present_number": "+46406280400",  # caller id shown to the citizen: the municipality's main number
+        "poll_seconds": 5,  # the dispatcher wakes this often
+        "lease_seconds": 60,  # a claim by a dispatcher that died is released after this
+        "outcome_timeout_seconds": 1800,  # a placed call with no reported outcome by then counts as failed
+        "retention_days": 30,  # the number is deleted this long after the request is closed
+        "dialer": "",  # the adapter that places calls, "module:factory"; empty = only --dry-run/--simulate
+    },
+    "public": {
+        "url": "",  # the address Twilio reaches this service at (behind a proxy); "" = where a request arrived
+    },
+    "twilio": {
+        "enabled": False,  # serve the /twilio webhooks; then production needs TWILIO_AUTH_TOKEN
+        "validate_signatures": True,  # false only in development, and said loudly at startup
+        "voice_sv": "Polly.Astrid",  # <Say> voice for Swedish; "" = Twilio's default
+        "voice_en": "Polly.Amy",
+        "language_en": "en-GB",  # en-GB or en-US
+        "hold_music_url": "",  # audio played to waiting callers; "" = silence
+        "hold_seconds": 20,  # silence between queue checks; an idle operator's wait per round
+        "transfer_caller_id": "caller",  # caller | called | an E.164 number
+        "whisper": False,  # staff press 1 to accept a transferred call, so voicemail cannot take it
+        "operators": [],  # From values allowed at /twilio/operator; [] = anyone reaching it
     },
     "demo": {
         "file": str(CONFIG_DIR / "demo" / "municipality.toml"),
     },
+    "asterisk": {
+        "agi_host": "127.0.0.1",  # the FastAGI server `vaxel serve` starts (agi://HOST:PORT/incoming)
+        "agi_port": 4573,  # 0 disables FastAGI
+        "agi_max_calls": 50,  # calls handled at once; more go straight to the dialplan's operator fallback
+        "dial_template": "PJSIP/{extension}",  # how Dial reaches staff and operators by extension
+        "outbound_template": "Local/{number}@vaxel-outbound",  # how Dial reaches an E.164 number (mobiles, callbacks)
+        "sounds_dir": str(REPO_ROOT / "var" / "sounds"),  # prompt audio; Asterisk must be able to read it
+        "espeak": "espeak-ng",  # speech synthesiser binary
+        "sox": "sox",  # resampler binary
+    },
+    "ami": {
+        "host": "",  # empty: run without AMI (no PBX presence, no Asterisk callbacks)
+        "port": 5038,
+        "user": "vaxel",  # the secret only from VAXEL_AMI_SECRET
+    },
 }
 
-SECRETS = {("service", "secret_key")}
+SECRETS = {("service", "secret_key"), ("ami", "secret")}
 
 
 class SettingsError(ValueError):
@@ -84,6 +124,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     settings = copy.deepcopy(DEFAULTS)
     settings["service"]["secret_key"] = None
+    settings["ami"]["secret"] = None
     path = path or environ.get("VAXEL_CONFIG")
     if path:
         try:

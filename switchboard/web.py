@@ -14,6 +14,9 @@ bp = Blueprint("web", __name__)
 VIEWS = [
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
+    ("flowadmin.editor", "Samtalsflödet / Call flow editor", "administratörer"),
+    ("hoursadmin.page", "Telefontider, stängningar, krismeddelanden / Phone hours editor", "administratörer"),
+    ("audit.log_page", "Ändringslogg / Audit log", "administratörer"),
     ("ivr.hours_page", "Telefontider / Phone hours", "allmänheten och operatörer"),
     ("web.healthz", "Hälsokontroll / Health check (JSON)", "drift"),
 ]

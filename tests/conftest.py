@@ -127,3 +127,18 @@ def operator_client(client):
     """A test client logged in as the demo operator."""
     assert login(client, "operator", "demo-operator-2026").status_code == 302
     return client
+
+
+ADMIN_PASSWORD = "admin-password-2026"
+
+
+@pytest.fixture
+def admin_client(app, client):
+    """A test client logged in as an administrator."""
+    from switchboard.auth import add_user
+
+    with app.extensions["vaxel"].sessions() as session:
+        add_user(session, "chefen", "admin", ADMIN_PASSWORD, "Cecilia Chef")
+        session.commit()
+    assert login(client, "chefen", ADMIN_PASSWORD).status_code == 302
+    return client

@@ -81,3 +81,84 @@ def test_operator_searches_moves_with_keys_and_closes_an_extension(page):
 def test_anonymous_browser_gets_the_login_page_not_data(page):
     page.goto("/api/directory/search?q=torghandel")
     assert "Sven" not in page.content()
+
+
+def log_in(page, username, password):
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+
+
+@pytest.fixture
+def admin(app):
+    from switchboard.auth import add_user
+    from tests.conftest import ADMIN_PASSWORD
+
+    with app.extensions["vaxel"].sessions() as session:
+        add_user(session, "chefen", "admin", ADMIN_PASSWORD, "Cecilia Chef")
+        session.commit()
+    return "chefen", ADMIN_PASSWORD
+
+
+def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, app):
+    import json
+
+    from playwright.sync_api import expect
+
+    new_menu = "Välkommen! Tryck 1 för en person eller 2 för ett ärende."
+    log_in(page, *admin)
+    page.goto("/admin/flow")
+    page.fill("textarea[name=prompt__menu__sv]", new_menu)
+    page.fill("input[name=newoption__menu__key]", "3")
+    page.fill("input[name=newoption__menu__label]", "tappad")  # a key that leads nowhere: a dead end
+    page.click("#save-draft")
+    expect(page.locator("#problems")).to_contain_text("key 3 leads to ''")
+    page.click("#publish")
+    expect(page.locator("body")).to_contain_text("Utkastet publicerades inte")
+
+    page.check("input[name=option__menu__3__remove]")
+    page.click("#save-draft")
+    expect(page.locator("#problems")).to_contain_text("Utkastet är giltigt")
+
+    page.uncheck("#tc-speak")
+    page.fill("#tc-at", "2026-11-24T10:00")
+    page.click("#tc-start")
+    expect(page.locator("#tc-log li[data-prompt=menu]")).to_contain_text(new_menu)
+    page.click(".tc-key[data-token='2']")
+    expect(page.locator("#tc-log li[data-action=enqueue]")).to_have_count(1)
+    expect(page.locator("#tc-state")).to_contain_text("queue")
+
+    page.click("#publish")
+    expect(page.locator("body")).to_contain_text("är publicerad")
+    out = app.test_cli_runner().invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2"]).output
+    assert json.loads(out.splitlines()[1])["text"] == new_menu
+
+
+def test_admin_adds_a_closure_and_a_test_call_hears_it(page, admin):
+    from playwright.sync_api import expect
+
+    log_in(page, *admin)
+    page.goto("/admin/hours")
+    page.select_option("#notice-form select[name=kind]", "closure")
+    page.fill("#notice-form input[name=starts]", "2026-11-24T12:00")
+    page.fill("#notice-form input[name=ends]", "2026-11-24T13:00")
+    page.fill("#notice-form textarea[name=message_sv]", "Växeln är stängd för personalmöte.")
+    page.click("#notice-form button[type=submit]")
+    expect(page.locator("#notices")).to_contain_text("Växeln är stängd för personalmöte.")
+
+    page.goto("/admin/flow")
+    page.uncheck("#tc-speak")
+    page.select_option("#tc-flow", "published")
+    page.fill("#tc-at", "2026-11-24T12:15")
+    page.click("#tc-start")
+    expect(page.locator("#tc-log li[data-prompt=closure]")).to_contain_text(
+        "Växeln är stängd för personalmöte. Vi öppnar igen i dag klockan 13:00.")
+
+
+def test_operator_cannot_open_admin_pages(page):
+    log_in(page, "operator", "demo-operator-2026")
+    for path in ("/admin/flow", "/admin/hours", "/admin/directory", "/admin/audit"):
+        response = page.goto(path)
+        assert response.status == 403, path

@@ -1,0 +1,126 @@
+"""``vaxel callbacks``: the operators' list, the dispatcher process, and retention by hand."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+
+import click
+from flask.cli import AppGroup
+
+from callback import operators, outcomes, retention
+from callback.dialer import OUTCOMES
+from callback.dispatcher import Dispatcher, load_dialer
+from callback.dryrun import DryRunDialer
+from switchboard.app import services
+from switchboard.clock import Clock, parse_instant
+
+callbacks_cli = AppGroup("callbacks", help="Callback requests: list them, run the dispatcher, purge old numbers.")
+
+AT_HELP = "Pretend it is this ISO-8601 time (and let the clock run on from it); not in production mode."
+
+
+def _clock(at_text: str | None) -> Clock:
+    svc = services()
+    if not at_text:
+        return svc.clock
+    if svc.settings["service"]["mode"] == "production":
+        raise click.UsageError("--at is not allowed in production mode")
+    try:
+        return Clock(svc.clock.tz, parse_instant(at_text, svc.clock.tz))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _dispatcher(dialer, clock: Clock) -> Dispatcher:
+    svc = services()
+    try:
+        return Dispatcher(svc.sessions, svc.settings, dialer, clock.now)
+    except ValueError as exc:  # a setting that cannot work, e.g. callback.order
+        raise click.UsageError(str(exc)) from None
+
+
+def _local(moment: datetime | None, tz) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else "-"
+
+
+@callbacks_cli.command("list")
+@click.option("--closed-hours", default=24, show_default=True, help="Also show requests closed this recently.")
+@click.option("--at", "at_text", help=AT_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per request.")
+def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> None:
+    """Requests to call back: failed first, then in the order they will be dialled."""
+    svc = services()
+    now = _clock(at_text).now()
+    with svc.sessions() as session:
+        rows = operators.rows(session, now, svc.settings, closed_hours=closed_hours)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row.to_dict(), ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no callback requests")
+        return
+    tz = svc.clock.tz
+    click.echo(f"{'id':>5}  {'number':<15} {'since':<16}  {'kind':<9} {'tries':<5} {'place':<5} {'reason':<15} "
+               f"{'status':<10} due")
+    for row in rows:
+        due = _local(row.due, tz) if row.due else ("at its turn" if row.status == "pending" else "-")
+        note = f"  ({row.note})" if row.note else ""
+        click.echo(f"{row.id:>5}  {row.number or '(purged)':<15} {_local(row.requested_at, tz):<16}  {row.kind:<9} "
+                   f"{row.attempts}/{row.max_attempts:<3} {row.position or '-'!s:<5} {row.reason_text:<15} "
+                   f"{row.status:<10} {due}{note}")
+
+
+@callbacks_cli.command("run")
+@click.option("--once", is_flag=True, help="One wake-up (dial what is due, purge), then exit.")
+@click.option("--dry-run", is_flag=True, help="Only print what would be dialled now; nothing is claimed or written.")
+@click.option("--simulate", type=click.Choice(OUTCOMES), default=None,
+              help="Dial without telephony and report this outcome for every attempt (demos; not in production).")
+@click.option("--at", "at_text", help=AT_HELP)
+def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str | None) -> None:
+    """Run the dispatcher: ONE process next to `vaxel serve` (a second one is harmless but pointless)."""
+    svc = services()
+    clock = _clock(at_text)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per wake-up
+    if dry_run:
+        calls = _dispatcher(DryRunDialer(click.echo), clock).preview()
+        click.echo(f"dry run at {clock.now().isoformat(timespec='seconds')}: {len(calls)} callback(s) due; "
+                   f"nothing was dialled or changed")
+        return
+    on_outcome = outcomes.handler(svc.sessions, svc.settings, clock.now)
+    if simulate:
+        if svc.settings["service"]["mode"] == "production":
+            raise click.UsageError("--simulate is not allowed in production mode")
+        dialer = DryRunDialer(click.echo, on_outcome, simulate)
+    else:
+        try:
+            dialer = load_dialer(svc.settings, on_outcome)
+        except (ValueError, ImportError, AttributeError) as exc:
+            raise click.UsageError(str(exc)) from None
+    dispatcher = _dispatcher(dialer, clock)
+    if once:
+        report = dispatcher.tick()
+        purged = dispatcher.purge()
+        click.echo(f"dialled {len(report.dialled)}, released {len(report.released)} expired claim(s), "
+                   f"{len(report.expired)} call(s) without outcome, purged {purged} number(s)")
+        return
+    click.echo(f"callback dispatcher {dispatcher.worker} with dialer {getattr(dialer, 'name', type(dialer).__name__)}"
+               f", waking every {svc.settings['callback']['poll_seconds']} s; Ctrl-C or SIGTERM stops it")
+    try:
+        dispatcher.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+@callbacks_cli.command("purge")
+@click.option("--at", "at_text", help=AT_HELP)
+def callbacks_purge(at_text: str | None) -> None:
+    """Delete the numbers of requests closed longer ago than callback.retention_days (counts are kept)."""
+    svc = services()
+    days = svc.settings["callback"]["retention_days"]
+    with svc.sessions() as session:
+        purged = retention.purge(session, _clock(at_text).now(), days)
+    click.echo(f"purged the numbers of {purged} request(s) closed more than {days} days ago")

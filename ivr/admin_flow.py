@@ -1,0 +1,255 @@
+"""The call-flow editor: edit a draft, validate, test-call it, publish, see history, diff and roll back.
+
+Citizens only ever hear a published version; a draft can be saved with problems
+but not published until :func:`ivr.flow.validate` finds none. Calls in progress
+keep the version they started on. Every save, publish and rollback is audited.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr import flow as flows
+from ivr.models import FlowVersion
+from switchboard import audit, testcall
+from switchboard.app import services
+from switchboard.clock import parse_instant
+from switchboard.seed import published_flow
+
+bp = Blueprint("flowadmin", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/admin/flow/static")
+
+NUMBER_FIELDS = {"menu": ("timeout", "retries"), "directory": ("timeout", "retries"), "transfer": ("ring_timeout",)}
+QUEUE_FIELDS = ("announce_every", "callback_after", "offer_timeout")
+
+
+def draft_of(session: Session, key: str = "main") -> FlowVersion | None:
+    return session.scalar(select(FlowVersion).where(FlowVersion.flow_key == key, FlowVersion.status == "draft"))
+
+
+def _latest_number(session: Session, key: str) -> int:
+    return session.scalar(select(FlowVersion.version).where(FlowVersion.flow_key == key)
+                          .order_by(FlowVersion.version.desc()).limit(1)) or 0
+
+
+def _whole(value: str, what: str, problems: list[str]) -> int | None:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        problems.append(f"{what}: {value!r} is not a whole number")
+        return None
+    if number < 0 or number > 3600:
+        problems.append(f"{what}: {number} is out of range (0–3600)")
+        return None
+    return number
+
+
+def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
+    """Apply the editor's fields to a copy of ``base``; problems are input errors (not flow validation)."""
+    if form.get("json", "").strip():
+        try:
+            doc = json.loads(form["json"])
+        except json.JSONDecodeError as exc:
+            return base, [f"the JSON is not valid: {exc}"]
+        return (doc, []) if isinstance(doc, dict) else (base, ["the JSON must be an object"])
+    doc, problems = copy.deepcopy(base), []
+    for field, value in form.items():
+        parts = field.split("__")
+        if parts[0] == "prompt" and len(parts) == 3:
+            doc.setdefault("prompts", {}).setdefault(parts[1], {})[parts[2]] = value.strip()
+        elif parts[0] == "node" and len(parts) == 3 and parts[1] in doc.get("nodes", {}):
+            number = _whole(value, f"{parts[1]}.{parts[2]}", problems)
+            if number is not None:
+                doc["nodes"][parts[1]][parts[2]] = number
+        elif parts[0] == "queue" and len(parts) == 2 and parts[1] in QUEUE_FIELDS:
+            number = _whole(value, f"queue.{parts[1]}", problems)
+            if number is not None:
+                doc.setdefault("queue", {})[parts[1]] = number
+    doc.setdefault("queue", {})["callback"] = bool(form.get("queue__callback"))
+    for name, node in doc.get("nodes", {}).items():
+        if node.get("type") != "menu":
+            continue
+        options = {}
+        for key in sorted(node.get("options", {})):
+            if form.get(f"option__{name}__{key}__remove"):
+                continue
+            options[key] = {"label": form.get(f"option__{name}__{key}__label", node["options"][key]["label"]).strip(),
+                            "next": form.get(f"option__{name}__{key}__next", node["options"][key]["next"])}
+        new_key = form.get(f"newoption__{name}__key", "").strip()
+        if new_key:
+            options[new_key] = {"label": form.get(f"newoption__{name}__label", "").strip(),
+                                "next": form.get(f"newoption__{name}__next", "")}
+        node["options"] = options
+    return doc, problems
+
+
+@bp.get("/admin/flow")
+def editor():
+    svc = services()
+    with svc.sessions() as session:
+        published = published_flow(session)
+        draft = draft_of(session)
+        doc = (draft or published).document
+        return render_template(
+            "flow_editor.html", doc=doc, draft=draft, published=published, problems=flows.validate(doc),
+            node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS, json_text=json.dumps(doc, ensure_ascii=False,
+                                                                                         indent=2),
+            now=svc.clock.now().strftime("%Y-%m-%dT%H:%M"))
+
+
+@bp.post("/admin/flow/draft")
+def save_draft():
+    svc = services()
+    with svc.sessions() as session:
+        published = published_flow(session)
+        draft = draft_of(session)
+        base = (draft or published).document
+        doc, problems = document_from_form(base, request.form)
+        if problems:
+            for problem in problems:
+                flash(problem)
+            return redirect(url_for("flowadmin.editor"))
+        if draft is None:
+            draft = FlowVersion(flow_key=published.flow_key, version=_latest_number(session, published.flow_key) + 1,
+                                status="draft", document=doc, note="", created_at=datetime.now(timezone.utc))
+            session.add(draft)
+        else:
+            draft.document = doc
+        session.flush()
+        audit.record(session, audit.who(), "flow.draft_save", "flow", f"{draft.flow_key} v{draft.version}",
+                     before=base, after=doc)
+        session.commit()
+        remaining = flows.validate(doc)
+    flash("Utkastet är sparat." + (" Det kan inte publiceras förrän felen är rättade." if remaining else ""))
+    return redirect(url_for("flowadmin.editor"))
+
+
+@bp.post("/admin/flow/publish")
+def publish():
+    svc = services()
+    with svc.sessions() as session:
+        draft = draft_of(session)
+        if draft is None:
+            flash("Det finns inget utkast att publicera.")
+            return redirect(url_for("flowadmin.editor"))
+        problems = flows.validate(draft.document)
+        if problems:
+            flash("Utkastet publicerades inte: " + "; ".join(problems))
+            return redirect(url_for("flowadmin.editor"))
+        previous = published_flow(session, draft.flow_key)
+        _publish(session, draft, previous, "flow.publish")
+        session.commit()
+        version = draft.version
+    _after_publish(svc)
+    flash(f"Version {version} är publicerad. Nya samtal hör den nu.")
+    return redirect(url_for("flowadmin.editor"))
+
+
+def _publish(session: Session, version: FlowVersion, previous: FlowVersion | None, action: str) -> None:
+    now = datetime.now(timezone.utc)
+    if previous is not None:
+        previous.status = "archived"
+    version.status, version.published_at = "published", now
+    audit.record(session, audit.who(), action, "flow", f"{version.flow_key} v{version.version}",
+                 before=previous.document if previous else None, after=version.document)
+
+
+def _after_publish(svc) -> None:
+    """Asterisk plays audio files: rebuild them for the new texts if the Asterisk adapter is in use."""
+    try:
+        from switchboard.asterisk import prompts as asterisk_prompts
+    except ImportError:
+        return
+    rebuild = getattr(asterisk_prompts, "rebuild_after_publish", None)
+    if rebuild is not None:
+        try:
+            rebuild(svc.settings)
+        except Exception:  # audio is rebuilt by `vaxel prompts build` too; publishing must not fail on it
+            import logging
+
+            logging.getLogger(__name__).exception("rebuilding prompt audio after publish failed")
+
+
+@bp.post("/admin/flow/discard")
+def discard():
+    with services().sessions() as session:
+        draft = draft_of(session)
+        if draft is not None:
+            audit.record(session, audit.who(), "flow.draft_discard", "flow", f"{draft.flow_key} v{draft.version}",
+                         before=draft.document)
+            session.delete(draft)
+            session.commit()
+    flash("Utkastet är borttaget.")
+    return redirect(url_for("flowadmin.editor"))
+
+
+@bp.get("/admin/flow/history")
+def history():
+    with services().sessions() as session:
+        versions = list(session.scalars(select(FlowVersion).order_by(FlowVersion.version.desc())))
+    return render_template("flow_history.html", versions=versions)
+
+
+@bp.get("/admin/flow/diff/<int:old>/<int:new>")
+def diff(old: int, new: int):
+    with services().sessions() as session:
+        a, b = session.get(FlowVersion, old), session.get(FlowVersion, new)
+        if a is None or b is None:
+            abort(404)
+        lines = difflib.unified_diff(
+            json.dumps(a.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
+            json.dumps(b.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
+            f"version {a.version}", f"version {b.version}", lineterm="")
+        return render_template("flow_diff.html", a=a, b=b, lines=list(lines))
+
+
+@bp.post("/admin/flow/rollback/<int:version_id>")
+def rollback(version_id: int):
+    svc = services()
+    with svc.sessions() as session:
+        old = session.get(FlowVersion, version_id)
+        if old is None:
+            abort(404)
+        previous = published_flow(session, old.flow_key)
+        copy_ = FlowVersion(flow_key=old.flow_key, version=_latest_number(session, old.flow_key) + 1,
+                            status="draft", document=copy.deepcopy(old.document),
+                            note=f"roll back to version {old.version}", created_at=datetime.now(timezone.utc))
+        session.add(copy_)
+        _publish(session, copy_, previous, "flow.rollback")
+        session.commit()
+        version = copy_.version
+    _after_publish(svc)
+    flash(f"Återställt: version {version} är en kopia av version {old.version} och är publicerad.")
+    return redirect(url_for("flowadmin.history"))
+
+
+@bp.post("/api/admin/flow/testcall")
+def api_testcall():
+    """Run a test call: {"at": ISO, "tokens": [...], "flow": "draft"|"published", "caller": "..."}."""
+    svc = services()
+    body = request.get_json(silent=True) or {}
+    tokens = body.get("tokens") or []
+    if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+        return jsonify(error="tokens must be a list of strings"), 400
+    try:
+        at = parse_instant(body["at"], svc.clock.tz) if body.get("at") else svc.clock.now()
+    except ValueError as exc:
+        return jsonify(error=str(exc)), 400
+    with svc.sessions() as session:
+        version = (draft_of(session) if body.get("flow", "draft") == "draft" else None) or published_flow(session)
+        document = version.document
+    problems = flows.validate(document)
+    if problems:
+        return jsonify(error="the flow has problems: " + "; ".join(problems), problems=problems), 400
+    try:
+        result = testcall.run(svc.sessions, svc.settings, document, at, tokens, caller=body.get("caller") or None)
+    except ValueError as exc:  # a token that does not fit the call
+        return jsonify(error=str(exc)), 400
+    return jsonify(version=version.version, status=version.status, **result)

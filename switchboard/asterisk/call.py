@@ -1,0 +1,190 @@
+"""One Asterisk call: the engine's actions become AGI commands, what the caller does becomes its next input.
+
+``runner.start`` gives actions; they are performed on the channel (prompts as
+files, keys read, staff dialled, the centre queue waited in) until they yield
+one input — keys, silence, how a transfer ended, a queue tick, a hang-up — which
+goes to ``runner.handle``, and so on until the engine ends the call or a
+conversation with a person is over.
+
+Never silence, never a drop: if anything here fails, ``VAXEL_RESULT=fallback``
+is set and the script returns; the dialplan (``config/asterisk``) then queues
+the caller for the operators. A hang-up anywhere (the inline ``HANGUP``, a 511,
+a closed socket) is told to the engine as ``Hangup()``, so the call is logged
+as abandoned at the step where it happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Callable
+
+from ivr.engine import CallState
+from ivr.flow import QUEUE_DEFAULTS
+from ivr.models import CallSession, FlowVersion
+from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Transfer, TransferEnded
+from switchboard.asterisk.agi import ALL_KEYS, AgiChannel, ChannelHungUp
+from switchboard.asterisk.audio import AudioLibrary
+from switchboard.asterisk.mapping import (
+    called_of, caller_of, dial_string, interruptible, key_of, transfer_input,
+)
+from switchboard.asterisk.prompts import pieces
+from switchboard.asterisk.queueing import wait_in_queue
+from switchboard.calls import CallRunner, flow_for
+
+log = logging.getLogger(__name__)
+
+MAX_DIGITS = 32  # a Gather "until #": an extension, a name spelled on the keypad, a phone number
+Step = tuple[Input, datetime]
+
+
+def flow_queue_of(sessions, call_id: str) -> dict:
+    """The queue settings (announce_every, callback_after, ...) of the flow version this call runs."""
+    with sessions() as session:
+        call = session.get(CallSession, call_id)
+        version = session.get(FlowVersion, call.flow_version_id) if call and call.flow_version_id else None
+        return flow_for(version).queue if version else dict(QUEUE_DEFAULTS)
+
+
+class AsteriskCall:
+    def __init__(self, channel: AgiChannel, runner: CallRunner, clock, audio: AudioLibrary, asterisk: dict,
+                 flow_queue: Callable[[str], dict]):
+        self.channel, self.runner, self.clock, self.audio = channel, runner, clock, audio
+        self.dial_template = asterisk["dial_template"]
+        self.outbound_template = asterisk["outbound_template"]
+        self.flow_queue = flow_queue
+        self.call_id = f"ast-{channel.env.get('agi_uniqueid') or uuid.uuid4().hex[:12]}"
+        self._queue_settings: dict | None = None
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self) -> str:
+        """Run the call; returns what the dialplan is told in VAXEL_RESULT: done, hangup or fallback."""
+        result, started = "fallback", False
+        try:
+            self.channel.answer()
+            actions = self.runner.start(self.call_id, self.clock.now(), caller_of(self.channel.env),
+                                        called_of(self.channel.env))
+            started = True
+            if not actions:
+                raise RuntimeError(f"call {self.call_id} already ran; not starting it twice")
+            step = self.perform(actions)
+            while step is not None:
+                inp, at = step
+                step = self.perform(self.runner.handle(self.call_id, inp, at))
+            result = "hangup" if self.channel.hung_up else "done"
+        except ChannelHungUp:
+            result = "hangup"
+            if started:
+                self._tell_hangup()
+        except Exception:
+            log.exception("call %s: the Asterisk adapter failed; the dialplan sends the caller to the operators",
+                          self.call_id)
+        finally:
+            try:
+                self.channel.set_var("VAXEL_RESULT", result)
+            except Exception:  # the socket may be gone; the dialplan's default is the operators
+                pass
+        return result
+
+    def _tell_hangup(self) -> None:
+        try:
+            self.runner.handle(self.call_id, Hangup(), self.clock.now())
+        except Exception:
+            log.exception("call %s: could not record the hang-up", self.call_id)
+
+    def perform(self, actions: list[Action]) -> Step | None:
+        """Do the actions; return the input they lead to, or None when the engine is done with the call."""
+        pressed = None
+        for action, cut in zip(actions, interruptible(actions)):
+            if isinstance(action, Say):
+                if pressed and cut:
+                    continue  # the caller already answered: the rest of the prompt is not played
+                key = self.say(action, ALL_KEYS if cut else "")
+                pressed = pressed or (key if cut else None)
+            elif isinstance(action, Gather):
+                return self.gather(action, pressed), self.clock.now()
+            elif isinstance(action, Transfer):
+                return self.transfer(action)
+            # Enqueue, Bridged, Callback and HangUp need nothing on the wire: the state says what follows.
+        state = self.runner.state_of(self.call_id)
+        awaiting = state.awaiting if state else ""
+        if awaiting == "":
+            return None
+        if awaiting == "bridged":  # Dial and Queue return only when that conversation is over
+            return Hangup(), self.clock.now()
+        if awaiting == "queue":
+            return self.wait_in_queue(state)
+        raise RuntimeError(f"call {self.call_id}: nothing to do on Asterisk while awaiting {awaiting!r}")
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def _ensure_alive(self) -> None:
+        if not self.channel.alive():
+            raise ChannelHungUp("the caller hung up")
+
+    def say(self, say: Say, escape: str) -> str | None:
+        """Play the text's files; returns a key that cut it short (only when ``escape`` allows keys)."""
+        for text in pieces(say):
+            name = self.audio.file_for(text, say.lang)
+            if name is None:
+                continue  # no audio for this text: logged by the library; go on with the call
+            reply = self.channel.stream(name, escape)
+            if reply.number is None or reply.number < 0:
+                self._ensure_alive()
+                log.warning("call %s: Asterisk could not play %s", self.call_id, name)
+                continue
+            key = key_of(reply.number)
+            if key and escape:
+                return key
+        return None
+
+    def gather(self, gather: Gather, pressed: str | None) -> Input:
+        if gather.max_digits == 1:
+            if pressed:
+                return Digits(pressed)
+            reply = self.channel.wait_digit(gather.timeout * 1000)
+            if reply.number is None or reply.number < 0:
+                self._ensure_alive()
+            key = key_of(reply.number)
+            return Digits(key) if key else NoInput()
+        if pressed and pressed in (gather.finish_on_key or "#"):
+            return Digits(pressed)
+        prefix = pressed or ""
+        room = (gather.max_digits or MAX_DIGITS) - len(prefix)
+        digits = ""
+        if room > 0:
+            reply = self.channel.read_digits(gather.timeout * 1000, room)
+            if reply.result == "-1":
+                self._ensure_alive()
+            else:
+                digits = "".join(c for c in reply.result if c in ALL_KEYS)
+        typed = prefix + digits
+        return Digits(typed) if typed else NoInput()
+
+    def transfer(self, transfer: Transfer) -> Step:
+        """``EXEC Dial "<string>,<ring timeout>"``, then ``DIALSTATUS`` says how it ended."""
+        target = dial_string(transfer, self.dial_template, self.outbound_template)
+        if target is None:
+            log.warning("call %s: %s has no extension or number to dial", self.call_id, transfer.name)
+            return TransferEnded("failed"), self.clock.now()
+        returned = self.channel.run_app("Dial", f"{target},{int(transfer.ring_timeout)}")
+        status = self.channel.var("DIALSTATUS")
+        inp = transfer_input(status)
+        now = self.clock.now()
+        if not status and returned < 0 and not self.channel.alive():
+            return Hangup(), now
+        if isinstance(inp, TransferEnded) and inp.status == "answered":
+            talked = self.channel.var("ANSWEREDTIME")
+            if talked and talked.strip().isdigit():
+                return inp, now - timedelta(seconds=int(talked))
+        return inp, now
+
+    def wait_in_queue(self, state: CallState) -> Step:
+        if self._queue_settings is None:
+            self._queue_settings = self.flow_queue(self.call_id)
+        inp, at = wait_in_queue(self.channel, state, self._queue_settings, self.clock)
+        if self.channel.hung_up and not isinstance(inp, Hangup):
+            raise ChannelHungUp("the caller hung up while queued")
+        return inp, at

@@ -1,0 +1,99 @@
+"""Telephony next to the web service: the FastAGI server and, when configured, the AMI connection.
+
+``vaxel serve`` starts both in background threads beside waitress. Without
+``VAXEL_AMI_HOST`` the service runs without AMI and says so: calls still flow
+over FastAGI, but there is no PBX presence, no Asterisk callbacks and no
+operator log-in from vaxel. A FastAGI port that cannot be bound is reported
+loudly and does not stop the web views.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable
+
+from switchboard.asterisk.agi import AgiChannel
+from switchboard.asterisk.ami import AmiClient
+from switchboard.asterisk.audio import AudioLibrary
+from switchboard.asterisk.call import AsteriskCall, flow_queue_of
+from switchboard.asterisk.mapping import app_queue_name, template_problems
+from switchboard.asterisk.pbx_events import PbxWatcher
+from switchboard.asterisk.prompts import library_from_settings
+from switchboard.asterisk.server import FastAgiServer
+from switchboard.calls import CallRunner
+
+log = logging.getLogger(__name__)
+
+
+def incoming(services, audio: AudioLibrary | None = None) -> Callable[[AgiChannel], str]:
+    """The ``agi://HOST:4573/incoming`` script: the published call flow, as the simulator runs it."""
+    audio = audio or library_from_settings(services.settings)
+
+    def run(channel: AgiChannel) -> str:
+        runner = CallRunner(services.sessions, services.settings, channel="asterisk")
+        call = AsteriskCall(channel, runner, services.clock, audio, services.settings["asterisk"],
+                            lambda call_id: flow_queue_of(services.sessions, call_id))
+        return call.run()
+
+    return run
+
+
+def agi_server(services, host: str | None = None, port: int | None = None,
+               audio: AudioLibrary | None = None) -> FastAgiServer:
+    ast = services.settings["asterisk"]
+    return FastAgiServer({"incoming": incoming(services, audio)}, host or ast["agi_host"],
+                         ast["agi_port"] if port is None else port, ast["agi_max_calls"])
+
+
+def ami_client(settings: dict) -> AmiClient | None:
+    ami = settings["ami"]
+    if not ami.get("host"):
+        return None
+    return AmiClient(ami["host"], ami["port"], ami["user"], ami.get("secret"))
+
+
+@dataclass
+class Telephony:
+    agi: FastAgiServer | None = None
+    ami: AmiClient | None = None
+    watcher: PbxWatcher | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.agi is not None:
+            self.agi.stop()
+        if self.ami is not None:
+            self.ami.stop()
+
+
+def start(services, agi_host: str | None = None, agi_port: int | None = None,
+          on_presence: Callable[[str, str], None] | None = None, say: Callable[[str], None] = log.info) -> Telephony:
+    """Start FastAGI (unless its port is 0) and AMI (if a host is set); ``say`` tells the operator what runs."""
+    telephony = Telephony()
+    ast = services.settings["asterisk"]
+    for problem in template_problems(ast):
+        say(f"ERROR: {problem}; transfers will fail and callers return to the centre queue")
+    port = ast["agi_port"] if agi_port is None else agi_port
+    if port:
+        server = agi_server(services, agi_host, port)
+        try:
+            host, bound = server.start()
+            telephony.agi = server
+            say(f"vaxel FastAGI on agi://{host}:{bound}/incoming (at most {ast['agi_max_calls']} calls at once)")
+        except OSError as exc:
+            say(f"ERROR: FastAGI cannot listen on {agi_host or ast['agi_host']}:{port}: {exc}; "
+                "Asterisk calls go to the dialplan's operator fallback until this is fixed")
+    else:
+        say("FastAGI disabled (agi port 0)")
+    client = ami_client(services.settings)
+    if client is None:
+        say("AMI not configured (VAXEL_AMI_HOST unset): running without AMI — no PBX presence, "
+            "no Asterisk callbacks, no operator queue log-in from vaxel")
+    else:
+        watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")], on_presence=on_presence)
+        watcher.attach(client)
+        client.start()
+        telephony.ami, telephony.watcher = client, watcher
+        say(f"AMI: connecting to {client.host}:{client.port} as {client.user!r}")
+    return telephony

@@ -1,0 +1,171 @@
+"""The ``twilio`` blueprint and what every one of its webhooks shares.
+
+* Only Twilio gets in: each request must carry a valid ``X-Twilio-Signature``
+  for the public URL (403 and a log line otherwise).
+* Never a dead call: a view that fails answers with its rescue TwiML — the
+  apology and the centre queue, or hold music inside a queue — never a 500.
+* Startup refuses a production service that could not check signatures.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from typing import Callable
+
+from flask import Blueprint, Response, abort, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from switchboard.app import services
+from switchboard.calls import CallRunner
+from switchboard.twilio import signature, twiml, urls
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("twilio", __name__, url_prefix=urls.PREFIX)
+TOKEN_VARIABLE = "TWILIO_AUTH_TOKEN"
+LAST_RESORT = ('<?xml version="1.0" encoding="UTF-8"?><Response><Say language="sv-SE">'
+               f'{twiml.APOLOGY}</Say><Enqueue>{twiml.CENTRE}</Enqueue></Response>')
+
+
+# -- what views need from the request and the service ----------------------------------------------
+
+
+def config() -> dict:
+    return services().settings["twilio"]
+
+
+def audio() -> twiml.Audio:
+    return twiml.Audio.from_settings(config())
+
+
+def runner() -> CallRunner:
+    svc = services()
+    return CallRunner(svc.sessions, svc.settings, channel="twilio")
+
+
+def now():
+    return services().clock.now()
+
+
+def base() -> str:
+    return signature.public_base(services().settings["public"]["url"], request.host_url, request.script_root)
+
+
+def link(route: str, **params: object) -> str:
+    return urls.absolute(base(), route, **params)
+
+
+def this_url() -> str:
+    return signature.public_url(base(), request.path, request.query_string)
+
+
+def form(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def form_int(name: str) -> int:
+    try:
+        return max(0, int(form(name) or 0))
+    except ValueError:
+        return 0
+
+
+def arg(name: str) -> str:
+    return request.args.get(name, "")
+
+
+def arg_int(name: str, default: int = 0) -> int:
+    try:
+        return int(request.args.get(name, default))
+    except ValueError:
+        return default
+
+
+# -- only Twilio gets in ----------------------------------------------------------------------------
+
+
+@bp.before_request
+def only_twilio():
+    if not config()["enabled"]:
+        abort(404)
+    if not config()["validate_signatures"]:
+        return None
+    url = this_url()
+    if signature.is_from_twilio(os.environ.get(TOKEN_VARIABLE), url, request.form,
+                                request.headers.get(signature.HEADER)):
+        return None
+    why = "no TWILIO_AUTH_TOKEN set" if not os.environ.get(TOKEN_VARIABLE) else (
+        "signature missing" if not request.headers.get(signature.HEADER) else "signature invalid")
+    # stats/events.py has no event type for this, so it is logged (with the call, when there is one)
+    log.warning("twilio: refused %s for call %s from %s: %s (checked against %s)", request.path,
+                request.form.get("CallSid", "-"), request.remote_addr, why, url)
+    return Response("forbidden: not signed by Twilio\n", 403, mimetype="text/plain")
+
+
+@bp.record_once
+def check_setup(state) -> None:
+    """Refuse to start in production without the auth token or with signature checks off."""
+    svc = state.app.extensions["vaxel"]
+    settings = svc.settings["twilio"]
+    if not settings["enabled"]:
+        return
+    production = svc.settings["service"]["mode"] == "production"
+    if production and not os.environ.get(TOKEN_VARIABLE):
+        raise RuntimeError(f"{TOKEN_VARIABLE} must be set in production mode when twilio.enabled is true")
+    if not settings["validate_signatures"]:
+        if production:
+            raise RuntimeError("twilio.validate_signatures = false is for development only; refused in production")
+        log.warning("!!! TWILIO SIGNATURE VALIDATION IS OFF (twilio.validate_signatures = false): anyone who can "
+                    "reach /twilio can drive calls. Development only. !!!")
+
+
+def allow_through_login(state) -> None:
+    """The login layer lets Twilio's webhooks pass; the signature check above guards them instead."""
+    from switchboard.access import RULES
+
+    for rule in state.app.url_map.iter_rules():
+        if rule.endpoint.startswith(f"{bp.name}."):
+            RULES.setdefault(rule.endpoint, "twilio")
+
+
+# -- never a dead call ------------------------------------------------------------------------------
+
+
+def rescue(kind: str) -> str:
+    """TwiML that keeps the caller alive when something of ours failed; needs no database."""
+    if kind == "call":
+        links = twiml.Links(wait=link(urls.WAIT, s=0, q=0), queue_result=link(urls.QUEUE_RESULT, s=0))
+        return str(twiml.apology(links, audio()))
+    if kind == "wait":
+        return str(twiml.hold(twiml.Links(wait=this_url()), audio()))
+    if kind == "operator":
+        return str(twiml.operator_dial(twiml.CENTRE, link(urls.DEQUEUED, op=form("From")),
+                                       link(urls.OPERATOR_NEXT, tried=twiml.CENTRE), int(config()["hold_seconds"])))
+    if kind == "decline":
+        return str(twiml.hangup())
+    return str(twiml.empty())
+
+
+def answers(kind: str) -> Callable:
+    """A webhook view returning TwiML; if it raises, the caller gets :func:`rescue` of ``kind`` instead."""
+
+    def wrap(view: Callable[..., str | VoiceResponse]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def run(*args, **kwargs) -> Response:
+            try:
+                body = str(view(*args, **kwargs))
+            except Exception:
+                log.exception("twilio: %s failed for call %s; answering with the %s rescue", request.path,
+                              request.form.get("CallSid", "-"), kind)
+                try:
+                    body = rescue(kind)
+                except Exception:
+                    log.exception("twilio: even the rescue failed; using the static one")
+                    body = LAST_RESORT
+            return Response(body, mimetype="text/xml")
+
+        return run
+
+    return wrap

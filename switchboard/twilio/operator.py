@@ -1,0 +1,75 @@
+"""Operators take callers from the centre queue with ``<Dial><Queue>`` — returned callers first.
+
+An operator's phone (a Twilio number of its own, or a Twilio Client app)
+calls ``POST /twilio/operator``. Twilio queues are first in, first out, so
+callers returned from a failed transfer wait in ``centre-returned`` and new
+callers in ``centre``; which one the operator dials is decided by our own
+queue (:func:`switchboard.queue.waiting`), which knows the priorities. The
+``<Queue url>`` runs for the caller about to be bridged: that is where the
+engine hears ``OperatorAnswered``. When the talk ends — or an empty queue
+was waited on long enough — the operator is served the next caller.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ivr.protocol import OperatorAnswered
+from switchboard import queue as centre
+from switchboard.app import services
+from switchboard.twilio import twiml, urls
+from switchboard.twilio.blueprint import answers, arg, audio, bp, config, form, link, now, runner
+
+log = logging.getLogger(__name__)
+
+ANSWERED = {"completed", "answered"}
+
+
+def _returned_first(queue: str) -> bool:
+    """Does a returned caller (or a callback being rung back) stand first in our queue?"""
+    with services().sessions() as session:
+        waiting = centre.waiting(session, queue)
+    return bool(waiting) and waiting[0].priority >= centre.RETURNED
+
+
+@bp.post(urls.OPERATOR)
+@answers("operator")
+def operator():
+    who, queue = form("From"), arg("queue") or twiml.CENTRE
+    allowed = config()["operators"]
+    if allowed and who not in allowed:
+        log.warning("twilio: %s called the operator line but is not in twilio.operators", who or "-")
+        return twiml.say_and_hang_up(twiml.NOT_AN_OPERATOR, audio())
+    returned = arg("skip") != "returned" and _returned_first(queue)
+    tried = twiml.twilio_queue(queue, returned)
+    return twiml.operator_dial(tried, link(urls.DEQUEUED, op=who, queue=queue),
+                               link(urls.OPERATOR_NEXT, queue=queue, tried=tried), int(config()["hold_seconds"]))
+
+
+@bp.post(urls.OPERATOR_NEXT)
+@answers("operator")
+def operator_next():
+    """The operator's ``<Dial action>``: after a talk, the next caller; after an empty wait, look again."""
+    queue, tried = arg("queue") or twiml.CENTRE, arg("tried")
+    if form("DialCallStatus") in ANSWERED:
+        return twiml.redirect(link(urls.OPERATOR, queue=queue))
+    if tried.endswith(twiml.RETURNED_SUFFIX):  # nobody came from the returned queue: look at the other one
+        return twiml.redirect(link(urls.OPERATOR, queue=queue, skip="returned"))
+    pause = int(config()["hold_seconds"]) if form("DialCallStatus") == "failed" else 0  # e.g. no such queue yet
+    return twiml.redirect(link(urls.OPERATOR, queue=queue), pause=pause)
+
+
+@bp.post(urls.DEQUEUED)
+@answers("quiet")
+def dequeued():
+    """``<Queue url>``: the caller (``CallSid``) is about to be bridged to the operator (``op``)."""
+    call_sid, who = form("CallSid"), arg("op") or "centre"
+    calls = runner()
+    state = calls.state_of(call_sid)
+    if state is None:  # a callback being rung back, or a caller queued by the rescue: only our queue knows them
+        with services().sessions() as session:
+            centre.leave(session, call_sid, now(), "answered")
+            session.commit()
+    elif state.awaiting in ("queue", "queue_offer"):
+        calls.handle(call_sid, OperatorAnswered(who), now())
+    return twiml.empty()

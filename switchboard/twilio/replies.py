@@ -1,0 +1,105 @@
+"""Answer each Twilio request once: a retried webhook gets the TwiML it got before, and the engine steps once.
+
+Every URL we hand to Twilio carries the engine step it answers (``?s=7``), so
+a request is identified by (CallSid, route and step). The first request for a
+key claims it with a row whose TwiML is still empty, then feeds the engine and
+stores its answer; a repeat finds the row and gets the stored answer back. A
+repeat that arrives while the first is still being answered is told to come
+back in two seconds; a claim left empty by a crash is answered with the
+rescue (the centre queue) once it is older than :data:`STUCK_AFTER`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Callable
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from switchboard.twilio.models import TwilioResponse
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(seconds=30)
+CALL_ROUTES = ("voice", "step", "dial")  # answers that run in the call's normal flow, not inside a queue
+
+
+def once(sessions: sessionmaker[Session], call_sid: str, key: str, now: datetime, answer: Callable[[], str],
+         retry: Callable[[], str], rescue: Callable[[], str]) -> str:
+    """The answer to the request ``key`` of ``call_sid``: stored if it was answered before, else ``answer()``."""
+    with sessions() as session:
+        row = session.scalar(_row(call_sid, key))
+        if row is None:
+            session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=None, created_at=now))
+            try:
+                session.commit()
+            except IntegrityError:  # the same request, at the same moment, in another worker
+                session.rollback()
+                row = session.scalar(_row(call_sid, key))
+    if row is not None:
+        if row.twiml is not None:
+            log.info("call %s: %s answered before; repeating the answer", call_sid, key)
+            return row.twiml
+        if now - row.created_at < STUCK_AFTER:
+            return retry()
+        log.error("call %s: %s was claimed but never answered; rescuing the caller", call_sid, key)
+        return rescue()
+    try:
+        twiml = answer()
+    except Exception:
+        try:
+            _store(sessions, call_sid, key, rescue())  # a retry must not step the engine again either
+        except Exception:
+            log.exception("call %s: could not store the rescue for %s", call_sid, key)
+        raise
+    _store(sessions, call_sid, key, twiml)
+    return twiml
+
+
+def put(sessions: sessionmaker[Session], call_sid: str, key: str, twiml: str, now: datetime) -> None:
+    """Remember an answer for a request still to come (the TwiML after ``<Leave>``, an accepted whisper)."""
+    with sessions() as session:
+        row = session.scalar(_row(call_sid, key))
+        if row is None:
+            session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=twiml, created_at=now))
+        else:
+            row.twiml = twiml
+        session.commit()
+
+
+def get(sessions: sessionmaker[Session], call_sid: str, key: str) -> str | None:
+    with sessions() as session:
+        row = session.scalar(_row(call_sid, key))
+        return row.twiml if row else None
+
+
+def latest(sessions: sessionmaker[Session], call_sid: str) -> str | None:
+    """The last answer given in the call's normal flow: what the caller is listening to now."""
+    with sessions() as session:
+        rows = session.scalars(
+            select(TwilioResponse).where(TwilioResponse.call_sid == call_sid, TwilioResponse.twiml.is_not(None))
+            .order_by(TwilioResponse.id.desc())
+        )
+        return next((r.twiml for r in rows if r.request_key.split(":")[0] in CALL_ROUTES), None)
+
+
+def forget(sessions: sessionmaker[Session], call_sid: str) -> None:
+    """The call is over: its answers will not be asked for again."""
+    with sessions() as session:
+        session.execute(delete(TwilioResponse).where(TwilioResponse.call_sid == call_sid))
+        session.commit()
+
+
+def _row(call_sid: str, key: str):
+    return select(TwilioResponse).where(TwilioResponse.call_sid == call_sid, TwilioResponse.request_key == key)
+
+
+def _store(sessions: sessionmaker[Session], call_sid: str, key: str, twiml: str) -> None:
+    with sessions() as session:
+        session.execute(update(TwilioResponse)
+                        .where(TwilioResponse.call_sid == call_sid, TwilioResponse.request_key == key)
+                        .values(twiml=twiml))
+        session.commit()

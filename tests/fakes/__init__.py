@@ -1,0 +1,1 @@
+"""Protocol-faithful fakes of Asterisk (FastAGI client, AMI server), built from the captures in ``wire/``."""
