@@ -108,6 +108,16 @@ class CallRunner:
                 session.rollback()
                 return self._fallback(call_id, now, call.caller, call.called, state)
 
+    def to_centre(self, call_id: str, now: datetime) -> list[Action]:
+        """An adapter's own failure: move the call to the centre queue in our books too (best effort)."""
+        state = self.state_of(call_id)
+        if state is not None and (state.ended or state.awaiting in ("queue", "queue_offer", "bridged")):
+            return []
+        with self.sessions() as session:
+            call = session.get(CallSession, call_id)
+            caller, called = (call.caller, call.called) if call else (None, None)
+        return self._fallback(call_id, now, caller, called, state)
+
     def state_of(self, call_id: str) -> CallState | None:
         with self.sessions() as session:
             call = session.get(CallSession, call_id)

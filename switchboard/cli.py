@@ -18,7 +18,7 @@ from ivr.protocol import Hangup
 from ivr.simulator import ScriptError, Simulation, parse_script
 from stats.events import events_of
 from stats.models import CallEvent
-from switchboard import db
+from switchboard import audit, db
 from switchboard.app import create_app, services
 from switchboard.calls import CallRunner
 from switchboard.clock import parse_instant
@@ -262,6 +262,7 @@ def user_add(username: str, role: str, name: str, password: str | None) -> None:
             add_user(session, username, role, password, name, must_change=once)
         except AuthError as exc:
             raise click.UsageError(str(exc)) from None
+        audit.record(session, "cli", "user.add", "user", username, after={"role": role, "name": name})
         session.commit()
     click.echo(f"user {username} ({role}) created" + (f"; one-time password: {password}" if once else ""))
 
@@ -278,6 +279,7 @@ def user_passwd(username: str) -> None:
             raise click.UsageError(f"no user {username!r}")
         password = one_time_password()
         set_password(user, password, must_change=True)
+        audit.record(session, "cli", "user.passwd", "user", username)
         session.commit()
     click.echo(f"one-time password for {username}: {password}")
 
@@ -293,6 +295,8 @@ def user_disable(username: str) -> None:
         if user is None:
             raise click.UsageError(f"no user {username!r}")
         user.active = False
+        audit.record(session, "cli", "user.disable", "user", username, before={"active": True},
+                     after={"active": False})
         session.commit()
     click.echo(f"user {username} disabled")
 
@@ -318,6 +322,7 @@ def user_ensure_admin() -> None:
             return
         password = one_time_password()
         add_user(session, "admin", "admin", password, "Administratör", must_change=True)
+        audit.record(session, "cli", "user.add", "user", "admin", after={"role": "admin", "first": True})
         session.commit()
     click.echo("=" * 72)
     click.echo(f"First administrator created: user 'admin', one-time password: {password}")

@@ -165,3 +165,14 @@ def test_operator_stats_data_survive_in_events(calls, sessions):
     assert evs["queue_left"] == {"queue": "centre", "reason": "answered", "waited": 90, "operator": "op-anna"}
     assert evs["call_ended"]["talk_seconds"] == 300
     assert evs["queue_joined"]["menu_choice"] == "case"
+
+
+def test_to_centre_moves_a_call_the_adapter_lost_into_the_queue(calls, sessions):
+    calls.start("lost", T0, caller="+46701740616")
+    assert calls.state_of("lost").awaiting == "menu"
+    actions = calls.to_centre("lost", T0 + timedelta(seconds=3))
+    assert [a.kind for a in actions] == ["say", "enqueue"]
+    assert calls.state_of("lost").awaiting == "queue"
+    assert calls.to_centre("lost", T0 + timedelta(seconds=4)) == []  # already there
+    with sessions() as session:
+        assert [e.type for e in events_of(session, "lost")][-1] == "queue_joined"

@@ -136,6 +136,11 @@ def allow_through_login(state) -> None:
 def rescue(kind: str) -> str:
     """TwiML that keeps the caller alive when something of ours failed; needs no database."""
     if kind == "call":
+        try:  # keep our books right: the caller is now in the centre queue, not where the engine left them
+            if request.form.get("CallSid"):
+                runner().to_centre(request.form["CallSid"], now())
+        except Exception:
+            log.exception("twilio: could not record the rescue of call %s", request.form.get("CallSid"))
         links = twiml.Links(wait=link(urls.WAIT, s=0, q=0), queue_result=link(urls.QUEUE_RESULT, s=0))
         return str(twiml.apology(links, audio()))
     if kind == "wait":
