@@ -287,8 +287,11 @@ def build(session: Session) -> DirectoryIndex:
     return index.finish()
 
 
-def current_version(session: Session) -> int:
-    return session.scalar(select(DirectoryVersion.version).where(DirectoryVersion.id == 1)) or 0
+def current_version(session: Session) -> tuple:
+    """The version number and when it moved: together they name one state of the directory."""
+    row = session.execute(select(DirectoryVersion.version, DirectoryVersion.changed_at)
+                          .where(DirectoryVersion.id == 1)).first()
+    return tuple(row) if row else (0, None)
 
 
 def bump_version(session: Session) -> None:
@@ -304,7 +307,7 @@ def bump_version(session: Session) -> None:
 
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[int, DirectoryIndex]] = {}
+_cache: dict[str, tuple[tuple, DirectoryIndex]] = {}
 
 
 def index_for(session: Session) -> DirectoryIndex:

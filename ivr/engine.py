@@ -446,8 +446,8 @@ class _Run:
             cb.update(number=inp.number, spoken=inp.spoken)
             self.say("callback_confirm_number", number=inp.spoken)
             return self.gather("callback_confirm", timeout=6)
+        self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
         if not cb["from_caller"]:
-            self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
             cb["tries"] += 1
             if cb["tries"] >= MAX_CALLBACK_TRIES:
                 return self._callback_give_up()

@@ -49,6 +49,9 @@ RULES: dict[str, str] = {
     "audit.log_page": "admin",
     "audit.log_csv": "admin",
     "directory.export": "admin",
+    "stats.dashboard": "operator,stats",  # the statistics dashboard (stats/views.py)
+    "stats.api_report": "stats",
+    "stats.api_calls": "stats",  # personal=1 is for admins only (checked in the view)
     "directory.edit_entry": "admin",
     "directory.delete_entry": "admin",
     "directory.save_unit": "admin",

@@ -65,6 +65,9 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     for blueprint in (flow_admin_bp, hours_admin_bp, audit_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(twilio_bp)
+    from stats.views import bp as stats_bp
+
+    app.register_blueprint(stats_bp)
     cli.register(app)
     return app
 

@@ -118,6 +118,24 @@ class CallRunner:
             caller, called = (call.caller, call.called) if call else (None, None)
         return self._fallback(call_id, now, caller, called, state)
 
+    def handed_off(self, call_id: str, now: datetime, detail: str) -> None:
+        """The adapter failed and the PBX's own fallback (the operators) took the call: close it in our books."""
+        with self.sessions() as session:
+            call = session.get(CallSession, call_id)
+            if call is None or not call.state:
+                return
+            state = CallState.from_dict(call.state)
+            if state.ended:
+                return
+            call.step += 1
+            event_log.record(session, call_id, call.step, [("call_ended", {
+                "reason": "handed_to_pbx", "detail": detail, "node": state.node, "awaiting": state.awaiting})],
+                now, self.channel)
+            centre.leave(session, call_id, now, "handed_off")
+            state.awaiting = ""
+            call.state, call.ended_at, call.updated_at = state.to_dict(), now, now
+            session.commit()
+
     def state_of(self, call_id: str) -> CallState | None:
         with self.sessions() as session:
             call = session.get(CallSession, call_id)

@@ -405,6 +405,10 @@ def register(app: Flask) -> None:
     from switchboard.asterisk.cli import prompts_cli
 
     app.cli.add_command(prompts_cli)
+    from stats.cli import demo_traffic, stats_cli
+
+    app.cli.add_command(stats_cli)
+    demo_cli.add_command(demo_traffic)  # `vaxel demo traffic`
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False,

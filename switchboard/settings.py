@@ -84,6 +84,20 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "espeak": "espeak-ng",  # speech synthesiser binary
         "sox": "sox",  # resampler binary
     },
+    "stats": {  # the definitions behind every figure: stats/definitions.py, README "Statistics"
+        "short_abandon_seconds": 5,  # queue hang-ups this quick are neither offered nor abandoned; 0 = off
+        "abandoned_in_denominator": True,  # service level = within / (answered + abandoned); false: / answered
+        "switchboard_choices": ["person", "fallback", "none"],  # menu choices counted as switchboard calls
+        "switchboard_answer_seconds": 15,  # "three rings"
+        "switchboard_target_percent": 90,
+        "service_answer_seconds": 300,  # customer service (every other queued call)
+        "service_target_percent": 90,
+        "lost_target_percent": 10,  # abandoned / offered, at most
+        "queue_wait_target_seconds": 300,  # average speed of answer, under
+        "resolved_target_percent": 80,  # operator wrap-ups "answered by the centre", at least
+        "amber_margin_percent": 10,  # amber when a target is missed by less than this share of it
+        "retention_days": 90,  # caller numbers in the event log are pseudonymised after this
+    },
     "ami": {
         "host": "",  # empty: run without AMI (no PBX presence, no Asterisk callbacks)
         "port": 5038,

@@ -13,10 +13,12 @@ bp = Blueprint("web", __name__)
 # (endpoint, label, who it is for) — the start page lists what exists
 VIEWS = [
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
+    ("callbacks.index", "Uppringningar / Callbacks", "operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
     ("flowadmin.editor", "Samtalsflödet / Call flow editor", "administratörer"),
     ("hoursadmin.page", "Telefontider, stängningar, krismeddelanden / Phone hours editor", "administratörer"),
     ("audit.log_page", "Ändringslogg / Audit log", "administratörer"),
+    ("stats.dashboard", "Statistik / Statistics", "statistikläsare och operatörer"),
     ("ivr.hours_page", "Telefontider / Phone hours", "allmänheten och operatörer"),
     ("web.healthz", "Hälsokontroll / Health check (JSON)", "drift"),
 ]

@@ -6,7 +6,6 @@ events interleaved before and between responses, list actions ended by a Complet
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest

@@ -279,7 +279,7 @@ def test_caller_hangs_up_when_closed(closed_phone):
     assert last(closed_phone.events(fake), "call_ended")["awaiting"] == "closed_offer"
 
 
-def test_hang_up_during_a_conversation_ends_it_completed(phone):
+def test_a_conversation_with_an_operator_ends_completed(phone):
     fake = phone.call("2", "queue:operator:Anna:0")
     assert last(phone.events(fake), "call_ended")["reason"] == "completed"
 

@@ -118,3 +118,17 @@ def test_cli_says_how_to_install_the_speech_tools(app, runner, tmp_path):
     result = runner.invoke(args=["prompts", "build"])
     assert result.exit_code == 1
     assert "apt-get install -y espeak-ng sox" in result.output
+
+
+def test_publish_rebuilds_only_where_asterisk_prompts_are_in_use(app, tmp_path, monkeypatch):
+    from switchboard.asterisk import prompts
+
+    settings = app.extensions["vaxel"].settings
+    settings["asterisk"]["sounds_dir"] = str(tmp_path / "not-built-yet")
+    assert prompts.rebuild_after_publish(settings) is None  # Twilio-only sites and tests: nothing happens
+    built: list[int] = []
+    monkeypatch.setattr(prompts, "build", lambda library, texts, workers=4: built.append(len(list(texts))) or
+                        prompts.BuildReport())
+    settings["asterisk"]["sounds_dir"] = str(tmp_path)
+    prompts.rebuild_after_publish(settings).join(30)
+    assert built == [len(texts_of_flow(DEFAULT_FLOW))]  # the published flow, read from the database

@@ -241,3 +241,19 @@ def test_ivr_reads_a_choice_when_several_people_share_a_name(runner, sessions):
     key = choice.split("För Lars Berg, Bygglov, tryck ")[1][0]
     picked = runner.invoke(args=["call", "--at", "2026-11-24T10:30:00+01:00", "--json", "1", "say:berg", key])
     assert next(json.loads(l) for l in picked.output.splitlines() if '"transfer"' in l)["name"] == "Lars Berg"
+
+
+def test_pbx_device_states_feed_the_line_not_what_people_set(app, sessions):
+    from switchboard.asterisk.service import presence_writer
+
+    write = presence_writer(app.extensions["vaxel"])
+    write("4439", "busy")
+    write("9999", "busy")  # an extension nobody has: ignored
+    with sessions() as session:
+        assert search(session, "4439", NOW, TZ)[0].status == "busy"
+        sven = search(session, "4439", NOW, TZ)[0].staff_id
+        presence.set_status(session, sven, "closed", by="operator", now=NOW)
+        session.commit()
+    write("4439", "available")
+    with sessions() as session:
+        assert search(session, "4439", NOW, TZ)[0].status == "closed"

@@ -184,7 +184,8 @@ def test_callback_store_failure_keeps_the_caller_in_the_queue():
 
 def test_hidden_caller_is_asked_to_key_a_number_and_a_premium_number_is_refused():
     steps = play(OFFERED + [(Digits("1"), 125), (NumberChecked(False, reason="hidden"), 125)], caller="anonymous")
-    assert summary(steps[-1]) == ["say:callback_enter_number", "gather"]
+    assert summary(steps[-1]) == ["say:callback_refused", "say:callback_enter_number", "gather"]
+    assert steps[-1].actions[0].text == "Det numret kan vi tyvärr inte ringa upp: vi ser inte ditt nummer."
     steps = play(OFFERED + [(Digits("1"), 125), (NumberChecked(False, reason="hidden"), 125),
                             (Digits("0900123456#"), 135), (NumberChecked(False, reason="not_allowed"), 135)],
                  caller="anonymous")

@@ -176,3 +176,17 @@ def test_to_centre_moves_a_call_the_adapter_lost_into_the_queue(calls, sessions)
     assert calls.to_centre("lost", T0 + timedelta(seconds=4)) == []  # already there
     with sessions() as session:
         assert [e.type for e in events_of(session, "lost")][-1] == "queue_joined"
+
+
+def test_handed_off_closes_a_call_the_pbx_took_over(calls, sessions):
+    queued_caller(calls, "pbx")
+    calls.handed_off("pbx", T0 + timedelta(seconds=9), "asterisk adapter error")
+    assert calls.state_of("pbx").ended
+    with sessions() as session:
+        ended = events_of(session, "pbx")[-1]
+        assert (ended.type, ended.data["reason"]) == ("call_ended", "handed_to_pbx")
+        entry = session.scalar(select(centre.QueueEntry).where(centre.QueueEntry.call_id == "pbx"))
+        assert entry.outcome == "handed_off"
+    calls.handed_off("pbx", T0 + timedelta(seconds=10), "again")  # idempotent
+    with sessions() as session:
+        assert [e.type for e in events_of(session, "pbx")].count("call_ended") == 1

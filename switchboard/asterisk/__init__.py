@@ -8,7 +8,8 @@
 * :mod:`.audio`, :mod:`.prompts` — text to 8 kHz WAV with espeak-ng and sox, cached;
 * :mod:`.ami`, :mod:`.pbx_events`, :mod:`.dialer`, :mod:`.operators` — AMI: events, presence,
   callbacks with Originate, operators in the queue;
-* :mod:`.service` — wiring for ``vaxel serve``; :mod:`.cli` — ``vaxel prompts build``.
+* :mod:`.service` — wiring for ``vaxel serve``; :mod:`.cli` — ``vaxel prompts build``;
+* :mod:`.conf` — reads Asterisk config files (the samples in ``config/asterisk``).
 
 pyst2 (``import asterisk``) is imported only inside this package.
 """

@@ -81,6 +81,11 @@ class AsteriskCall:
         except Exception:
             log.exception("call %s: the Asterisk adapter failed; the dialplan sends the caller to the operators",
                           self.call_id)
+            if started:
+                try:
+                    self.runner.handed_off(self.call_id, self.clock.now(), "asterisk adapter error")
+                except Exception:
+                    log.exception("call %s: could not record the hand-off", self.call_id)
         finally:
             try:
                 self.channel.set_var("VAXEL_RESULT", result)

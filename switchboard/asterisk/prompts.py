@@ -1,6 +1,6 @@
 """Which texts become audio ahead of calls, and how a spoken text is cut into files.
 
-``vaxel prompts build`` (and :func:`on_flow_published`, for the admin's publish)
+``vaxel prompts build`` (and :func:`rebuild_after_publish`, called by the admin's publish)
 synthesises every fixed prompt text of the published flow in each of its
 languages, the fallback sentence, and the pieces of the queue message: its
 fixed words and the numbers 0-100, so "Du är nummer 3 i kön. Beräknad väntetid
@@ -17,6 +17,7 @@ import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Iterable
 
 from ivr import speech
@@ -112,12 +113,12 @@ def build_flow(settings: dict, doc: dict[str, Any], library: AudioLibrary | None
     return build(library or library_from_settings(settings), texts_of_flow(doc))
 
 
-def on_flow_published(settings: dict, doc: dict[str, Any]) -> threading.Thread:
-    """For the admin's publish: rebuild the prompts in the background; logs, never raises, never blocks."""
+def on_flow_published(settings: dict, doc: dict[str, Any] | None = None) -> threading.Thread:
+    """Rebuild the prompts in the background (``doc``, or the published flow); logs, never raises, never blocks."""
 
     def work() -> None:
         try:
-            report = build_flow(settings, doc)
+            report = build_flow(settings, doc if doc is not None else _published_document(settings))
             log.info("prompts rebuilt after publish: %s", report.line(settings["asterisk"]["sounds_dir"]))
             for problem in report.failed:
                 log.error("prompt audio failed: %s", problem)
@@ -127,3 +128,30 @@ def on_flow_published(settings: dict, doc: dict[str, Any]) -> threading.Thread:
     thread = threading.Thread(target=work, name="vaxel-prompts", daemon=True)
     thread.start()
     return thread
+
+
+def rebuild_after_publish(settings: dict) -> threading.Thread | None:
+    """What the admin's publish calls (``ivr/admin_flow.py``): rebuild if this site plays prompts on Asterisk.
+
+    A site uses Asterisk prompts once ``vaxel prompts build`` has made the sounds
+    directory; without it (Twilio only, tests) publishing builds nothing.
+    """
+    if not Path(settings["asterisk"]["sounds_dir"]).is_dir():
+        log.debug("no sounds directory %s: prompt audio not rebuilt", settings["asterisk"]["sounds_dir"])
+        return None
+    return on_flow_published(settings)
+
+
+def _published_document(settings: dict) -> dict[str, Any]:
+    from switchboard.db import make_engine, make_sessionmaker
+    from switchboard.seed import published_flow
+
+    engine = make_engine(settings["database"]["url"])
+    try:
+        with make_sessionmaker(engine)() as session:
+            version = published_flow(session)
+            if version is None:
+                raise RuntimeError("no published call flow")
+            return version.document
+    finally:
+        engine.dispose()

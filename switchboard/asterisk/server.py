@@ -32,15 +32,20 @@ class _Threaded(socketserver.ThreadingMixIn, socketserver.TCPServer):
         super().__init__(address, _Connection)
 
     def process_request(self, request, client_address):
-        if not self.agi.slots.acquire(blocking=False):
-            self.agi.refuse(request)
-            self.shutdown_request(request)
+        if not self.agi.slots.acquire(blocking=False):  # refused off the accept loop, which stays free
+            threading.Thread(target=self._refuse, args=(request,), name="vaxel-fastagi-refuse", daemon=True).start()
             return
         try:
             super().process_request(request, client_address)
         except Exception:
             self.agi.slots.release()
             raise
+
+    def _refuse(self, request) -> None:
+        try:
+            self.agi.refuse(request)
+        finally:
+            self.shutdown_request(request)
 
     def process_request_thread(self, request, client_address):
         try:

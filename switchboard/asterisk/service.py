@@ -67,6 +67,23 @@ class Telephony:
             self.ami.stop()
 
 
+def presence_writer(services) -> Callable[[str, str], None]:
+    """Feed the PBX's device states into the directory's presence: the line, never what people set."""
+    from directory import presence
+
+    def write(extension: str, state: str) -> None:
+        try:
+            with services.sessions() as session:
+                staff_id = presence.staff_by_extension(session, extension)
+                if staff_id is not None:
+                    presence.set_line(session, staff_id, state, now=services.clock.now())
+                    session.commit()
+        except Exception:  # presence is advisory; an AMI event must never take the watcher down
+            log.exception("could not record presence %s for extension %s", state, extension)
+
+    return write
+
+
 def start(services, agi_host: str | None = None, agi_port: int | None = None,
           on_presence: Callable[[str, str], None] | None = None, say: Callable[[str], None] = log.info) -> Telephony:
     """Start FastAGI (unless its port is 0) and AMI (if a host is set); ``say`` tells the operator what runs."""
@@ -91,7 +108,8 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
         say("AMI not configured (VAXEL_AMI_HOST unset): running without AMI — no PBX presence, "
             "no Asterisk callbacks, no operator queue log-in from vaxel")
     else:
-        watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")], on_presence=on_presence)
+        watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")],
+                             on_presence=on_presence or presence_writer(services))
         watcher.attach(client)
         client.start()
         telephony.ami, telephony.watcher = client, watcher

@@ -1,0 +1,100 @@
+"""The statistics dashboard (``/stats``) and the export API (``/api/stats/...``) for QlikView, Power BI, Excel.
+
+Access (``switchboard.access.RULES``): the dashboard for operators and
+statistics readers (admins may do everything); the API for statistics readers;
+the raw file with personal data only for an administrator who asks for it
+(``personal=1``).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
+from flask_login import current_user
+
+from stats import export, facts, report, svg
+from stats.definitions import Definitions
+from switchboard.app import services
+
+bp = Blueprint("stats", __name__, template_folder="templates")
+
+
+@bp.record_once
+def _configure(state) -> None:
+    facts.set_timezone(state.app.extensions["vaxel"].settings["service"]["timezone"])
+
+
+def _filters() -> report.Filters:
+    try:
+        args = {k: ",".join(v) for k, v in request.args.lists()}  # weekday=1&weekday=2 -> "1,2"
+        return report.Filters.parse(args, services().clock.now().date())
+    except report.FilterError as exc:
+        abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+
+
+def _granularity(f: report.Filters) -> tuple[str, str]:
+    days = (f.end - f.start).days + 1
+    if days <= 62:
+        return "by_day", "dag"
+    return ("by_week", "vecka") if days <= 400 else ("by_month", "månad")
+
+
+@bp.get("/stats")
+def dashboard():
+    svc = services()
+    f = _filters()
+    d = Definitions.from_settings(svc.settings)
+    with svc.sessions() as session:
+        data = report.build(session, f, d)
+        departments = _departments(session)
+    key, label = _granularity(f)
+    return render_template(
+        "stats.html", r=data, f=f, d=d, departments=departments, period_label=label,
+        heatmap=svg.heatmap(data["heatmap"]["calls"], data["heatmap"]["weekdays"]),
+        trend=svg.trend(data[key], d.switchboard_target_percent, label), pct=export._pct, secs=export._secs,
+        tile_value=export.tile_value, query=request.query_string.decode(), weekday_names=report.WEEKDAYS_SV,
+        municipality=svc.settings["service"]["municipality"])
+
+
+def _departments(session) -> list[tuple[str, str, str]]:
+    from sqlalchemy import select
+
+    from directory.models import Unit
+
+    return [(slug, name, kind) for slug, name, kind in
+            session.execute(select(Unit.slug, Unit.name, Unit.kind).order_by(Unit.kind, Unit.name))]
+
+
+@bp.get("/api/stats/report")
+def api_report():
+    svc = services()
+    f = _filters()
+    with svc.sessions() as session:
+        data = report.build(session, f, Definitions.from_settings(svc.settings))
+    if request.args.get("format", "json") == "csv":
+        return Response(export.to_csv(data), mimetype="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="vaxel-statistik-{f.start}-{f.end}.csv"'})
+    return Response(export.to_json(data), mimetype="application/json")
+
+
+@bp.get("/api/stats/calls")
+def api_calls():
+    """The raw per-call file; ``personal=1`` adds numbers and names, for administrators only."""
+    svc = services()
+    f = _filters()
+    personal = request.args.get("personal") in ("1", "true", "yes")
+    if personal and current_user.role != "admin":
+        return jsonify(error="personal data only for administrators"), 403
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        return jsonify(error="format is csv or json"), 400
+    d = Definitions.from_settings(svc.settings)
+
+    def body():
+        with svc.sessions() as session:
+            rows = export.raw_rows(session, f, d, personal)
+            yield from (export.raw_csv(rows, personal) if fmt == "csv" else export.raw_json(rows))
+
+    name = f"vaxel-radata-{f.start}-{f.end}.{fmt}"
+    return Response(stream_with_context(body()),
+                    mimetype="text/csv; charset=utf-8" if fmt == "csv" else "application/json",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
