@@ -10,13 +10,18 @@ latency percentiles in milliseconds and steps per second.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# benchmarks/directory.py would shadow the directory package: keep this folder off the import path
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 import argparse
 import json
 import statistics
 import tempfile
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from ivr.protocol import Digits, Hangup, OperatorAnswered, Speech, TransferEnded

@@ -18,8 +18,9 @@ from ivr import speech
 from ivr.flow import Flow
 from ivr.hours import parse_weekly
 from ivr.protocol import (
-    Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, Digits, Enqueue, Event, Gather, HangUp,
-    Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, Match, NoInput, NumberChecked, OperatorAnswered,
+    Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, CheckOperator, Digits, Enqueue, Event, Gather,
+    HangUp, Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, Match, NoInput, NumberChecked,
+    OperatorAnswered, OperatorFree, OperatorToQueue, OperatorTransfer,
     QueuePlace, QueueStatus, Request, Say, Speech, Start, StoreCallback, Tick, Transfer, TransferEnded,
 )
 
@@ -70,6 +71,10 @@ class CallState:
     callback: dict[str, Any] | None = None  # number, spoken, when, back_to, tries
     bridged_at: str | None = None
     choices: list[dict[str, Any]] | None = None  # directory hits read out for the caller to pick
+    party: str | None = None  # whom the caller talks to while bridged
+    transfer_by: str | None = None  # the operator following the transfer now ringing
+    failed_reason: str | None = None  # why the operator's transfer failed, while we ask whether they are free
+    ring_started: str | None = None  # when the transfer now ringing started (ISO), for the console
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,7 +166,7 @@ class _Run:
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                    ring_timeout=ring)
-        self.s.awaiting = "transfer"
+        self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
         self.ask(JoinQueue(node["queue"], returned_from=self.s.returned_from), "queue_join")
@@ -339,7 +344,13 @@ class _Run:
         target = self.s.target
         if inp.status == "answered":
             self.event("transfer_answered", target_id=target["id"], target=target["name"])
+            self.s.transfer_by = None  # the operator's part in this call is over
             return self._bridge(target["name"], "transfer")
+        if self.s.transfer_by:
+            self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status,
+                       by=self.s.transfer_by)
+            self.s.failed_reason = inp.status
+            return self.ask(CheckOperator(self.s.transfer_by), "operator_check")
         node = self.flow.node(self.s.node)
         self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status)
         self.say(FAILED_TRANSFER_PROMPTS.get(inp.status, "transfer_failed"), name=target["name"])
@@ -349,8 +360,46 @@ class _Run:
 
     def _bridge(self, party: str, via: str) -> None:
         self.out.actions.append(Bridged(party, via))
-        self.s.bridged_at = self.now.isoformat()
+        self.s.bridged_at, self.s.party = self.now.isoformat(), party
         self.s.awaiting = "bridged"
+
+    # -- an operator holds the call ---------------------------------------------------------
+
+    def _on_bridged(self, inp: Input) -> None:
+        if isinstance(inp, OperatorTransfer):
+            target = asdict(inp.target)
+            if inp.target.status == "forwarded" and inp.target.forward_to:
+                target.update(number=inp.target.forward_to, extension=None)
+            self.s.target, self.s.transfer_by = target, inp.operator
+            self.out.actions.append(Transfer(target["id"], target["name"], target.get("number"), target.get("extension"),
+                                             inp.ring_timeout, by=inp.operator, attended=inp.attended))
+            self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
+                       ring_timeout=inp.ring_timeout, by=inp.operator, attended=inp.attended,
+                       break_through=inp.break_through)
+            self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
+            return None
+        if isinstance(inp, OperatorToQueue):
+            self.s.party, self.s.returned_from = None, None
+            self.say("to_queue")
+            return self.enter(self.flow.queue_node())
+        raise ValueError(f"input {inp.kind!r} while the caller talks to {self.s.party}")
+
+    def _on_operator_check(self, inp: Input) -> None:
+        """An operator's transfer failed: back to that operator if they are free, else first in the queue."""
+        if not isinstance(inp, OperatorFree):
+            raise ValueError(f"expected operator_free, got {inp.kind}")
+        target, operator, reason = self.s.target, self.s.transfer_by, self.s.failed_reason
+        self.s.transfer_by, self.s.failed_reason = None, None
+        if inp.free:
+            self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=reason,
+                       to="operator", operator=operator)
+            self.say("returned_to_operator", name=target["name"])
+            return self._bridge(operator, "returned")
+        self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=reason, to="queue",
+                   operator=operator)
+        self.say(FAILED_TRANSFER_PROMPTS.get(reason, "transfer_failed"), name=target["name"])
+        self.s.returned_from, self.s.party = target["name"], None
+        self.enter(self.flow.queue_node())
 
     def _on_queue_join(self, inp: Input) -> None:
         if not isinstance(inp, QueuePlace):
@@ -381,8 +430,10 @@ class _Run:
             self.event("queue_left", queue=self.s.queue["name"], reason="answered", waited=self.waited(),
                        operator=inp.operator)
             return self._bridge(inp.operator, "queue")
-        if not isinstance(inp, Tick):
+        if isinstance(inp, (Digits, Speech, NoInput)):
             return  # keys pressed on hold without an offer are ignored; the caller keeps waiting
+        if not isinstance(inp, Tick):
+            raise ValueError(f"input {inp.kind!r} while the caller waits in the queue")
         since = (self.now - datetime.fromisoformat(self.s.queue["last_announce"])).total_seconds()
         if since >= int(self.flow.queue["announce_every"]):
             self.ask(QueueStatus(self.s.queue["name"]), "queue_status")

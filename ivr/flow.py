@@ -24,7 +24,8 @@ NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
                                                          "target_unavailable", "target_closed_hours",
                                                          "unavailable_offer")),
     "transfer": (("on_failure",), (), ("connecting", "transfer_no_answer", "transfer_busy", "transfer_failed")),
-    "queue": ((), ("queue",), ("queue_position", "callback_offer", "back_in_queue")),
+    "queue": ((), ("queue",), ("queue_position", "callback_offer", "back_in_queue", "to_queue",
+                                "returned_to_operator")),
     "closed": (("next",), (), ("closed", "closed_holiday", "closure", "closed_callback_offer")),
     "hangup": ((), ("prompt",), ()),
 }
@@ -173,6 +174,10 @@ class Flow:
         """The language of the number dialled (``[numbers]``), else the flow's first language."""
         lang = (self.doc.get("numbers", {}).get(called or "") or {}).get("lang")
         return lang if lang in self.languages else self.languages[0]
+
+    def queue_node(self) -> str:
+        """The centre queue's node: where an operator's failed transfer or "to the queue" leads."""
+        return next(name for name, node in self.doc["nodes"].items() if node["type"] == "queue")
 
     def node(self, name: str) -> dict[str, Any]:
         return self.doc["nodes"][name]

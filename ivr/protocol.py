@@ -79,6 +79,26 @@ class Hangup(Input):
     kind: ClassVar[str] = "hangup"
 
 
+@dataclass(frozen=True)
+class OperatorTransfer(Input):
+    """An operator holding the call transfers it to someone found in the directory, and follows it."""
+
+    kind: ClassVar[str] = "operator_transfer"
+    target: "Match"
+    operator: str
+    ring_timeout: int = 25
+    attended: bool = False  # consult first: the operator talks to the target before the caller is connected
+    break_through: bool = False  # ringing a closed extension in an emergency, as agreed per department
+
+
+@dataclass(frozen=True)
+class OperatorToQueue(Input):
+    """An operator puts the call they hold back in the centre queue."""
+
+    kind: ClassVar[str] = "operator_to_queue"
+    operator: str
+
+
 # --- results the runner feeds back for a request ----------------------------------------------
 
 
@@ -137,6 +157,13 @@ class NumberChecked(Input):
 
 
 @dataclass(frozen=True)
+class OperatorFree(Input):
+    kind: ClassVar[str] = "operator_free"
+    operator: str = ""
+    free: bool = False
+
+
+@dataclass(frozen=True)
 class CallbackStored(Input):
     kind: ClassVar[str] = "callback_stored"
     ok: bool = False
@@ -146,8 +173,8 @@ class CallbackStored(Input):
 
 INPUTS: dict[str, type[Input]] = {
     cls.kind: cls
-    for cls in (Start, Digits, Speech, NoInput, TransferEnded, Tick, OperatorAnswered, Hangup, HoursChecked,
-                LookupResult, QueuePlace, NumberChecked, CallbackStored)
+    for cls in (Start, Digits, Speech, NoInput, TransferEnded, Tick, OperatorAnswered, Hangup, OperatorTransfer,
+                OperatorToQueue, HoursChecked, LookupResult, QueuePlace, NumberChecked, OperatorFree, CallbackStored)
 }
 
 
@@ -156,6 +183,8 @@ def input_from_dict(data: dict[str, Any]) -> Input:
     values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
     if cls is LookupResult:
         values["matches"] = tuple(Match(**m) for m in values.get("matches", ()))
+    if cls is OperatorTransfer:
+        values["target"] = Match(**values["target"])
     return cls(**values)
 
 
@@ -195,6 +224,8 @@ class Transfer(Action):
     number: str | None
     extension: str | None
     ring_timeout: int
+    by: str | None = None  # the operator who transfers (None: the caller chose in the menu)
+    attended: bool = False
 
 
 @dataclass(frozen=True)
@@ -267,6 +298,14 @@ class QueueStatus(Request):
 class CheckNumber(Request):
     kind: ClassVar[str] = "check_number"
     number: str | None
+
+
+@dataclass(frozen=True)
+class CheckOperator(Request):
+    """Is this operator free to take back a call whose transfer failed?"""
+
+    kind: ClassVar[str] = "check_operator"
+    operator: str
 
 
 @dataclass(frozen=True)

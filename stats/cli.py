@@ -86,8 +86,8 @@ def stats_rebuild() -> None:
     svc = services()
     facts.set_timezone(svc.settings["service"]["timezone"])
     done = facts.rebuild(svc.sessions, progress=lambda n: click.echo(f"  {n} calls", err=True) if n % 50000 == 0
-                         else None)
-    click.echo(f"rebuilt the facts of {done} calls from the event log")
+                         else None, definitions=Definitions.from_settings(svc.settings))
+    click.echo(f"rebuilt the facts of {done} calls from the event log, and the daily rollups")
 
 
 @stats_cli.command("purge")

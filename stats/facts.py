@@ -27,7 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from stats.definitions import RESOLVED, disposition
+from stats import rollup
+from stats.definitions import RESOLVED, Definitions, disposition
 from stats.models import CallEvent, CallFact, TransferFact
 
 log = logging.getLogger(__name__)
@@ -287,12 +288,15 @@ def project(session: Session, call_id: str) -> Folded | None:
     events = list(session.scalars(select(CallEvent).where(CallEvent.call_id == call_id)))
     folded = fold(events)
     if folded is None:
+        old = session.scalar(select(CallFact.local_date).where(CallFact.call_id == call_id))
         session.execute(delete(TransferFact).where(TransferFact.call_id == call_id))
         session.execute(delete(CallFact).where(CallFact.call_id == call_id))
+        rollup.bump(session, [old] if old else [])
         return None
     if folded.transfers:
         attach_units(folded, unit_paths(session, [t["target_id"] for t in folded.transfers]))
     upsert(session, [folded])
+    rollup.bump(session, [folded.fact["local_date"]])
     return folded
 
 
@@ -322,9 +326,10 @@ def _forget_marked(session: Session) -> None:
 # --- rebuilding from the event log --------------------------------------------------------------
 
 
-def rebuild(sessions: sessionmaker[Session], batch: int = 2000,
-            progress: Callable[[int], None] | None = None) -> int:
-    """Recompute every call's facts from the event log, a batch of calls per transaction; returns the count."""
+def rebuild(sessions: sessionmaker[Session], batch: int = 2000, progress: Callable[[int], None] | None = None,
+            definitions: Definitions | None = None) -> int:
+    """Recompute every call's facts from the event log, a batch of calls per transaction, then (given the
+    definitions) every day's rollup; returns the number of calls."""
     with sessions() as session:
         units = unit_paths(session)
     done, last = 0, ""
@@ -345,14 +350,19 @@ def rebuild(sessions: sessionmaker[Session], batch: int = 2000,
                 attach_units(f, units)
                 folded.append(f)
             upsert(session, folded)
+            rollup.bump(session, [x.fact["local_date"] for x in folded])
             session.commit()
         done += len(ids)
         last = ids[-1]
         if progress:
             progress(done)
-    with sessions() as session:  # facts of calls whose events are gone
+    with sessions() as session:  # facts of calls whose events are gone, then every day's rollup
         known = select(CallEvent.call_id)
+        gone = session.scalars(select(CallFact.local_date).where(CallFact.call_id.not_in(known)).distinct()).all()
         session.execute(delete(TransferFact).where(TransferFact.call_id.not_in(known)))
         session.execute(delete(CallFact).where(CallFact.call_id.not_in(known)))
+        rollup.bump(session, gone)
         session.commit()
+        if definitions is not None:
+            rollup.refresh(session, rollup.stale_days(session, date.min, date.max, definitions), definitions)
     return done

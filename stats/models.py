@@ -43,6 +43,9 @@ class CallFact(Base):
     __table_args__ = (
         Index("ix_call_facts_local_date_local_hour", "local_date", "local_hour"),
         Index("ix_call_facts_unmatched", "unmatched_query", "local_date"),
+        # covers the queue-wait histogram (percentiles, longest wait): an index-only scan already in group order
+        Index("ix_call_facts_waits", "queue_outcome", "menu_choice", "wait_seconds", "local_date", "local_hour",
+              "local_weekday"),
     )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -107,11 +110,16 @@ class TransferFact(Base):
     """One row per transfer attempt (a staff phone rang), for reach rates by department and person."""
 
     __tablename__ = "transfer_facts"
+    __table_args__ = (
+        # covers the per-department/person sums: an index-only scan already in group order
+        Index("ix_transfer_facts_groups", "forvaltning", "avdelning", "enhet", "target_id", "outcome", "reason",
+              "returned", "local_date", "target", "unit_name", "local_hour", "local_weekday"),
+    )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # 1, 2 ... within the call
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_date: Mapped[date] = mapped_column(Date)
     local_hour: Mapped[int] = mapped_column(Integer)
     local_weekday: Mapped[int] = mapped_column(Integer)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -126,3 +134,57 @@ class TransferFact(Base):
     reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     returned: Mapped[int] = mapped_column(Integer, default=0)
     ring_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+# The per-hour measures a report sums (``stats.report``); the rollup below keeps them per local day and hour.
+HOUR_MEASURES = (
+    "calls", "closed", "english", "invalid_calls", "timeout_calls", "invalid_inputs", "timeouts", "lookups",
+    "lookups_matched", "queued", "queue_returned", "answered", "abandoned", "queue_callback", "short",
+    "within_switchboard", "within_service", "answer_seconds", "transfers", "transfers_answered", "transfers_returned",
+    "transfer_hangup", "reached_by_transfer", "ivr_exits", "talked", "centre_talk_seconds", "wrapups", "resolved",
+    "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
+    "cb_contact_seconds", "reach_calls", "reach_seconds",
+)
+OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
+
+
+class RollupDay(Base):
+    """One local day: how often its facts changed, and which change (and definitions) its rollup rows reflect."""
+
+    __tablename__ = "stats_days"
+
+    local_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    changes: Mapped[int] = mapped_column(Integer, default=0)  # +1 whenever a fact of the day is written
+    built_changes: Mapped[int | None] = mapped_column(Integer, nullable=True)  # ``changes`` the rollup reflects
+    built_for: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the definitions' fingerprint
+
+
+class HourRollup(Base):
+    """The facts of one local day and hour, per menu choice and entry number, summed (``stats.rollup``)."""
+
+    __tablename__ = "stats_hours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_hour: Mapped[int] = mapped_column(Integer)
+    local_weekday: Mapped[int] = mapped_column(Integer)
+    menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    called: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    for _name in HOUR_MEASURES:  # 37 integer columns, named in one place (the migration lists them the same way)
+        locals()[_name] = mapped_column(_name, Integer, nullable=False)
+    del _name
+
+
+class OperatorRollup(Base):
+    """Answered calls and wrap-ups of one local day per operator and wrap-up outcome, summed."""
+
+    __tablename__ = "stats_operator_days"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_weekday: Mapped[int] = mapped_column(Integer)
+    operator: Mapped[str] = mapped_column(String(80))
+    wrapup_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    for _name in OPERATOR_MEASURES:
+        locals()[_name] = mapped_column(_name, Integer, nullable=False)
+    del _name

@@ -1,26 +1,29 @@
 """The report engine: any date range and filters -> every figure of :mod:`stats.definitions`.
 
-A handful of SQL aggregates over ``call_facts`` and ``transfer_facts`` (one
-scan each), grouped finely enough that everything else — the hour × weekday
-heatmap, days, weeks, months, the two service lines — is summed up in Python
-from a few thousand rows. Aggregates are plain integer SUM/COUNT/MAX and
-percentiles come from a histogram of whole seconds, so SQLite and PostgreSQL
-return the very same numbers.
+Four SQL aggregates: the per-hour sums (from the daily rollups of
+:mod:`stats.rollup`, or straight from ``call_facts`` when a filter is not a
+rollup dimension), the queue-wait histogram (percentiles), the transfers per
+unit and person, and the unmatched directory queries — each an index-only scan
+or a few thousand rows. The heatmap, days, weeks, months and the two service
+lines are summed in Python from those rows. Every aggregate is a plain integer
+SUM/COUNT and percentiles come from a histogram of whole seconds, so SQLite and
+PostgreSQL give the very same numbers.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from stats import definitions as defs
+from stats import rollup
 from stats.definitions import Definitions
-from stats.models import CallFact, TransferFact
+from stats.models import HOUR_MEASURES, OPERATOR_MEASURES, CallFact, HourRollup, OperatorRollup, TransferFact
 
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 TOP_QUERIES = 10
@@ -100,77 +103,58 @@ def parse_hours(text: str) -> tuple[int, int]:
         raise FilterError(f"hours {text!r}: use FROM-TO in whole hours, e.g. 8-12") from None
 
 
-def _where(model, f: Filters, *, own_units: bool = True) -> list:
+def _where(model, f: Filters, *, units: bool = True, others: bool = True) -> list:
+    """SQL conditions for ``f`` on a fact or rollup table (``others=False``: dates and weekdays only)."""
     conds = [model.local_date >= f.start, model.local_date <= f.end]
     if f.weekdays:
         conds.append(model.local_weekday.in_(f.weekdays))
+    if not others:
+        return conds
     if (f.hour_from, f.hour_to) != (0, 24):
         conds += [model.local_hour >= f.hour_from, model.local_hour < f.hour_to]
     if f.called:
         conds.append(model.called.in_(f.called))
     if f.queue:
         conds.append(model.queue == f.queue)
-    if f.department:
+    if f.department and units:
         conds.append(or_(model.forvaltning == f.department, model.avdelning == f.department,
                          model.enhet == f.department))
     return conds
 
 
-def _sum(expr):
-    return func.coalesce(func.sum(expr), 0)
-
-
-def _flag(cond):
-    return _sum(case((cond, 1), else_=0))
-
-
 # --- the queries -----------------------------------------------------------------------------------
-
-CUBE_MEASURES = ("calls", "closed", "english", "invalid_calls", "timeout_calls", "invalid_inputs", "timeouts",
-                 "lookups", "lookups_matched", "queued", "queue_returned", "answered", "abandoned", "queue_callback",
-                 "short", "within_switchboard", "within_service", "answer_seconds", "transfers",
-                 "transfers_answered", "transfers_returned", "transfer_hangup", "reached_by_transfer", "ivr_exits",
-                 "talked", "centre_talk_seconds", "wrapups", "resolved", "wrapup_seconds", "cb_requested",
-                 "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts", "cb_contact_seconds", "reach_calls",
-                 "reach_seconds")
+# Each returns plain tuples; the rollups are used when the filters allow (see stats.rollup).
 
 
-def _cube(session: Session, f: Filters, d: Definitions) -> list[tuple]:
-    c = CallFact
-    short = d.short_abandon_seconds if d.short_abandon_seconds > 0 else -1
-    measures = [
-        func.count(), _sum(c.closed), _sum(c.english), _flag(c.invalid_inputs > 0), _flag(c.timeouts > 0),
-        _sum(c.invalid_inputs), _sum(c.timeouts), _sum(c.lookups), _sum(c.lookups_matched), _sum(c.queued),
-        _sum(c.queue_returned), _sum(c.answered), _sum(c.abandoned), _sum(c.queue_callback),
-        _flag(and_(c.abandoned == 1, c.wait_seconds <= short)),
-        _flag(and_(c.answered == 1, c.wait_seconds <= d.switchboard_answer_seconds)),
-        _flag(and_(c.answered == 1, c.wait_seconds <= d.service_answer_seconds)),
-        _sum(c.answer_seconds), _sum(c.transfers), _sum(c.transfers_answered), _sum(c.transfers_returned),
-        _sum(c.transfer_hangup), _flag(c.outcome == "transferred"), _flag(c.outcome == "ivr_exit"),
-        _flag(and_(c.answered == 1, c.talk_seconds.is_not(None))), _sum(c.centre_talk_seconds), _sum(c.wrapups),
-        _sum(c.resolved), _sum(c.wrapup_seconds), _sum(c.cb_requested), _sum(c.cb_completed), _sum(c.cb_failed),
-        _sum(c.cb_cancelled), _sum(c.cb_attempts), _sum(c.cb_contact_seconds), func.count(c.reach_seconds),
-        _sum(c.reach_seconds),
-    ]
-    keys = (c.local_date, c.local_hour, c.menu_choice, c.called)
-    return session.execute(select(*keys, *measures).where(*_where(c, f)).group_by(*keys)).all()
-
-
-def _waits(session: Session, f: Filters) -> list[tuple]:
-    c = CallFact
-    keys = (c.menu_choice, c.queue_outcome, c.wait_seconds)
-    return session.execute(select(*keys, func.count()).where(*_where(c, f), c.queued == 1,
-                                                             c.wait_seconds.is_not(None)).group_by(*keys)).all()
+def _hours(session: Session, f: Filters, d: Definitions) -> list[tuple]:
+    """(date, hour, weekday, menu choice, entry number, *HOUR_MEASURES) rows."""
+    if f.queue or f.department:  # not rollup dimensions: aggregate the facts themselves
+        return session.execute(rollup.hour_select(d, *_where(CallFact, f))).all()
+    rollup.ensure_fresh(session, f.start, f.end, d)
+    h = HourRollup
+    columns = [getattr(h, k) for k in (*rollup.HOUR_KEYS, *HOUR_MEASURES)]
+    return session.execute(select(*columns).where(*_where(h, f, units=False))).all()
 
 
 def _operators(session: Session, f: Filters) -> list[tuple]:
+    """(operator, wrap-up outcome, *OPERATOR_MEASURES) rows, per day."""
+    if f.called or f.queue or f.department or (f.hour_from, f.hour_to) != (0, 24):
+        rows = session.execute(rollup.operator_select(*_where(CallFact, f))).all()
+    else:  # _hours has refreshed the rollups of the range
+        o = OperatorRollup
+        rows = session.execute(select(*[getattr(o, k) for k in (*rollup.OPERATOR_KEYS, *OPERATOR_MEASURES)])
+                               .where(*_where(o, f, others=False))).all()
+    return [row[2:] for row in rows]
+
+
+def _waits(session: Session, f: Filters) -> list[tuple]:
+    """(menu choice, queue outcome, wait seconds, calls): the histogram percentiles are read from."""
     c = CallFact
-    who = func.coalesce(c.operator, c.wrapup_operator, literal("(okänd)"))
-    keys = (who, c.wrapup_outcome)
-    measures = (_sum(c.answered), _sum(c.answer_seconds), _flag(and_(c.answered == 1, c.talk_seconds.is_not(None))),
-                _sum(c.centre_talk_seconds), _sum(c.wrapups), _sum(c.resolved), _sum(c.wrapup_seconds))
-    return session.execute(select(*keys, *measures).where(*_where(c, f), or_(c.answered == 1, c.wrapups == 1))
-                           .group_by(*keys)).all()
+    keys = (c.queue_outcome, c.menu_choice, c.wait_seconds)
+    query = (select(c.menu_choice, c.queue_outcome, c.wait_seconds, func.count())
+             .where(*_where(c, f), c.queue_outcome.in_(("answered", "abandoned", "callback")),
+                    c.wait_seconds.is_not(None)).group_by(*keys))
+    return session.execute(query.with_hint(c, "INDEXED BY ix_call_facts_waits", "sqlite")).all()
 
 
 def _unmatched(session: Session, f: Filters, top: int) -> list[tuple]:
@@ -183,8 +167,9 @@ def _unmatched(session: Session, f: Filters, top: int) -> list[tuple]:
 def _transfers(session: Session, f: Filters) -> list[tuple]:
     t = TransferFact
     keys = (t.forvaltning, t.avdelning, t.enhet, t.target_id, t.outcome, t.reason, t.returned)
-    return session.execute(select(*keys, func.max(t.target), func.max(t.unit_name), func.count())
-                           .where(*_where(t, f)).group_by(*keys)).all()
+    query = (select(*keys, func.max(t.target), func.max(t.unit_name), func.count())
+             .where(*_where(t, f)).group_by(*keys))
+    return session.execute(query.with_hint(t, "INDEXED BY ix_transfer_facts_groups", "sqlite")).all()
 
 
 def _unit_names(session: Session) -> dict[str, str]:
@@ -195,18 +180,24 @@ def _unit_names(session: Session) -> dict[str, str]:
 
 # --- assembling ------------------------------------------------------------------------------------
 
+M = {name: i for i, name in enumerate(HOUR_MEASURES)}
+ZERO = (0,) * len(HOUR_MEASURES)
 
-@dataclass
-class Bucket:
-    """Summed measures of some set of cube rows (a day, an hour, a service line ...)."""
 
-    m: Counter = field(default_factory=Counter)
+def vsum(vectors: list) -> list[int]:
+    """Column sums of measure vectors (C speed: a year is some twenty thousand of them)."""
+    return [sum(col) for col in zip(*vectors)] if vectors else list(ZERO)
 
-    def add(self, values: Mapping[str, int]) -> None:
-        self.m.update(values)
 
-    def __getitem__(self, key: str) -> int:
-        return self.m[key]
+class Bucket(dict):
+    """Named measures of some set of rows; a missing name is 0."""
+
+    def __missing__(self, key: str) -> int:
+        return 0
+
+    @classmethod
+    def of(cls, vector: list[int]) -> "Bucket":
+        return cls(zip(HOUR_MEASURES, vector))
 
 
 def _line_figures(b: Bucket, line: str, d: Definitions, waits: list[tuple[int, int]]) -> dict[str, Any]:
@@ -219,15 +210,17 @@ def _line_figures(b: Bucket, line: str, d: Definitions, waits: list[tuple[int, i
                 light=asdict(defs.light(value, d.target_percent(line), True, d.amber_margin_percent)))
 
 
-def _period_row(key: str, b: Bucket, d: Definitions) -> dict[str, Any]:
+def _period_row(key: str, sw: Bucket, cs: Bucket, d: Definitions) -> dict[str, Any]:
+    b = Bucket({k: sw[k] + cs[k] for k in HOUR_MEASURES})
     abandoned = b["abandoned"] - b["short"]
     offered = b["queued"] - b["short"]
     return dict(period=key, calls=b["calls"], offered=offered, answered=b["answered"], abandoned=abandoned,
                 ivr_exits=b["ivr_exits"], closed=b["closed"],
-                service_level_switchboard=defs.service_level(b["sw_within"], b["sw_answered"], b["sw_abandoned"],
+                service_level_switchboard=defs.service_level(sw["within_switchboard"], sw["answered"],
+                                                             sw["abandoned"] - sw["short"],
                                                              d.abandoned_in_denominator),
-                service_level_service=defs.service_level(b["cs_within"], b["cs_answered"], b["cs_abandoned"],
-                                                         d.abandoned_in_denominator),
+                service_level_service=defs.service_level(cs["within_service"], cs["answered"],
+                                                         cs["abandoned"] - cs["short"], d.abandoned_in_denominator),
                 lost_percent=defs.share(abandoned, offered), asa=defs.mean(b["answer_seconds"], b["answered"]))
 
 
@@ -236,37 +229,44 @@ def week_of(day: date) -> str:
     return f"{y}-W{w:02d}"
 
 
+def _periods(per_day: dict[tuple[date, str], list], d: Definitions, name) -> list[dict[str, Any]]:
+    """Sum (day, line) vectors into periods named by ``name(day)``, one row per period."""
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for (day, line), vector in per_day.items():
+        groups[(name(day), line)].append(vector)
+    keys = sorted({k for k, _ in groups})
+    return [_period_row(k, Bucket.of(vsum(groups.get((k, "switchboard"), []))),
+                        Bucket.of(vsum(groups.get((k, "service"), []))), d) for k in keys]
+
+
 def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) -> dict[str, Any]:
     """Every figure for the calls ``f`` selects, as plain data (JSON-ready)."""
-    total, lines = Bucket(), {"switchboard": Bucket(), "service": Bucket()}
-    days: dict[date, Bucket] = defaultdict(Bucket)
     heat = [[0] * 7 for _ in range(24)]
     choices: Counter = Counter()
     entries: Counter = Counter()
-    longest = 0
-    for row in _cube(session, f, d):
-        day, hour, choice, called = row[:4]
-        values = dict(zip(CUBE_MEASURES, (int(v or 0) for v in row[4:])))
+    by_line: dict[str, list] = {"switchboard": [], "service": []}
+    by_day_line: dict[tuple[date, str], list] = defaultdict(list)
+    calls, closed = M["calls"], M["closed"]
+    for row in _hours(session, f, d):
+        day, hour, weekday, choice, called = row[:5]
+        vector = row[5:]
         line = d.line(choice)
-        tag = "sw" if line == "switchboard" else "cs"
-        values.update({f"{tag}_within": values[f"within_{line}"], f"{tag}_answered": values["answered"],
-                       f"{tag}_abandoned": values["abandoned"] - values["short"]})
-        total.add(values)
-        lines[line].add(values)
-        days[day].add(values)
-        heat[hour][day.isoweekday() - 1] += values["calls"]
-        choices[choice or "none"] += values["calls"] - (values["closed"] if choice is None else 0)
-        entries[called or "okänt"] += values["calls"]
+        by_line[line].append(vector)
+        by_day_line[(day, line)].append(vector)
+        heat[hour][weekday - 1] += vector[calls]
+        choices[choice or "none"] += vector[calls] - (vector[closed] if choice is None else 0)
+        entries[called or "okänt"] += vector[calls]
+    per_day = {key: vsum(vectors) for key, vectors in by_day_line.items()}
+    lines = {line: Bucket.of(vsum(vectors)) for line, vectors in by_line.items()}
+    total = Bucket({k: lines["switchboard"][k] + lines["service"][k] for k in HOUR_MEASURES})
 
     hist: dict[str, list[tuple[int, int]]] = {"switchboard": [], "service": []}
-    offered_waits: list[tuple[int, int]] = []
-    short = d.short_abandon_seconds
+    longest = None
     for choice, outcome, wait, n in _waits(session, f):
         if outcome == "answered":
             hist[d.line(choice)].append((wait, n))
-        if not defs.is_short_abandon(outcome, wait, short):
-            offered_waits.append((wait, n))
-            longest = max(longest, wait)
+        if not defs.is_short_abandon(outcome, wait, d.short_abandon_seconds):
+            longest = wait if longest is None else max(longest, wait)
     answered_hist = hist["switchboard"] + hist["service"]
 
     abandoned = total["abandoned"] - total["short"]
@@ -279,8 +279,7 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
     operators: dict[str, Counter] = defaultdict(Counter)
     wrapup_outcomes: Counter = Counter()
     for who, outcome, *values in _operators(session, f):
-        operators[who].update(dict(zip(("answered", "answer_seconds", "talked", "talk_seconds", "wrapups",
-                                        "resolved", "wrapup_seconds"), (int(v or 0) for v in values))))
+        operators[who].update(dict(zip(OPERATOR_MEASURES, (int(v or 0) for v in values))))
         if outcome:
             wrapup_outcomes[outcome] += int(values[4] or 0)
 
@@ -311,12 +310,6 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
              light=asdict(defs.Light("info", "Jämförelse", "Comparison"))),
     ]
     menu_calls = total["calls"] - total["closed"]
-    by_day = [_period_row(day.isoformat(), days[day], d) for day in sorted(days)]
-    weeks: dict[str, Bucket] = defaultdict(Bucket)
-    months: dict[str, Bucket] = defaultdict(Bucket)
-    for day, b in days.items():
-        weeks[week_of(day)].add(b.m)
-        months[day.strftime("%Y-%m")].add(b.m)
     return {
         "filters": f.to_dict(),
         "definitions": asdict(d),
@@ -328,7 +321,7 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
                       unfinished=offered - total["answered"] - abandoned - total["queue_callback"],
                       english=total["english"]),
         "tiles": tiles,
-        "speed": dict(asa=asa, asa_p90=defs.percentile(answered_hist, 0.9), longest_wait=longest if offered_waits else None,
+        "speed": dict(asa=asa, asa_p90=defs.percentile(answered_hist, 0.9), longest_wait=longest,
                       talk_mean=defs.mean(total["centre_talk_seconds"], total["talked"]),
                       handle_mean=defs.mean(total["centre_talk_seconds"] + total["wrapup_seconds"], total["talked"]),
                       reach_mean=defs.mean(total["reach_seconds"], total["reach_calls"])),
@@ -353,9 +346,9 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
                           unmatched=total["lookups"] - total["lookups_matched"],
                           top_unmatched=[dict(query=q, calls=n) for q, n in _unmatched(session, f, top)]),
         "heatmap": dict(weekdays=list(WEEKDAYS_SV), hours=list(range(24)), calls=heat),
-        "by_day": by_day,
-        "by_week": [_period_row(k, weeks[k], d) for k in sorted(weeks)],
-        "by_month": [_period_row(k, months[k], d) for k in sorted(months)],
+        "by_day": _periods(per_day, d, date.isoformat),
+        "by_week": _periods(per_day, d, week_of),
+        "by_month": _periods(per_day, d, lambda day: day.strftime("%Y-%m")),
         "entries": [dict(called=k, calls=v) for k, v in sorted(entries.items())],
         "operators": [_operator_row(k, v) for k, v in sorted(operators.items())],
     }

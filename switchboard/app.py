@@ -62,7 +62,9 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     from ivr.admin_hours import bp as hours_admin_bp
     from switchboard.audit import bp as audit_bp
 
-    for blueprint in (flow_admin_bp, hours_admin_bp, audit_bp):
+    from switchboard.console.views import bp as console_bp
+
+    for blueprint in (flow_admin_bp, hours_admin_bp, audit_bp, console_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(twilio_bp)
     from stats.views import bp as stats_bp

@@ -26,8 +26,8 @@ from ivr.engine import CallState, Step, step
 from ivr.flow import Flow
 from ivr.models import CallSession, FlowVersion
 from ivr.protocol import (
-    Action, CallbackStored, CheckHours, CheckNumber, Enqueue, HoursChecked, Input, JoinQueue, Lookup, LookupResult,
-    Match, NumberChecked, QueuePlace, QueueStatus, Request, Say, Start, StoreCallback,
+    Action, CallbackStored, CheckHours, CheckNumber, CheckOperator, Enqueue, HoursChecked, Input, JoinQueue, Lookup,
+    LookupResult, Match, NumberChecked, OperatorFree, QueuePlace, QueueStatus, Request, Say, Start, StoreCallback,
 )
 from stats import events as event_log
 from switchboard import queue as centre
@@ -118,6 +118,18 @@ class CallRunner:
             caller, called = (call.caller, call.called) if call else (None, None)
         return self._fallback(call_id, now, caller, called, state)
 
+    def wrapup(self, call_id: str, operator: str, outcome: str, now: datetime) -> None:
+        """The operator's wrap-up code for a call they handled: the figure "resolved at the centre" comes from it."""
+        with self.sessions() as session:
+            call = session.get(CallSession, call_id)
+            if call is None:
+                raise CallNotFound(call_id)
+            call.step += 1
+            event_log.record(session, call_id, call.step, [("operator_wrapup", {"outcome": outcome,
+                                                                                 "operator": operator})],
+                             now, self.channel)
+            session.commit()
+
     def handed_off(self, call_id: str, now: datetime, detail: str) -> None:
         """The adapter failed and the PBX's own fallback (the operators) took the call: close it in our books."""
         with self.sessions() as session:
@@ -194,6 +206,10 @@ class CallRunner:
             return NumberChecked(decision.ok, decision.number, decision.spoken, decision.reason)
         if isinstance(request, StoreCallback):
             return self._store_callback(session, call, state, request, now)
+        if isinstance(request, CheckOperator):
+            from switchboard.console.operators import is_free
+
+            return OperatorFree(request.operator, is_free(session, request.operator, returning_call=call.call_id))
         raise TypeError(f"unknown request {request!r}")
 
     def hours(self, session: Session, key: str, now: datetime) -> HoursChecked:

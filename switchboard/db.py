@@ -97,5 +97,6 @@ def import_models() -> None:
     import stats.models  # noqa: F401
     import switchboard.audit  # noqa: F401
     import switchboard.auth  # noqa: F401
+    import switchboard.console.models  # noqa: F401
     import switchboard.queue  # noqa: F401
     import switchboard.twilio.models  # noqa: F401

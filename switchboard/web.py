@@ -12,6 +12,7 @@ bp = Blueprint("web", __name__)
 
 # (endpoint, label, who it is for) — the start page lists what exists
 VIEWS = [
+    ("console.page", "Konsol / Operator console", "operatörer (inloggning)"),
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
     ("callbacks.index", "Uppringningar / Callbacks", "operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),

@@ -162,3 +162,52 @@ def test_operator_cannot_open_admin_pages(page):
     for path in ("/admin/flow", "/admin/hours", "/admin/directory", "/admin/audit"):
         response = page.goto(path)
         assert response.status == 403, path
+
+
+def test_operator_console_follows_a_transfer_that_comes_back_and_records_a_wrapup(page, app):
+    from playwright.sync_api import expect
+
+    from ivr.protocol import Digits, TransferEnded
+    from stats.events import events_of
+    from switchboard.calls import CallRunner
+    from switchboard.clock import Clock
+    from tests.conftest import TZ, at
+
+    svc = app.extensions["vaxel"]
+    svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
+    calls = CallRunner(svc.sessions, svc.settings, channel="simulator")
+
+    log_in(page, "operator", "demo-operator-2026")
+    page.goto("/console")
+    page.click("#me button[data-state=ready]")
+    expect(page.locator("#my-state")).to_have_text("Redo")
+
+    calls.start("web-1", svc.clock.now(), caller="+46701740630")  # a call from the simulator
+    calls.handle("web-1", Digits("2"), svc.clock.now())
+    queued = page.locator("#queue li[data-call=web-1]")
+    expect(queued).to_contain_text("070-174 06 30")
+    expect(queued).to_contain_text("ärende")
+    queued.locator("button").click()
+
+    panel = page.locator("#my-call .call")
+    expect(panel.locator(".script")).to_contain_text("du pratar med Olle Operatör")
+    panel.locator(".target").type("torghandel", delay=10)
+    expect(panel.locator(".targets li").first).to_contain_text("Sven Olofsson")
+    panel.locator(".target").press("Enter")
+    expect(page.locator("#ringing li[data-call=web-1]")).to_contain_text("Sven Olofsson")
+
+    calls.handle("web-1", TransferEnded("no-answer"), svc.clock.now())  # what the telephony reports
+    back = page.locator("#returned li[data-call=web-1]")
+    expect(back).to_contain_text("tillbaka (svarar inte)")
+    expect(back).to_have_attribute("data-reason", "no-answer")
+    expect(page.locator("#ringing li")).to_have_count(0)
+    expect(panel.locator(".context")).to_contain_text("Ringer från 070-174 06 30")
+
+    page.click("[data-wrapup=answered_by_centre]")
+    for _ in range(50):
+        with svc.sessions() as session:  # a new session each time, to see the browser's commit
+            wrapups = [e.data for e in events_of(session, "web-1") if e.type == "operator_wrapup"]
+        if wrapups:
+            break
+        page.wait_for_timeout(100)
+    assert wrapups == [{"outcome": "answered_by_centre", "operator": "operator"}]

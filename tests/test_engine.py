@@ -268,3 +268,55 @@ def test_language_follows_the_number_dialled(called, lang, expected):
     first = step(FLOW, None, Start(CALLER, called, lang), T0)
     assert first.state.lang == expected
     assert step(FLOW, first.state, OPEN, T0).actions[0].lang == expected
+
+
+# --- an operator holds the call: transfer followed, back to the same operator or first in the queue ---------
+
+from ivr.protocol import OperatorFree, OperatorToQueue, OperatorTransfer  # noqa: E402
+
+HELD = QUEUED + [(OperatorAnswered("olle"), 30)]
+NADIA = Match(id="p040", name="Nadia Karimi", unit="Marknad och torghandel", number="+46406280440")
+
+
+def test_operator_transfer_rings_the_target_and_is_followed():
+    steps = play(HELD + [(OperatorTransfer(NADIA, "olle", 20), 60)])
+    transfer = steps[-1].actions[0]
+    assert (transfer.kind, transfer.name, transfer.by, transfer.ring_timeout) == ("transfer", "Nadia Karimi", "olle", 20)
+    assert steps[-1].state.awaiting == "transfer" and steps[-1].state.transfer_by == "olle"
+    assert steps[-1].events[0].data["by"] == "olle"
+
+
+@pytest.mark.parametrize("status, free, expected, awaiting", [
+    ("no-answer", True, ["say:returned_to_operator", "bridged:olle"], "bridged"),
+    ("busy", True, ["say:returned_to_operator", "bridged:olle"], "bridged"),
+    ("canceled", True, ["say:returned_to_operator", "bridged:olle"], "bridged"),  # a consult the operator ended
+    ("no-answer", False, ["say:transfer_no_answer", "ask:join_queue"], "queue_join"),
+    ("failed", False, ["say:transfer_failed", "ask:join_queue"], "queue_join"),
+])
+def test_a_failed_operator_transfer_comes_back_to_the_same_operator_if_free(status, free, expected, awaiting):
+    steps = play(HELD + [(OperatorTransfer(NADIA, "olle"), 60), (TransferEnded(status), 85)])
+    assert summary(steps[-1]) == ["ask:check_operator"] and steps[-1].request.operator == "olle"
+    back = step(FLOW, steps[-1].state, OperatorFree("olle", free), T0 + timedelta(seconds=85))
+    assert summary(back) == expected and back.state.awaiting == awaiting
+    returned = back.events[0]
+    assert returned.type == "returned_to_queue" and returned.data["to"] == ("operator" if free else "queue")
+    if not free:
+        assert back.request.returned_from == "Nadia Karimi"  # first in the queue, ahead of new callers
+
+
+def test_operator_transfer_answered_and_caller_hangup_while_ringing():
+    answered = play(HELD + [(OperatorTransfer(NADIA, "olle"), 60), (TransferEnded("answered"), 70)])[-1]
+    assert summary(answered) == ["bridged:Nadia Karimi"] and answered.state.party == "Nadia Karimi"
+    gone = play(HELD + [(OperatorTransfer(NADIA, "olle"), 60), (Hangup(), 65)])[-1]
+    assert [f"{e.type}:{e.data['reason']}" for e in gone.events] == ["transfer_failed:caller_hangup",
+                                                                     "call_ended:caller_hangup"]
+
+
+def test_operator_puts_the_call_back_in_the_queue():
+    back = play(HELD + [(OperatorToQueue("olle"), 90)])[-1]
+    assert summary(back) == ["say:to_queue", "ask:join_queue"] and back.request.returned_from is None
+
+
+def test_operator_inputs_are_refused_when_nobody_holds_the_call():
+    with pytest.raises(ValueError):
+        play(QUEUED + [(OperatorTransfer(NADIA, "olle"), 60)])

@@ -8,21 +8,50 @@ queue (:func:`switchboard.queue.waiting`), which knows the priorities. The
 ``<Queue url>`` runs for the caller about to be bridged: that is where the
 engine hears ``OperatorAnswered``. When the talk ends — or an empty queue
 was waited on long enough — the operator is served the next caller.
+
+Console operators: when the calling endpoint (``From``) is the
+``ConsoleOperator.endpoint`` of a console operator, the line serves them only
+while they are *ready* and hold no other call (a transfer they follow, a
+caller on hold); otherwise it says why and hangs up, so their endpoint is free
+for a call coming back to them (:mod:`.control`). The engine then hears the
+operator's user name, as the console knows them. Endpoints the console does
+not know are served as before.
 """
 
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
+
 from ivr.protocol import OperatorAnswered
 from switchboard import queue as centre
 from switchboard.app import services
+from switchboard.console.models import ConsoleOperator
+from switchboard.console.operators import holding, live_calls
 from switchboard.twilio import twiml, urls
 from switchboard.twilio.blueprint import answers, arg, audio, bp, config, form, link, now, runner
 
 log = logging.getLogger(__name__)
 
 ANSWERED = {"completed", "answered"}
+NOT_READY = "Du är inte redo i konsolen. Välj Redo i konsolen och ring linjen igen."
+FOLLOWING = "Du har redan ett samtal. Samtalet kopplas tillbaka till dig om det inte besvaras."
+
+
+def _console_operator(endpoint: str) -> tuple[str | None, str | None]:
+    """(the console user name of this endpoint, why they may not take a caller now) — (None, None) if unknown."""
+    if not endpoint:
+        return None, None
+    with services().sessions() as session:
+        row = session.scalar(select(ConsoleOperator).where(ConsoleOperator.endpoint == endpoint))
+        if row is None:
+            return None, None
+        if row.state != "ready":
+            return row.username, NOT_READY
+        if holding(live_calls(session), row.username) is not None:
+            return row.username, FOLLOWING
+        return row.username, None
 
 
 def _returned_first(queue: str) -> bool:
@@ -40,9 +69,13 @@ def operator():
     if allowed and who not in allowed:
         log.warning("twilio: %s called the operator line but is not in twilio.operators", who or "-")
         return twiml.say_and_hang_up(twiml.NOT_AN_OPERATOR, audio())
+    username, refusal = _console_operator(who)
+    if refusal:
+        log.info("twilio: console operator %s (%s) not handed a caller: %s", username, who, refusal)
+        return twiml.say_and_hang_up(refusal, audio())
     returned = arg("skip") != "returned" and _returned_first(queue)
     tried = twiml.twilio_queue(queue, returned)
-    return twiml.operator_dial(tried, link(urls.DEQUEUED, op=who, queue=queue),
+    return twiml.operator_dial(tried, link(urls.DEQUEUED, op=username or who, queue=queue),
                                link(urls.OPERATOR_NEXT, queue=queue, tried=tried), int(config()["hold_seconds"]))
 
 

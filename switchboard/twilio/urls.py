@@ -28,6 +28,11 @@ OPERATOR = "/operator"
 OPERATOR_NEXT = "/operator/next"
 DEQUEUED = "/dequeued"  # <Queue url>: runs for the caller about to be bridged
 
+# the operator console acting on a live call (control.py: REST updates of the caller's call)
+CONSOLE_DIAL = "/console/dial"  # <Dial action> of an operator's followed transfer, and of the dial back to them
+CONSOLE_HOLD = "/console/hold"  # the caller on hold: hold audio and a loop back here; never steps the engine
+CONSOLE_CONSULT = "/console/consult"  # <Dial action> on the operator's consult leg (attended transfer)
+
 # outbound callback calls (placed by dialer.py)
 CALLBACK_ANSWER = "/callback/answer"
 CALLBACK_WAIT = "/callback/wait"

@@ -1,4 +1,4 @@
-"""statistics: per-call facts and per-transfer facts folded from the call event log
+"""statistics: per-call and per-transfer facts folded from the call event log, and their per-day rollups
 
 Revision ID: 0007
 Revises: 0001
@@ -14,6 +14,17 @@ revision = '0007'
 down_revision = '0001'
 branch_labels = ('stats',)
 depends_on = None
+
+# the summed measures of the rollups, as named in stats/models.py (a migration keeps its own copy)
+HOUR_MEASURES = (
+    "calls", "closed", "english", "invalid_calls", "timeout_calls", "invalid_inputs", "timeouts", "lookups",
+    "lookups_matched", "queued", "queue_returned", "answered", "abandoned", "queue_callback", "short",
+    "within_switchboard", "within_service", "answer_seconds", "transfers", "transfers_answered", "transfers_returned",
+    "transfer_hangup", "reached_by_transfer", "ivr_exits", "talked", "centre_talk_seconds", "wrapups", "resolved",
+    "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
+    "cb_contact_seconds", "reach_calls", "reach_seconds",
+)
+OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
 
 
 def upgrade() -> None:
@@ -78,6 +89,8 @@ def upgrade() -> None:
     with op.batch_alter_table('call_facts', schema=None) as batch_op:
         batch_op.create_index('ix_call_facts_local_date_local_hour', ['local_date', 'local_hour'], unique=False)
         batch_op.create_index('ix_call_facts_unmatched', ['unmatched_query', 'local_date'], unique=False)
+        batch_op.create_index('ix_call_facts_waits', ['queue_outcome', 'menu_choice', 'wait_seconds', 'local_date',
+                                                      'local_hour', 'local_weekday'], unique=False)
 
     op.create_table('transfer_facts',
     sa.Column('call_id', sa.String(length=64), nullable=False),
@@ -101,14 +114,52 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('call_id', 'seq', name=op.f('pk_transfer_facts'))
     )
     with op.batch_alter_table('transfer_facts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transfer_facts_local_date'), ['local_date'], unique=False)
+        batch_op.create_index('ix_transfer_facts_groups', ['forvaltning', 'avdelning', 'enhet', 'target_id', 'outcome',
+                                                          'reason', 'returned', 'local_date', 'target', 'unit_name',
+                                                          'local_hour', 'local_weekday'],
+                              unique=False)
+
+    op.create_table('stats_days',
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('changes', sa.Integer(), nullable=False),
+    sa.Column('built_changes', sa.Integer(), nullable=True),
+    sa.Column('built_for', sa.String(length=64), nullable=True),
+    sa.PrimaryKeyConstraint('local_date', name=op.f('pk_stats_days'))
+    )
+    op.create_table('stats_hours',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('local_hour', sa.Integer(), nullable=False),
+    sa.Column('local_weekday', sa.Integer(), nullable=False),
+    sa.Column('menu_choice', sa.String(length=40), nullable=True),
+    sa.Column('called', sa.String(length=32), nullable=True),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in HOUR_MEASURES],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_hours'))
+    )
+    with op.batch_alter_table('stats_hours', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_hours_local_date'), ['local_date'], unique=False)
+    op.create_table('stats_operator_days',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('local_weekday', sa.Integer(), nullable=False),
+    sa.Column('operator', sa.String(length=80), nullable=False),
+    sa.Column('wrapup_outcome', sa.String(length=32), nullable=True),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in OPERATOR_MEASURES],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_operator_days'))
+    )
+    with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_operator_days_local_date'), ['local_date'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('stats_operator_days')
+    op.drop_table('stats_hours')
+    op.drop_table('stats_days')
     with op.batch_alter_table('transfer_facts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_transfer_facts_local_date'))
+        batch_op.drop_index('ix_transfer_facts_groups')
     op.drop_table('transfer_facts')
     with op.batch_alter_table('call_facts', schema=None) as batch_op:
+        batch_op.drop_index('ix_call_facts_waits')
         batch_op.drop_index('ix_call_facts_unmatched')
         batch_op.drop_index('ix_call_facts_local_date_local_hour')
     op.drop_table('call_facts')

@@ -1,0 +1,71 @@
+"""Operator state and what each operator is doing, derived from the calls themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.engine import CallState
+from ivr.models import CallSession
+from switchboard.console.models import ConsoleOperator
+
+STATES = ("ready", "paused", "offline")
+LABELS = {"ready": "Redo", "paused": "Paus", "offline": "Utloggad"}
+
+
+class OperatorError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    call: CallSession
+    state: CallState
+
+
+def live_calls(session: Session) -> list[LiveCall]:
+    """Every call not yet ended, with its engine state."""
+    return [LiveCall(c, CallState.from_dict(c.state)) for c in session.scalars(
+        select(CallSession).where(CallSession.ended_at.is_(None)).order_by(CallSession.started_at))
+        if c.state]
+
+
+def holding(calls: list[LiveCall], operator: str, but: str | None = None) -> LiveCall | None:
+    """The call an operator is talking to or following a transfer of (other than ``but``)."""
+    for live in calls:
+        if live.call.call_id == but:
+            continue
+        s = live.state
+        if (s.awaiting == "bridged" and s.party == operator) or s.transfer_by == operator:
+            return live
+    return None
+
+
+def get(session: Session, username: str, now: datetime) -> ConsoleOperator:
+    row = session.get(ConsoleOperator, username)
+    if row is None:
+        row = ConsoleOperator(username=username, state="offline", reason="", since=now, endpoint="")
+        session.add(row)
+    return row
+
+
+def set_state(session: Session, username: str, state: str, now: datetime, reason: str = "") -> ConsoleOperator:
+    if state not in STATES:
+        raise OperatorError(f"state must be one of {', '.join(STATES)}")
+    if state == "paused" and not reason.strip():
+        raise OperatorError("a pause needs a reason")
+    row = get(session, username, now)
+    if row.state != state or row.reason != reason.strip():
+        row.state, row.reason, row.since = state, reason.strip(), now
+    return row
+
+
+def is_free(session: Session, username: str, returning_call: str | None = None) -> bool:
+    """Ready and not holding another call: the returning call may come straight back to them."""
+    row = session.get(ConsoleOperator, username)
+    if row is None or row.state != "ready":
+        return False
+    return holding(live_calls(session), username, but=returning_call) is None

@@ -1,0 +1,153 @@
+// The operator console: a live picture from server-sent events, keyboard-first actions on the call I hold.
+(() => {
+  "use strict";
+  const me = window.VAXEL_ME;
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const $ = (id) => document.getElementById(id);
+  const errorBox = $("console-error");
+  let snapshot = null;
+  let targets = [];
+  let selected = -1;
+  let heldId = null;
+
+  const el = (tag, attrs = {}, ...children) => {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (key === "class") node.className = value; else node.setAttribute(key, value);
+    }
+    for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
+    return node;
+  };
+  const mmss = (s) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const tag = (cls, text, state) => el("span", {class: `tag ${cls}`, "data-state": state || cls}, text);
+
+  async function post(path, body = {}) {
+    errorBox.textContent = "";
+    const reply = await fetch(path, {method: "POST", body: JSON.stringify(body),
+      headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf}});
+    const data = await reply.json().catch(() => ({}));
+    if (!reply.ok) { errorBox.textContent = data.error || `Fel ${reply.status}`; return null; }
+    render(data);
+    return data;
+  }
+
+  function render(data) {
+    snapshot = data;
+    const mine = data.operators.find((o) => o.username === me);
+    const state = mine ? mine.state : "offline";
+    const myState = $("my-state");
+    myState.dataset.state = state;
+    myState.textContent = mine ? `${mine.label}${mine.reason ? " – " + mine.reason : ""}` : "Utloggad";
+
+    $("queue").replaceChildren(...data.queue.map((q) => el("li", {"data-call": q.call_id},
+      `${q.position}. ${q.caller} · väntat ${mmss(q.waited)} · ${q.menu_choice} `,
+      q.returned ? tag("returned", `tillbaka${q.returned_from ? " från " + q.returned_from : ""}`) : "",
+      q.channel === "simulator" || q.channel === "demo"
+        ? el("button", {type: "button", "data-answer": q.call_id}, "Svara") : "")));
+    if (!data.queue.length) $("queue").replaceChildren(el("li", {}, "Ingen väntar."));
+
+    $("ringing").replaceChildren(...data.ringing.map((r) => el("li", {"data-call": r.call_id},
+      tag("ringing", "ringer"), ` ${r.caller} → ${r.target} (${r.unit}) · ${r.ringing} s · av ${r.by}`)));
+    $("returned").replaceChildren(...data.returned.map((r) => el("li", {"data-call": r.call_id, "data-reason": r.reason},
+      tag("returned", `tillbaka (${r.reason_text})`), ` från ${r.target} · ${r.to === "operator" ? "till " + r.operator : "först i kön"} · ${mmss(r.ago)} sedan`)));
+    $("operators").replaceChildren(...data.operators.map((o) => el("li", {},
+      `${o.username} `, tag("state", o.label, o.state), o.reason ? ` ${o.reason}` : "",
+      o.call ? [" · ", o.call.transfer_ringing ? tag("ringing", "kopplar") : (o.call.on_hold ? tag("hold", "parkerat") : tag("talking", "i samtal")), ` ${o.call.caller}`] : "")));
+    $("callbacks").replaceChildren(...data.callbacks.map((c) => el("li", {},
+      `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}`)));
+    if (!data.callbacks.length) $("callbacks").replaceChildren(el("li", {}, "Inga väntande."));
+    document.querySelectorAll("[data-answer]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${b.dataset.answer}/answer`)));
+    renderCall(mine && mine.call);
+  }
+
+  function renderCall(call) {
+    const box = $("my-call");
+    if (!call) { heldId = null; box.replaceChildren(el("p", {}, "Inget samtal.")); return; }
+    if (heldId === call.call_id) { updateCall(call); return; }  // keep the search box and its focus
+    heldId = call.call_id;
+    const panel = $("call-panel").content.firstElementChild.cloneNode(true);
+    panel.dataset.call = call.call_id;
+    panel.querySelector(".script").textContent =
+      `”Välkommen till Sjöbacka kommun, du pratar med ${window.VAXEL_NAME}, hur kan jag hjälpa dig?”`;
+    panel.querySelector("[data-act=hold]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/hold`, {on: !currentCall().on_hold}));
+    panel.querySelector("[data-act=queue]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/queue`));
+    panel.querySelector("[data-act=end]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/end`));
+    panel.querySelectorAll("[data-wrapup]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${call.call_id}/wrapup`, {outcome: b.dataset.wrapup})));
+    const search = panel.querySelector(".target");
+    let timer = null;
+    search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => findTargets(search.value), 60); });
+    search.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown") { selected = Math.min(selected + 1, targets.length - 1); drawTargets(); event.preventDefault(); }
+      else if (event.key === "ArrowUp") { selected = Math.max(selected - 1, 0); drawTargets(); event.preventDefault(); }
+      else if (event.key === "Enter" && selected >= 0) { transfer(targets[selected], event.shiftKey); event.preventDefault(); }
+      else if (event.key === "Escape") { search.value = ""; targets = []; selected = -1; drawTargets(); }
+    });
+    box.replaceChildren(panel);
+    updateCall(call);
+  }
+
+  const currentCall = () => (snapshot.operators.find((o) => o.username === me) || {}).call || {};
+
+  function updateCall(call) {
+    const panel = $("my-call").querySelector(".call");
+    const context = [`Ringer från ${call.caller}`, `val: ${call.menu_choice}`];
+    if (call.returned_from) context.push(`tillbaka från ${call.returned_from}`);
+    context.push(`samtalstid ${mmss(call.talking)}`);
+    panel.querySelector(".context").textContent = context.join(" · ");
+    const ring = panel.querySelector(".ring");
+    ring.replaceChildren(call.transfer_ringing ? tag("ringing", "kopplingen ringer…") : "",
+      call.on_hold ? tag("hold", "parkerat") : "");
+    if (call.transfer_ringing && (call.channel === "simulator" || call.channel === "demo")) {
+      for (const [status, label] of [["answered", "svarar"], ["no-answer", "svarar inte"], ["busy", "upptaget"]]) {
+        const b = el("button", {type: "button", "data-simulate": status}, `Simulera: ${label}`);
+        b.addEventListener("click", () => post(`/api/console/calls/${call.call_id}/simulate`, {status}));
+        ring.append(" ", b);
+      }
+    }
+  }
+
+  async function findTargets(query) {
+    if (!query.trim()) { targets = []; selected = -1; drawTargets(); return; }
+    const reply = await fetch(`/api/directory/search?q=${encodeURIComponent(query)}&limit=8`, {headers: {Accept: "application/json"}});
+    if (!reply.ok) return;
+    targets = (await reply.json()).results;
+    selected = targets.length ? 0 : -1;
+    drawTargets();
+  }
+
+  function drawTargets() {
+    const list = document.querySelector("#my-call .targets");
+    if (!list) return;
+    list.replaceChildren(...targets.map((t, i) => {
+      const item = el("li", {role: "option", "aria-selected": String(i === selected), "data-id": t.id},
+        `${t.name} · ${t.unit} · `, el("span", {class: `status status-${t.status}`}, t.status_label),
+        t.open_now ? "" : " · utanför telefontid");
+      item.addEventListener("click", () => transfer(t, false));
+      return item;
+    }));
+  }
+
+  async function transfer(target, attended) {
+    let breakThrough = false;
+    if (target.status === "closed" || target.status === "absent") {
+      breakThrough = window.confirm(`${target.name} är ${target.status_label.toLowerCase()}. Bryta igenom ändå? (loggas)`);
+      if (!breakThrough) return;
+    }
+    await post(`/api/console/calls/${heldId}/transfer`, {target_id: target.id, attended, break_through: breakThrough});
+  }
+
+  document.querySelectorAll("#me [data-state]").forEach((b) => b.addEventListener("click", () => {
+    const reason = b.dataset.state === "paused" ? (window.prompt("Orsak till paus:", "rast") || "") : "";
+    post("/api/console/state", {state: b.dataset.state, reason});
+  }));
+  document.addEventListener("keydown", (event) => {
+    if (event.target.matches("input, textarea")) return;
+    if (event.key === "/") { const s = document.querySelector("#my-call .target"); if (s) { s.focus(); event.preventDefault(); } }
+    if (/^[1-4]$/.test(event.key) && heldId) { document.querySelectorAll("[data-wrapup]")[Number(event.key) - 1].click(); }
+    if (event.key === "a") { const b = document.querySelector("[data-answer]"); if (b) b.click(); }
+  });
+
+  const source = new EventSource("/console/stream");
+  source.addEventListener("snapshot", (event) => { $("live").textContent = "live"; render(JSON.parse(event.data)); });
+  source.onerror = () => { $("live").textContent = "återansluter…"; };
+})();

@@ -1,0 +1,81 @@
+"""Server-sent events for the console: one snapshot loop per process, fanned out to every browser.
+
+A single thread computes the snapshot every ``TICK`` seconds while anyone
+listens and pushes it only when it changed, so fifty operators cost one query
+round, not fifty, and an event reaches every browser within about a tick.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from typing import Callable, Iterator
+
+log = logging.getLogger(__name__)
+
+TICK = 0.2
+KEEPALIVE = 15.0
+
+
+class Broadcaster:
+    def __init__(self, compute: Callable[[], dict], tick: float = TICK):
+        self.compute, self.tick = compute, tick
+        self._listeners: set[queue.Queue] = set()
+        self._lock = threading.Lock()
+        self._last: str | None = None
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._listeners:
+                    self._thread, self._last = None, None
+                    return
+            try:
+                text = json.dumps(self.compute(), ensure_ascii=False, sort_keys=True)
+            except Exception:
+                log.exception("console snapshot failed; trying again")
+                text = None
+            if text is not None and text != self._last:
+                self._last = text
+                with self._lock:
+                    listeners = list(self._listeners)
+                for listener in listeners:
+                    try:
+                        listener.put_nowait(text)
+                    except queue.Full:  # a stalled browser misses frames, never blocks the others
+                        pass
+            self._wake.wait(self.tick)
+            self._wake.clear()
+
+    def poke(self) -> None:
+        """Something changed (an operator acted): compute now rather than at the next tick."""
+        self._wake.set()
+
+    def listen(self) -> Iterator[str]:
+        """Server-sent event lines for one browser: the current snapshot, then every change."""
+        mine: queue.Queue = queue.Queue(maxsize=20)
+        with self._lock:
+            self._listeners.add(mine)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="console-broadcast", daemon=True)
+                self._thread.start()
+            last = self._last
+        if last is not None:
+            mine.put_nowait(last)
+        self.poke()
+        try:
+            yield "retry: 1000\n\n"
+            while True:
+                try:
+                    text = mine.get(timeout=KEEPALIVE)
+                except queue.Empty:
+                    yield ": keepalive\n\n"
+                    continue
+                yield f"event: snapshot\ndata: {text}\n\n"
+        finally:
+            with self._lock:
+                self._listeners.discard(mine)

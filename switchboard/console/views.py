@@ -1,0 +1,260 @@
+"""The operator console: the page, its live stream, and the actions on calls.
+
+    GET  /console                            the console (operator)
+    GET  /console/stream                     server-sent events: a snapshot on every change
+    GET  /api/console/snapshot               the same snapshot once, as JSON
+    POST /api/console/state                  {"state": ready|paused|offline, "reason", "endpoint"}
+    POST /api/console/calls/ID/answer        take a queued call (simulated and demo calls; phones answer real ones)
+    POST /api/console/calls/ID/transfer      {"target_id", "attended", "break_through"} — followed
+    POST /api/console/calls/ID/complete      an attended transfer: connect the caller to the consulted person
+    POST /api/console/calls/ID/hold          {"on": true|false}
+    POST /api/console/calls/ID/queue         back to the centre queue
+    POST /api/console/calls/ID/wrapup        {"outcome": answered_by_centre|transferred|referred_to_phone_hours|message_taken}
+    POST /api/console/calls/ID/simulate      {"status": answered|no-answer|busy|failed} (simulated calls only)
+    POST /api/console/calls/ID/end           the conversation is over (simulated calls only)
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask_login import current_user
+
+from directory.search import entry
+from ivr.engine import CallState
+from ivr.models import CallSession
+from ivr.protocol import Hangup, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, TransferEnded
+from switchboard import audit
+from switchboard.app import services
+from switchboard.calls import CallRunner
+from switchboard.console import control, live, operators
+from switchboard.console.stream import Broadcaster
+
+bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/console/static")
+
+SIMULATED_CHANNELS = ("simulator", "demo", "benchmark")
+WRAPUPS = {"answered_by_centre": "Besvarat av kundcenter", "transferred": "Kopplat vidare",
+           "referred_to_phone_hours": "Hänvisat till telefontid", "message_taken": "Meddelande taget"}
+RING_TIMEOUT = 25
+
+
+def broadcaster() -> Broadcaster:
+    app = current_app._get_current_object()
+    if "vaxel.console" not in app.extensions:
+        svc = services()
+
+        def compute() -> dict:
+            with svc.sessions() as session:
+                return live.snapshot(session, svc.clock.now(), svc.settings)
+
+        app.extensions["vaxel.console"] = Broadcaster(compute)
+    return app.extensions["vaxel.console"]
+
+
+@bp.get("/console")
+def page():
+    return render_template("console.html", wrapups=WRAPUPS, states=operators.LABELS)
+
+
+@bp.get("/console/stream")
+def stream():
+    return Response(broadcaster().listen(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/api/console/snapshot")
+def snapshot():
+    svc = services()
+    with svc.sessions() as session:
+        return jsonify(live.snapshot(session, svc.clock.now(), svc.settings))
+
+
+def _error(message: str, status: int = 400):
+    return jsonify(error=message), status
+
+
+def _done():
+    broadcaster().poke()
+    return snapshot()
+
+
+@bp.post("/api/console/state")
+def set_state():
+    svc = services()
+    body = request.get_json(silent=True) or {}
+    with svc.sessions() as session:
+        try:
+            row = operators.set_state(session, current_user.username, str(body.get("state", "")), svc.clock.now(),
+                                      str(body.get("reason") or ""))
+        except operators.OperatorError as exc:
+            return _error(str(exc))
+        if body.get("endpoint") is not None:
+            row.endpoint = str(body["endpoint"]).strip()
+        session.commit()
+        state, endpoint, reason = row.state, row.endpoint, row.reason
+    for channel in ("twilio", "asterisk"):
+        try:
+            control.control_for(channel, svc).set_operator(current_user.username, endpoint, state, reason)
+        except Exception as exc:  # membership on a platform that is not in use must not stop the console
+            current_app.logger.warning("could not set %s membership for %s: %s", channel, current_user.username, exc)
+    return _done()
+
+
+def _call(session, call_id: str) -> tuple[CallSession, CallState] | None:
+    call = session.get(CallSession, call_id)
+    if call is None or not call.state:
+        return None
+    return call, CallState.from_dict(call.state)
+
+
+def _act(call_id: str, make_input, allowed: tuple[str, ...]):
+    """Feed one operator input to the engine and hand what it decides to the call's adapter."""
+    svc = services()
+    with svc.sessions() as session:
+        found = _call(session, call_id)
+        if found is None:
+            return _error(f"no live call {call_id}", 404)
+        call, state = found
+        if state.awaiting not in allowed:
+            return _error(f"the call is at {state.awaiting or 'its end'}, not where this can be done", 409)
+        channel = call.channel
+        inp = make_input(session, call, state)
+        if isinstance(inp, tuple):  # an error
+            return inp
+    runner = CallRunner(svc.sessions, svc.settings, channel)
+    actions = runner.handle(call_id, inp, svc.clock.now())
+    try:
+        control.control_for(channel, svc).perform(call_id, actions)
+    except control.ControlError as exc:
+        return _error(f"the telephony refused: {exc}", 502)
+    return _done()
+
+
+def _mine(state: CallState) -> bool:
+    return state.party == current_user.username or state.transfer_by == current_user.username
+
+
+@bp.post("/api/console/calls/<call_id>/answer")
+def answer(call_id: str):
+    def make(session, call, state):
+        if call.channel not in SIMULATED_CHANNELS:
+            return _error("answer this call on your phone; the console follows it", 409)
+        if operators.holding(operators.live_calls(session), current_user.username):
+            return _error("you already hold a call", 409)
+        return OperatorAnswered(current_user.username)
+
+    return _act(call_id, make, ("queue", "queue_offer"))
+
+
+@bp.post("/api/console/calls/<call_id>/transfer")
+def transfer(call_id: str):
+    body = request.get_json(silent=True) or {}
+    svc = services()
+
+    def make(session, call, state):
+        if not _mine(state):
+            return _error("you do not hold this call", 403)
+        found = entry(session, str(body.get("target_id", "")), svc.clock.now(), svc.clock.tz,
+                      svc.settings["hours"]["eve_close"], colleagues=0)
+        if found is None:
+            return _error("no such person or function")
+        if not (found.dial or found.extension or found.forward_to):
+            return _error(f"{found.name} has no number to ring")
+        break_through = bool(body.get("break_through"))
+        if found.status in ("closed", "absent") and not break_through:
+            return _error(f"{found.name} is {found.status_label.lower()} ({found.status_reason or 'no reason given'})"
+                          "; break through only in an emergency", 409)
+        if break_through:
+            audit.record(session, current_user.username, "console.break_through", "staff", found.id,
+                         after={"call_id": call_id, "status": found.status, "reason": found.status_reason})
+            session.commit()
+        target = Match(id=found.id, name=found.name, unit=found.unit, title=found.title, number=found.dial,
+                       extension=found.extension, status=found.status, forward_to=found.forward_to,
+                       open_now=found.open_now, weekly=found.weekly, next_open=found.opens)
+        return OperatorTransfer(target, current_user.username, RING_TIMEOUT, bool(body.get("attended")),
+                                break_through)
+
+    return _act(call_id, make, ("bridged",))
+
+
+@bp.post("/api/console/calls/<call_id>/queue")
+def to_queue(call_id: str):
+    def make(session, call, state):
+        return OperatorToQueue(current_user.username) if _mine(state) else _error("you do not hold this call", 403)
+
+    return _act(call_id, make, ("bridged",))
+
+
+@bp.post("/api/console/calls/<call_id>/simulate")
+def simulate(call_id: str):
+    """How a simulated transfer ends — what a phone would have reported."""
+    status = (request.get_json(silent=True) or {}).get("status", "")
+    if status not in ("answered", "no-answer", "busy", "failed"):
+        return _error("status must be answered, no-answer, busy or failed")
+
+    def make(session, call, state):
+        if call.channel not in SIMULATED_CHANNELS:
+            return _error("only simulated calls can be told how a transfer ends", 409)
+        return TransferEnded(status)
+
+    return _act(call_id, make, ("transfer",))
+
+
+@bp.post("/api/console/calls/<call_id>/end")
+def end(call_id: str):
+    """Simulated calls: the conversation is over (a phone call ends when someone hangs up)."""
+    def make(session, call, state):
+        if call.channel not in SIMULATED_CHANNELS:
+            return _error("a phone call ends when someone hangs up", 409)
+        return Hangup()
+
+    return _act(call_id, make, ("bridged",))
+
+
+@bp.post("/api/console/calls/<call_id>/complete")
+def complete(call_id: str):
+    svc = services()
+    with svc.sessions() as session:
+        found = _call(session, call_id)
+        if found is None or found[1].transfer_by != current_user.username:
+            return _error("you are not consulting on this call", 409)
+        channel = found[0].channel
+    try:
+        control.control_for(channel, svc).complete(call_id)
+    except control.ControlError as exc:
+        return _error(f"the telephony refused: {exc}", 502)
+    return _done()
+
+
+@bp.post("/api/console/calls/<call_id>/hold")
+def hold(call_id: str):
+    svc = services()
+    on = bool((request.get_json(silent=True) or {}).get("on", True))
+    with svc.sessions() as session:
+        found = _call(session, call_id)
+        if found is None or not _mine(found[1]):
+            return _error("you do not hold this call", 403)
+        channel = found[0].channel
+        row = operators.get(session, current_user.username, svc.clock.now())
+        row.on_hold = call_id if on else None
+        session.commit()
+    try:
+        control.control_for(channel, svc).hold(call_id, on)
+    except control.ControlError as exc:
+        return _error(f"the telephony refused: {exc}", 502)
+    return _done()
+
+
+@bp.post("/api/console/calls/<call_id>/wrapup")
+def wrapup(call_id: str):
+    svc = services()
+    outcome = (request.get_json(silent=True) or {}).get("outcome", "")
+    if outcome not in WRAPUPS:
+        return _error(f"outcome must be one of {', '.join(WRAPUPS)}")
+    with svc.sessions() as session:
+        call = session.get(CallSession, call_id)
+        if call is None:
+            return _error(f"no call {call_id}", 404)
+        channel = call.channel
+    CallRunner(svc.sessions, svc.settings, channel).wrapup(call_id, current_user.username, outcome, svc.clock.now())
+    return _done()

@@ -1,0 +1,175 @@
+"""The operator console over real HTTP (Flask's client) on a real database, with simulated calls."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from directory import presence
+from ivr.protocol import Digits, TransferEnded
+from stats.events import events_of
+from switchboard.audit import AuditEntry
+from switchboard.calls import CallRunner
+from switchboard.console import control
+from tests.conftest import csrf_token, login
+
+
+@pytest.fixture
+def calls(app):
+    """Simulated calls on a Tuesday morning (the service clock starts there and runs on)."""
+    from switchboard.clock import Clock
+    from tests.conftest import TZ, at
+
+    svc = app.extensions["vaxel"]
+    svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
+    return CallRunner(svc.sessions, svc.settings, channel="simulator")
+
+
+def queued(app, calls, call_id, caller="+46701740620"):
+    now = app.extensions["vaxel"].clock.now()
+    calls.start(call_id, now, caller=caller)
+    calls.handle(call_id, Digits("2"), now + timedelta(seconds=2))
+
+
+class Console:
+    """An operator's browser, as far as the API is concerned."""
+
+    def __init__(self, client, page="/console"):
+        self.client = client
+        self.token = csrf_token(client, page)
+
+    def post(self, path, body=None, status=200):
+        reply = self.client.post(path, json=body or {}, headers={"X-CSRFToken": self.token})
+        assert reply.status_code == status, reply.get_json()
+        return reply.get_json()
+
+
+@pytest.fixture
+def console(operator_client):
+    c = Console(operator_client)
+    c.post("/api/console/state", {"state": "ready"})
+    return c
+
+
+def mine(snapshot, who="operator"):
+    return next(o for o in snapshot["operators"] if o["username"] == who)
+
+
+def test_queue_answer_transfer_no_answer_back_to_the_same_operator_and_wrapup(app, calls, console, sessions):
+    queued(app, calls, "c1")
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert [q["call_id"] for q in snap["queue"]] == ["c1"] and snap["queue"][0]["caller"] == "070-174 06 20"
+    snap = console.post("/api/console/calls/c1/answer")
+    assert mine(snap)["call"]["call_id"] == "c1" and snap["queue"] == []
+
+    snap = console.post("/api/console/calls/c1/transfer", {"target_id": "p039"})  # Sven Olofsson
+    assert snap["ringing"][0]["target"] == "Sven Olofsson" and snap["ringing"][0]["by"] == "operator"
+    assert mine(snap)["call"]["transfer_ringing"] is True
+
+    # the telephony reports that nobody answered: the caller comes back to the same, free operator
+    calls.handle("c1", TransferEnded("no-answer"), app.extensions["vaxel"].clock.now())
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert snap["returned"][0]["reason"] == "no-answer" and snap["returned"][0]["to"] == "operator"
+    assert mine(snap)["call"]["call_id"] == "c1" and not mine(snap)["call"]["transfer_ringing"]
+
+    console.post("/api/console/calls/c1/wrapup", {"outcome": "answered_by_centre"})
+    with sessions() as session:
+        wrap = [e for e in events_of(session, "c1") if e.type == "operator_wrapup"]
+    assert wrap[0].data == {"outcome": "answered_by_centre", "operator": "operator"}
+    console.post("/api/console/calls/c1/wrapup", {"outcome": "nonsense"}, status=400)
+
+
+def test_returned_call_goes_first_in_the_queue_when_the_operator_is_busy(app, calls, console):
+    queued(app, calls, "c2")
+    queued(app, calls, "c3", caller="+46701740621")
+    console.post("/api/console/calls/c2/answer")
+    console.post("/api/console/calls/c2/transfer", {"target_id": "p039"})
+    console.post("/api/console/state", {"state": "paused", "reason": "rast"})
+    calls.handle("c2", TransferEnded("busy"), app.extensions["vaxel"].clock.now())
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert [q["call_id"] for q in snap["queue"]] == ["c2", "c3"]
+    assert snap["queue"][0]["returned"] and snap["queue"][0]["returned_from"] == "Sven Olofsson"
+    assert snap["returned"][0]["to"] == "queue"
+
+
+def test_closed_extension_needs_a_logged_break_through(app, calls, console, sessions):
+    with sessions() as session:
+        from directory.models import Staff
+
+        sven = session.scalar(select(Staff.id).where(Staff.external_id == "p039"))
+        presence.set_status(session, sven, "closed", by="kollega", now=app.extensions["vaxel"].clock.now(),
+                            reason="sjuk")
+        session.commit()
+    queued(app, calls, "c4")
+    console.post("/api/console/calls/c4/answer")
+    refused = console.post("/api/console/calls/c4/transfer", {"target_id": "p039"}, status=409)
+    assert "break through" in refused["error"]
+    console.post("/api/console/calls/c4/transfer", {"target_id": "p039", "break_through": True})
+    with sessions() as session:
+        logged = session.scalar(select(AuditEntry).where(AuditEntry.action == "console.break_through"))
+        assert logged.user == "operator" and logged.after["call_id"] == "c4"
+
+
+def test_simulated_outcome_hold_queue_and_end(app, calls, console):
+    queued(app, calls, "c5")
+    console.post("/api/console/calls/c5/answer")
+    snap = console.post("/api/console/calls/c5/hold", {"on": True})
+    assert mine(snap)["call"]["on_hold"] is True
+    console.post("/api/console/calls/c5/hold", {"on": False})
+    console.post("/api/console/calls/c5/transfer", {"target_id": "p039"})
+    snap = console.post("/api/console/calls/c5/simulate", {"status": "answered"})
+    assert mine(snap)["call"] is None and snap["ringing"] == []  # Sven talks to the caller now
+    queued(app, calls, "c6")
+    console.post("/api/console/calls/c6/answer")
+    snap = console.post("/api/console/calls/c6/queue")
+    assert [q["call_id"] for q in snap["queue"]] == ["c6"]
+    console.post("/api/console/calls/c6/answer")
+    console.post("/api/console/calls/c6/end")
+    assert calls.state_of("c6").ended
+
+
+def test_actions_are_checked(app, calls, console, client):
+    queued(app, calls, "c7")
+    console.post("/api/console/calls/c7/transfer", {"target_id": "p039"}, status=409)  # nobody holds it
+    console.post("/api/console/calls/nope/answer", status=404)
+    console.post("/api/console/state", {"state": "paused"}, status=400)  # a pause needs a reason
+    console.post("/api/console/calls/c7/answer")
+    console.post("/api/console/calls/c7/transfer", {"target_id": "nobody"}, status=400)
+    assert client.post("/api/console/calls/c7/queue", json={}).status_code == 400  # no CSRF token
+
+
+def test_operator_state_drives_queue_membership(app, console):
+    recorded = control.simulated().log
+    recorded.clear()
+    console.post("/api/console/state", {"state": "paused", "reason": "möte"})
+    assert ("operator", "operator", "paused") in recorded
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert mine(snap)["state"] == "paused" and mine(snap)["reason"] == "möte"
+
+
+def test_the_stream_sends_a_snapshot_and_then_changes(app, calls, console):
+    reply = console.client.get("/console/stream", buffered=False)
+    assert reply.mimetype == "text/event-stream"
+    chunks = iter(reply.response)
+    assert next(chunks).startswith(b"retry:")
+    first = json.loads(next(chunks).decode().split("data: ", 1)[1])
+    assert first["queue"] == []
+    queued(app, calls, "c8")
+    for _ in range(20):  # counters (waited seconds) also change the picture; read on until the call shows
+        frame = next(chunks).decode()
+        if frame.startswith("event: snapshot") and '"c8"' in frame:
+            break
+    else:
+        pytest.fail("the new call never reached the stream")
+    assert [q["call_id"] for q in json.loads(frame.split("data: ", 1)[1])["queue"]] == ["c8"]
+    reply.close()
+
+
+def test_anonymous_and_stats_readers_get_no_console(client, app):
+    assert client.get("/console").status_code == 302
+    assert client.get("/api/console/snapshot").status_code == 401
+    login(client, "statistik", "demo-statistik-2026")
+    assert client.get("/api/console/snapshot").status_code == 403
