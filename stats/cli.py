@@ -7,7 +7,7 @@ import sys
 from typing import Callable
 
 import click
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from stats import export, facts, report, retention
 from stats.definitions import Definitions
@@ -129,6 +129,7 @@ def stats_run() -> None:
 
 
 @click.command("traffic")
+@with_appcontext
 @click.option("--days", default=30, show_default=True, help="Days of traffic, ending yesterday.")
 @click.option("--per-day", default=60, show_default=True, help="Calls on an ordinary weekday (fewer on Fridays).")
 @click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same calls.")

@@ -71,10 +71,14 @@ class AsteriskCall:
                 raise RuntimeError(f"call {self.call_id} already ran; not starting it twice")
             step = self.perform(actions)
             while step is not None:
+                if self.channel.hung_up and self.console_took_over():
+                    return "console"
                 inp, at = step
                 step = self.perform(self.runner.handle(self.call_id, inp, at))
             result = "hangup" if self.channel.hung_up else "done"
         except ChannelHungUp:
+            if self.console_took_over():
+                return "console"
             result = "hangup"
             if started:
                 self._tell_hangup()
@@ -92,6 +96,13 @@ class AsteriskCall:
             except Exception:  # the socket may be gone; the dialplan's default is the operators
                 pass
         return result
+
+    def console_took_over(self) -> bool:
+        """Did the channel leave this script because the console redirected it (``control.py``), not a hang-up?"""
+        try:
+            return bool(self.channel.var("VAXEL_CONSOLE"))
+        except Exception:
+            return False
 
     def _tell_hangup(self) -> None:
         try:

@@ -42,7 +42,10 @@ def incoming(services, audio: AudioLibrary | None = None) -> Callable[[AgiChanne
 def agi_server(services, host: str | None = None, port: int | None = None,
                audio: AudioLibrary | None = None) -> FastAgiServer:
     ast = services.settings["asterisk"]
-    return FastAgiServer({"incoming": incoming(services, audio)}, host or ast["agi_host"],
+    from switchboard.asterisk.control import resume
+
+    return FastAgiServer({"incoming": incoming(services, audio), "resume": resume(services, audio)},
+                         host or ast["agi_host"],
                          ast["agi_port"] if port is None else port, ast["agi_max_calls"])
 
 
@@ -104,6 +107,10 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
     else:
         say("FastAGI disabled (agi port 0)")
     client = ami_client(services.settings)
+    from switchboard.asterisk.control import make_factory
+    from switchboard.console.control import register
+
+    register("asterisk", make_factory(client))  # the console acts on Asterisk calls through this AMI client
     if client is None:
         say("AMI not configured (VAXEL_AMI_HOST unset): running without AMI — no PBX presence, "
             "no Asterisk callbacks, no operator queue log-in from vaxel")
