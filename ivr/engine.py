@@ -366,6 +366,8 @@ class _Run:
     # -- an operator holds the call ---------------------------------------------------------
 
     def _on_bridged(self, inp: Input) -> None:
+        if isinstance(inp, OperatorAnswered):
+            return None  # the platform reported the answer twice (AMI event and the queue's own return)
         if isinstance(inp, OperatorTransfer):
             target = asdict(inp.target)
             if inp.target.status == "forwarded" and inp.target.forward_to:
@@ -379,7 +381,9 @@ class _Run:
             self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
             return None
         if isinstance(inp, OperatorToQueue):
-            self.s.party, self.s.returned_from = None, None
+            self.s.party = None
+            if not inp.returned:
+                self.s.returned_from = None
             self.say("to_queue")
             return self.enter(self.flow.queue_node())
         raise ValueError(f"input {inp.kind!r} while the caller talks to {self.s.party}")
@@ -394,6 +398,7 @@ class _Run:
             self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=reason,
                        to="operator", operator=operator)
             self.say("returned_to_operator", name=target["name"])
+            self.s.returned_from = target["name"]
             return self._bridge(operator, "returned")
         self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=reason, to="queue",
                    operator=operator)

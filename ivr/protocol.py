@@ -97,6 +97,7 @@ class OperatorToQueue(Input):
 
     kind: ClassVar[str] = "operator_to_queue"
     operator: str
+    returned: bool = False  # the call came back to the operator, who did not take it: still ahead of new callers
 
 
 # --- results the runner feeds back for a request ----------------------------------------------

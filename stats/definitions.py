@@ -12,8 +12,10 @@ Vocabulary, per call (the fact row is built in :mod:`stats.facts`):
 * **short abandon** — the caller hung up in the queue within
   ``short_abandon_seconds`` (default 5 s, inclusive): a misdial or a caller
   who changed their mind. Counted on its own, in neither offered nor abandoned.
-* **answered** — an operator took the call from the queue.
-* **abandoned** (lost) — the caller hung up while queued, after the threshold.
+* **answered** — an operator took the call from the queue. A call counts once: by
+  its first answer, with the wait until then (an operator may later put it back
+  in the queue, or a transfer may bring it back).
+* **abandoned** (lost) — the caller hung up while queued, never answered, after the threshold.
 * **callback from the queue** — the caller left the queue for a callback: offered,
   not answered, **not** abandoned; outside the service-level denominator.
 * **IVR exit** — the caller hung up in the menu or the directory, before a queue
@@ -28,10 +30,13 @@ Vocabulary, per call (the fact row is built in :mod:`stats.facts`):
 * **queue wait** — the average speed of answer (ASA: mean queue wait of the
   answered calls), target under 300 s; also its 90th percentile (nearest rank)
   and the longest wait of any offered call.
-* **talk time** — mean talk seconds of calls answered by the centre; **handle
-  time** — talk plus the operator's wrap-up time.
+* **talk time** — the time operators talked with the caller (from the answer to the
+  end, a transfer or a return to the queue), mean over answered calls that ended;
+  **handle time** — talk plus the operator's wrap-up time (``wrapup_seconds`` of
+  the wrap-up, else from the end of the call to the wrap-up).
 * **transfers** — attempted (a person's phone rang), answered, failed by reason,
-  returned to the centre; **reach rate** = answered ÷ attempted (Lund's audit: 42 %).
+  returned to the centre, from the menu or by an operator; **reach rate** =
+  answered ÷ attempted (Lund's audit of operator transfers: 11 of 26, 42 %).
 * **resolved at the centre** — wrap-ups with outcome ``answered_by_centre`` ÷ all
   wrap-ups (target 80 %, Luleå: 70 % → 80 %).
 * **callbacks** — requested, completed, failed, cancelled, pending; attempts per
@@ -55,8 +60,8 @@ WRAPUP_OUTCOMES = ("answered_by_centre", "transferred", "referred_to_phone_hours
 RESOLVED = "answered_by_centre"
 
 # One word per call for the raw data file and the dashboard (see :func:`disposition`).
-DISPOSITIONS = ("answered", "transferred", "callback", "abandoned", "transfer_hangup", "ivr_exit", "closed",
-                "goodbye", "in_progress")
+DISPOSITIONS = ("answered", "transferred", "callback", "abandoned", "in_progress", "handed_off", "transfer_hangup",
+                "closed", "ivr_exit", "goodbye")
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,10 @@ def disposition(*, ended: bool, open_: bool | None, answered_by: str | None, que
         return "callback"
     if queue_outcome == "abandoned":
         return "abandoned"
-    if queue_outcome is not None or not ended:
-        return "in_progress"  # still queued (or ringing, or in the menu)
+    if not ended:
+        return "in_progress"  # still queued, ringing, talking or in the menu
+    if end_reason == "handed_to_pbx":
+        return "handed_off"  # the adapter failed and the PBX's own fallback took the call: outcome unknown
     if transfer_hangup:
         return "transfer_hangup"
     if open_ is False:

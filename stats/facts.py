@@ -107,7 +107,16 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
     cb_requested_at: datetime | None = None
     wrapup: tuple[dict, datetime] | None = None
     transfers: list[dict[str, Any]] = []
-    waits: list[int] = []
+    # the queue: a call counts once, by its first answer (an operator may put it back in the queue later)
+    answered_once, last_reason, waited_before_answer = False, None, 0
+    centre_since: datetime | None = None  # an operator is talking with the caller since then
+    centre_talk = 0
+
+    def centre_stops(at: datetime) -> None:
+        nonlocal centre_since, centre_talk
+        if centre_since is not None:
+            centre_talk += _seconds(at, centre_since)
+            centre_since = None
 
     def person_reached(at: datetime, by: str) -> None:
         if f["answered_by"] is None:
@@ -135,9 +144,11 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
             elif f["unmatched_query"] is None:
                 f["unmatched_query"] = fold_query(str(d.get("query", ""))) or None
         elif t == "transfer_started":
+            centre_stops(e.at)
             transfers.append(dict(seq=len(transfers) + 1, started_at=e.at, target_id=str(d.get("target_id", ""))[:80],
                                   target=str(d.get("target", ""))[:200], unit_name=str(d.get("unit", ""))[:200],
-                                  outcome="ringing", reason=None, returned=0, ring_seconds=None))
+                                  via="operator" if d.get("by") else "ivr", outcome="ringing", reason=None,
+                                  returned=0, ring_seconds=None))
         elif t in ("transfer_answered", "transfer_failed") and transfers:
             last = transfers[-1]
             last["ring_seconds"] = _seconds(e.at, last["started_at"])
@@ -150,20 +161,28 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
                     f["transfer_hangup"] = 1
         elif t == "returned_to_queue" and transfers:
             transfers[-1]["returned"] = 1
+            if d.get("to") == "operator":  # the operator who transferred takes the caller back
+                centre_since = e.at
         elif t == "queue_joined":
+            centre_stops(e.at)
             f["queued"] = 1
             f["queue"] = f["queue"] or (d.get("queue") or None)
             if d.get("returned"):
                 f["queue_returned"] = 1
             if f["menu_choice"] is None and d.get("menu_choice"):
                 f["menu_choice"] = d.get("menu_choice")
-            f["queue_outcome"] = None  # waiting again
+            last_reason = None  # waiting
         elif t == "queue_left":
-            f["queue_outcome"] = d.get("reason")
-            waits.append(int(d.get("waited") or 0))
-            if d.get("reason") == "answered":
-                f["operator"] = (str(d.get("operator")) if d.get("operator") is not None else None)
-                person_reached(e.at, "centre")
+            last_reason = d.get("reason")
+            if not answered_once:
+                waited_before_answer += int(d.get("waited") or 0)
+            if last_reason == "answered":
+                centre_since = e.at
+                if not answered_once:
+                    answered_once = True
+                    f["wait_seconds"] = waited_before_answer
+                    f["operator"] = (str(d.get("operator")) if d.get("operator") is not None else None)
+                    person_reached(e.at, "centre")
         elif t == "callback_requested":
             f["cb_requested"], f["cb_kind"], f["cb_status"] = 1, d.get("when"), "pending"
             cb_requested_at = e.at
@@ -177,6 +196,7 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
                 waited = d.get("waited")
                 f["cb_contact_seconds"] = int(waited) if waited is not None else _seconds(e.at, cb_requested_at)
         elif t == "call_ended":
+            centre_stops(e.at)
             f["ended_at"], f["end_reason"] = e.at, (d.get("reason") or None)
             if d.get("talk_seconds") is not None:
                 f["talk_seconds"] = int(d["talk_seconds"])
@@ -184,15 +204,14 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
             wrapup = (d, e.at)  # the latest wrap-up wins (a correction)
 
     f["closed"] = 1 if open_ is False else 0
-    if waits and f["queue_outcome"] is not None:
-        f["wait_seconds"] = sum(waits)
-    outcome = f["queue_outcome"]
+    outcome = f["queue_outcome"] = "answered" if answered_once else last_reason
+    if not answered_once and last_reason is not None:
+        f["wait_seconds"] = waited_before_answer
     f["answered"] = 1 if outcome == "answered" else 0
     f["abandoned"] = 1 if outcome == "abandoned" else 0
     f["queue_callback"] = 1 if outcome == "callback" else 0
     f["answer_seconds"] = f["wait_seconds"] if f["answered"] else 0
-    if f["answered_by"] == "centre" and f["talk_seconds"] is not None:
-        f["centre_talk_seconds"] = f["talk_seconds"]
+    f["centre_talk_seconds"] = centre_talk
     f["cb_completed"] = 1 if f["cb_status"] == "completed" else 0
     f["cb_failed"] = 1 if f["cb_status"] == "failed" else 0
     f["cb_cancelled"] = 1 if f["cb_status"] == "cancelled" else 0
@@ -251,6 +270,21 @@ def unit_paths(session: Session, target_ids: Iterable[str] | None = None) -> Uni
     return paths
 
 
+_units_cache: dict[str, tuple[Any, Units]] = {}
+
+
+def units_now(session: Session) -> Units:
+    """Every directory id's units, kept per database until the directory changes (as the search index is)."""
+    from directory.index import current_version
+
+    key = session.get_bind().url.render_as_string(hide_password=False)
+    version = current_version(session)
+    cached = _units_cache.get(key)
+    if cached is None or cached[0] != version:
+        cached = _units_cache[key] = (version, unit_paths(session))
+    return cached[1]
+
+
 def attach_units(folded: Folded, units: Units) -> None:
     for t in folded.transfers:
         t["forvaltning"], t["avdelning"], t["enhet"] = units.get(t["target_id"], (None, None, None))
@@ -262,30 +296,39 @@ def attach_units(folded: Folded, units: Units) -> None:
 # --- writing ------------------------------------------------------------------------------------
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _upsert(session: Session, table) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of every column, built once per dialect (building it is not free)."""
+    dialect = session.get_bind().dialect.name
+    key = (dialect, table.name)
+    if key not in _UPSERTS:
+        stmt = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+        keys = [c.name for c in table.primary_key.columns]
+        _UPSERTS[key] = stmt.on_conflict_do_update(
+            index_elements=keys, set_={c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys})
+    return _UPSERTS[key]
 
 
 def upsert(session: Session, folded: list[Folded]) -> None:
     """Insert or replace fact rows (and transfer rows) for these calls."""
     if not folded:
         return
-    insert = _insert(session)
-    facts = [x.fact for x in folded]
-    stmt = insert(CallFact)
-    session.execute(stmt.on_conflict_do_update(
-        index_elements=["call_id"], set_={c: stmt.excluded[c] for c in facts[0] if c != "call_id"}), facts)
+    connection = session.connection()
+    connection.execute(_upsert(session, CallFact.__table__), [x.fact for x in folded])
     transfers = [t for x in folded for t in x.transfers]
     if transfers:
-        stmt = insert(TransferFact)
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["call_id", "seq"],
-            set_={c: stmt.excluded[c] for c in transfers[0] if c not in ("call_id", "seq")}), transfers)
+        connection.execute(_upsert(session, TransferFact.__table__), transfers)
+
+
+_EVENT_COLUMNS = (CallEvent.call_id, CallEvent.step, CallEvent.seq, CallEvent.type, CallEvent.at, CallEvent.channel,
+                  CallEvent.data)
 
 
 def project(session: Session, call_id: str) -> Folded | None:
     """Re-fold one call from its events and store the result (idempotent)."""
-    events = list(session.scalars(select(CallEvent).where(CallEvent.call_id == call_id)))
+    events = session.execute(select(*_EVENT_COLUMNS).where(CallEvent.call_id == call_id)).all()
     folded = fold(events)
     if folded is None:
         old = session.scalar(select(CallFact.local_date).where(CallFact.call_id == call_id))
@@ -294,7 +337,7 @@ def project(session: Session, call_id: str) -> Folded | None:
         rollup.bump(session, [old] if old else [])
         return None
     if folded.transfers:
-        attach_units(folded, unit_paths(session, [t["target_id"] for t in folded.transfers]))
+        attach_units(folded, units_now(session))
     upsert(session, [folded])
     rollup.bump(session, [folded.fact["local_date"]])
     return folded

@@ -73,7 +73,7 @@ class CallFact(Base):
     answered: Mapped[int] = mapped_column(Integer, default=0)
     abandoned: Mapped[int] = mapped_column(Integer, default=0)
     queue_callback: Mapped[int] = mapped_column(Integer, default=0)
-    wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # queued and left
+    wait_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # until the first answer, or left
     answer_seconds: Mapped[int] = mapped_column(Integer, default=0)  # the wait, when answered
     operator: Mapped[str | None] = mapped_column(String(80), nullable=True)
     transfers: Mapped[int] = mapped_column(Integer, default=0)
@@ -86,7 +86,7 @@ class CallFact(Base):
     answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # centre | transfer
     reach_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # start -> first person, KKiK
     talk_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    centre_talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    centre_talk_seconds: Mapped[int] = mapped_column(Integer, default=0)  # operators' talk, summed
     end_reason: Mapped[str | None] = mapped_column(String(24), nullable=True)
     outcome: Mapped[str] = mapped_column(String(20))  # stats.definitions.DISPOSITIONS
     cb_requested: Mapped[int] = mapped_column(Integer, default=0)
@@ -113,7 +113,7 @@ class TransferFact(Base):
     __table_args__ = (
         # covers the per-department/person sums: an index-only scan already in group order
         Index("ix_transfer_facts_groups", "forvaltning", "avdelning", "enhet", "target_id", "outcome", "reason",
-              "returned", "local_date", "target", "unit_name", "local_hour", "local_weekday"),
+              "returned", "via", "local_date", "target", "unit_name", "local_hour", "local_weekday"),
     )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -127,6 +127,7 @@ class TransferFact(Base):
     target_id: Mapped[str] = mapped_column(String(80))  # Staff.external_id
     target: Mapped[str] = mapped_column(String(200))
     unit_name: Mapped[str] = mapped_column(String(200), default="")
+    via: Mapped[str] = mapped_column(String(16), default="ivr")  # ivr (the caller's choice) | operator
     forvaltning: Mapped[str | None] = mapped_column(String(80), nullable=True)
     avdelning: Mapped[str | None] = mapped_column(String(80), nullable=True)
     enhet: Mapped[str | None] = mapped_column(String(80), nullable=True)

@@ -166,7 +166,7 @@ def _unmatched(session: Session, f: Filters, top: int) -> list[tuple]:
 
 def _transfers(session: Session, f: Filters) -> list[tuple]:
     t = TransferFact
-    keys = (t.forvaltning, t.avdelning, t.enhet, t.target_id, t.outcome, t.reason, t.returned)
+    keys = (t.forvaltning, t.avdelning, t.enhet, t.target_id, t.outcome, t.reason, t.returned, t.via)
     query = (select(*keys, func.max(t.target), func.max(t.unit_name), func.count())
              .where(*_where(t, f)).group_by(*keys))
     return session.execute(query.with_hint(t, "INDEXED BY ix_transfer_facts_groups", "sqlite")).all()
@@ -368,6 +368,7 @@ def _minutes(seconds: int) -> str:
 def _transfer_tree(rows: list[tuple], names: Mapping[str, str]) -> dict[str, Any]:
     """Transfers summed per förvaltning, avdelning, enhet and person, with the reach rate of each."""
     reasons: Counter = Counter()
+    origins = {via: Counter() for via in ("ivr", "operator")}
     nodes: dict[tuple, dict[str, Any]] = {}
 
     def node(level: str, key: tuple, name: str) -> dict[str, Any]:
@@ -377,7 +378,11 @@ def _transfer_tree(rows: list[tuple], names: Mapping[str, str]) -> dict[str, Any
         return nodes[key]
 
     tops: list[dict[str, Any]] = []
-    for forv, avd, enh, target_id, outcome, reason, returned, target, unit_name, n in rows:
+    for forv, avd, enh, target_id, outcome, reason, returned, via, target, unit_name, n in rows:
+        origin = origins.setdefault(via, Counter())
+        origin["attempted"] += n
+        origin["answered"] += n if outcome == "answered" else 0
+        origin["returned"] += n * returned
         forv_key = forv or f"?{unit_name}"
         chain = [node("forvaltning", ("f", forv_key), names.get(forv, forv or f"okänd ({unit_name})"))]
         if avd:
@@ -407,4 +412,7 @@ def _transfer_tree(rows: list[tuple], names: Mapping[str, str]) -> dict[str, Any
         return item
 
     return dict(failed=dict(sorted(reasons.items())),
+                by_origin={via: dict(attempted=c["attempted"], answered=c["answered"], returned=c["returned"],
+                                     reach_rate=defs.share(c["answered"], c["attempted"]))
+                           for via, c in sorted(origins.items())},
                 by_department=sorted((finish(t) for t in tops), key=lambda c: (-c["attempted"], c["name"])))

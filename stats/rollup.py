@@ -56,7 +56,7 @@ def hour_measures(d: Definitions) -> list:
         _flag(and_(c.answered == 1, c.wait_seconds <= d.service_answer_seconds)),
         _sum(c.answer_seconds), _sum(c.transfers), _sum(c.transfers_answered), _sum(c.transfers_returned),
         _sum(c.transfer_hangup), _flag(c.outcome == "transferred"), _flag(c.outcome == "ivr_exit"),
-        _flag(and_(c.answered == 1, c.talk_seconds.is_not(None))), _sum(c.centre_talk_seconds), _sum(c.wrapups),
+        _flag(and_(c.answered == 1, c.ended_at.is_not(None))), _sum(c.centre_talk_seconds), _sum(c.wrapups),
         _sum(c.resolved), _sum(c.wrapup_seconds), _sum(c.cb_requested), _sum(c.cb_completed), _sum(c.cb_failed),
         _sum(c.cb_cancelled), _sum(c.cb_attempts), _sum(c.cb_contact_seconds), func.count(c.reach_seconds),
         _sum(c.reach_seconds),
@@ -84,7 +84,7 @@ def operator_select(*where) -> select:
     """Answered calls and wrap-ups summed per local date, operator and wrap-up outcome."""
     c = CallFact
     keys = [c.local_date, c.local_weekday, operator_who(), c.wrapup_outcome]
-    measures = [_sum(c.answered), _sum(c.answer_seconds), _flag(and_(c.answered == 1, c.talk_seconds.is_not(None))),
+    measures = [_sum(c.answered), _sum(c.answer_seconds), _flag(and_(c.answered == 1, c.ended_at.is_not(None))),
                 _sum(c.centre_talk_seconds), _sum(c.wrapups), _sum(c.resolved), _sum(c.wrapup_seconds)]
     return select(*keys, *measures).where(*where, or_(c.answered == 1, c.wrapups == 1)).group_by(*keys)
 
@@ -97,10 +97,15 @@ def bump(session: Session, days: Iterable[date]) -> None:
     rows = [{"local_date": day, "changes": 1} for day in sorted(set(days))]
     if not rows:
         return
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert_(RollupDay)
-    session.execute(stmt.on_conflict_do_update(index_elements=["local_date"],
-                                               set_={"changes": RollupDay.changes + 1}), rows)
+    dialect = session.get_bind().dialect.name
+    if dialect not in _BUMPS:  # built once: building an upsert is not free, and this runs on every call step
+        table = RollupDay.__table__
+        _BUMPS[dialect] = (pg_insert if dialect == "postgresql" else sqlite_insert)(table).on_conflict_do_update(
+            index_elements=["local_date"], set_={"changes": table.c.changes + 1})
+    session.connection().execute(_BUMPS[dialect], rows)
+
+
+_BUMPS: dict[str, object] = {}
 
 
 def stale_days(session: Session, start: date, end: date, d: Definitions) -> list[date]:

@@ -50,8 +50,10 @@ class Caller:
         self.fumbles = rng.random() < 0.06  # presses a wrong key first
         self.query = rng.choice(UNKNOWN) if rng.random() < 0.15 else rng.choice(queries)
         self.ring = rng.choices(["answered", "no-answer", "busy", "failed"], (50, 33, 13, 4))[0]
-        self.patience = rng.choice([rng.uniform(2, 5), rng.uniform(30, 400)]) if rng.random() < 0.12 else 10_000
-        self.answer_after = rng.expovariate(1 / (40 if self.kind == "person" else 110)) + 3
+        impatient = rng.random()
+        self.patience = (rng.uniform(1, 5) if impatient < 0.03 else rng.expovariate(1 / 90) + 6 if impatient < 0.2
+                         else 10_000)  # seconds in the queue before hanging up
+        self.answer_after = rng.expovariate(1 / (14 if self.kind == "person" else 110)) + 3
         self.wants_callback = rng.random() < 0.5
         self.talk = rng.expovariate(1 / 180) + 20
 

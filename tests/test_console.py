@@ -173,3 +173,27 @@ def test_anonymous_and_stats_readers_get_no_console(client, app):
     assert client.get("/api/console/snapshot").status_code == 401
     login(client, "statistik", "demo-statistik-2026")
     assert client.get("/api/console/snapshot").status_code == 403
+
+
+def test_asterisk_agent_connect_puts_the_call_with_the_operator_at_once(app, calls, sessions):
+    from switchboard.asterisk.pbx_events import PbxEvent
+    from switchboard.asterisk.service import operator_answers
+    from switchboard.console import operators as ops
+
+    svc = app.extensions["vaxel"]
+    ast = CallRunner(svc.sessions, svc.settings, channel="asterisk")
+    now = svc.clock.now()
+    ast.start("ast-1795469729.1", now, caller="+46701234567")
+    ast.handle("ast-1795469729.1", Digits("2"), now)
+    with sessions() as session:
+        ops.set_state(session, "olle", "ready", now).endpoint = "PJSIP/100"
+        session.commit()
+    operator_answers(svc)(PbxEvent("operator_answered", "1795469729.1", "Local/x", {"member": "PJSIP/100"}))
+    state = ast.state_of("ast-1795469729.1")
+    assert state.awaiting == "bridged" and state.party == "olle"
+    # the queue's own report after the conversation changes nothing, then the hang-up ends it
+    from ivr.protocol import Hangup, OperatorAnswered
+
+    assert ast.handle("ast-1795469729.1", OperatorAnswered("PJSIP/100"), now) == []
+    ast.handle("ast-1795469729.1", Hangup(), now)
+    assert ast.state_of("ast-1795469729.1").ended

@@ -114,10 +114,9 @@ def test_no_answer_comes_back_to_the_same_free_operator(desk):
     returned = [d for t, d in desk.events(caller.call_sid) if t == "returned_to_queue"]
     assert returned[-1]["to"] == "operator" and returned[-1]["reason"] == "no-answer"
 
-    # the operator does not pick up the returned call: it goes to the centre queue (OperatorToQueue; the
-    # engine clears returned_from there, so it is not queued as a returned caller -- see the report)
+    # the operator does not pick up the returned call: first in the centre queue, as a returned caller
     queued = caller.post(dial.get("action"), DialCallStatus="no-answer")
-    assert verb(queued, "Enqueue").text == "centre"
+    assert verb(queued, "Enqueue").text == "centre-returned"
 
 
 def test_busy_while_the_operator_is_busy_puts_the_caller_first_in_the_queue(desk):

@@ -320,3 +320,11 @@ def test_operator_puts_the_call_back_in_the_queue():
 def test_operator_inputs_are_refused_when_nobody_holds_the_call():
     with pytest.raises(ValueError):
         play(QUEUED + [(OperatorTransfer(NADIA, "olle"), 60)])
+
+
+def test_a_call_the_operator_does_not_take_back_stays_ahead_of_new_callers():
+    steps = play(HELD + [(OperatorTransfer(NADIA, "olle"), 60), (TransferEnded("no-answer"), 85)])
+    back = step(FLOW, steps[-1].state, OperatorFree("olle", True), T0 + timedelta(seconds=85))
+    missed = step(FLOW, back.state, OperatorToQueue("olle", returned=True), T0 + timedelta(seconds=105))
+    assert summary(missed) == ["say:to_queue", "ask:join_queue"]
+    assert missed.request.returned_from == "Nadia Karimi"

@@ -39,6 +39,8 @@ def _disp(**kw):
     (dict(open_=False, callback_requested=True, end_reason="callback_requested"), "callback"),
     (dict(queue_outcome="abandoned"), "abandoned"),
     (dict(queue_outcome=None, ended=False), "in_progress"),
+    (dict(end_reason="handed_to_pbx"), "handed_off"),
+    (dict(queue_outcome=None, end_reason="handed_to_pbx"), "handed_off"),
     (dict(queue_outcome="answered", answered_by=None, ended=False), "in_progress"),
     (dict(transfer_hangup=True), "transfer_hangup"),
     (dict(open_=False, end_reason="goodbye"), "closed"),
@@ -126,3 +128,15 @@ def test_definitions_follow_the_environment():
                                           (None, "switchboard"), ("case", "service"), ("english", "service")])
 def test_which_target_a_queued_call_counts_toward(choice, line):
     assert Definitions().line(choice) == line
+
+
+def test_the_stats_package_never_imports_telephony():
+    """Domain packages stay telephony-agnostic (DESIGN.md): checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import sys, stats.cli, stats.views, stats.traffic, stats.retention, stats.export; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('twilio', 'asterisk') "
+            "or m.startswith(('switchboard.twilio', 'switchboard.asterisk'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

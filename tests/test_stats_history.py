@@ -277,3 +277,57 @@ def test_the_fold_is_order_independent_and_has_nothing_for_no_events():
 def test_fold_holds_no_caller_number():
     f = Call.answered("p", at("2026-11-24T10:00:00"), wait=10, caller="+46701740612").fold().fact
     assert "+46701740612" not in repr(f)
+
+
+# --- operators holding calls (the console) ---------------------------------------------------------
+
+
+def _answered_then(call_id: str) -> Call:
+    c = Call(call_id, at("2026-11-24T10:00:00")).hours().choose("case").queue(choice="case")
+    return c.leave(10, "answered", "anna")
+
+
+def _operator_transfer(c: Call, outcome: str, ring: float, to: str | None = None, after: float = 30) -> Call:
+    c.add("transfer_started", after, target_id="p003", target="Johan Berglund", unit="Kansli", ring_timeout=25,
+          by="anna", attended=False, break_through=False)
+    if outcome == "answered":
+        return c.add("transfer_answered", ring, target_id="p003", target="Johan Berglund")
+    c.add("transfer_failed", ring, target_id="p003", target="Johan Berglund", reason=outcome, by="anna")
+    return c.add("returned_to_queue", 0, target_id="p003", target="Johan Berglund", reason=outcome, to=to,
+                 operator="anna")
+
+
+def test_an_operator_transfer_that_comes_back_to_the_same_operator():
+    c = _operator_transfer(_answered_then("o1"), "no-answer", 25, to="operator").end("completed", 20, talk=20)
+    folded = c.fold()
+    f = folded.fact
+    assert (f["answered"], f["wait_seconds"], f["operator"], f["outcome"]) == (1, 10, "anna", "answered")
+    assert f["centre_talk_seconds"] == 30 + 20  # talking before the transfer and after it came back
+    assert (f["transfers"], f["transfers_returned"], f["transfers_answered"]) == (1, 1, 0)
+    [t] = folded.transfers
+    assert (t["via"], t["outcome"], t["reason"], t["returned"]) == ("operator", "failed", "no-answer", 1)
+
+
+def test_an_operator_transfer_answered_is_the_persons_talk_not_the_centres():
+    f = _operator_transfer(_answered_then("o2"), "answered", 8).end("completed", 60, talk=60).fold().fact
+    assert (f["answered_by"], f["outcome"], f["centre_talk_seconds"], f["talk_seconds"]) == \
+        ("centre", "answered", 30, 60)
+    assert f["transfers_answered"] == 1
+
+
+def test_a_call_answered_once_counts_once_even_if_it_queues_again():
+    c = _operator_transfer(_answered_then("o3"), "busy", 2, to="queue")
+    c.queue(returned=True, choice="case").leave(40, "answered", "bertil").end("completed", 20, talk=20)
+    f = c.fold().fact
+    assert (f["answered"], f["wait_seconds"], f["answer_seconds"], f["operator"]) == (1, 10, 10, "anna")
+    assert (f["queue_returned"], f["centre_talk_seconds"]) == (1, 30 + 20)
+    c2 = _answered_then("o4").queue(after=30, choice="case").leave(50, "abandoned").end("caller_hangup")
+    f2 = c2.fold().fact  # put back in the queue by the operator, then gave up: answered, not lost
+    assert (f2["answered"], f2["abandoned"], f2["wait_seconds"], f2["centre_talk_seconds"]) == (1, 0, 10, 30)
+
+
+def test_a_call_the_pbx_took_over_is_handed_off():
+    c = Call("h", at("2026-11-24T10:00:00")).hours().choose("case").queue(choice="case")
+    f = c.add("call_ended", 30, reason="handed_to_pbx", detail="agi gone").fold().fact
+    assert (f["outcome"], f["queued"], f["answered"], f["abandoned"], f["wait_seconds"]) == \
+        ("handed_off", 1, 0, 0, None)

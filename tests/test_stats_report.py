@@ -6,7 +6,7 @@ expectations, which is how "identical results on both" is checked.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -109,6 +109,7 @@ def test_every_figure_of_a_day(day):
     t = r["transfers"]
     assert (t["attempted"], t["answered"], t["returned"]) == (3, 1, 2)
     assert t["failed"] == {"busy": 1, "no-answer": 1}
+    assert t["by_origin"]["ivr"] == dict(attempted=3, answered=1, returned=2, reach_rate=pytest.approx(100 / 3))
     tek, kk = t["by_department"]
     assert (tek["key"], tek["name"], tek["attempted"], tek["answered"], tek["returned"]) == \
         ("tekniska-forvaltningen", "Tekniska förvaltningen", 2, 0, 2)
@@ -336,3 +337,30 @@ def test_boundaries_are_the_same_in_sql_as_in_the_definitions(app, sessions):
         rows = {x["call_id"]: x for x in export.raw_rows(session, report.Filters(DAY, DAY), Definitions())}
     assert [rows[f"ab{w}"]["short_abandon"] for w in (4, 5, 6)] == [1, 1, 0]
     assert [rows[k]["answered_within_target"] for k in ("sw15", "sw16", "cs300", "cs301")] == [1, 0, 1, 0]
+
+
+def test_an_operators_transfer_through_the_engine(app, sessions):
+    """The console's followed transfer: answered from the queue, transferred by the operator, nobody answers."""
+    from ivr.protocol import Match, OperatorTransfer
+
+    runner = CallRunner(sessions, app.extensions["vaxel"].settings, channel="test")
+    t = at("2026-11-24T10:00:00")
+    runner.start("op", t, "+46701740699", "+46406280400")
+    target = Match(id="p003", name="Johan Berglund", unit="Kansli och registratur", number="+46406280403")
+    for dt, inp in ((5, Digits("2")), (30, OperatorAnswered("anna")), (60, OperatorTransfer(target, "anna")),
+                    (25, TransferEnded("no-answer"))):
+        t += timedelta(seconds=dt)
+        runner.handle("op", inp, t)
+    state = runner.state_of("op")
+    if state.awaiting in ("queue", "queue_offer"):  # the operator was not free: first in the queue, answered
+        t += timedelta(seconds=10)
+        runner.handle("op", OperatorAnswered("anna"), t)
+    t += timedelta(seconds=40)
+    runner.handle("op", Hangup(), t)
+    r = build(sessions)
+    assert (r["calls"]["answered"], r["calls"]["abandoned"], r["speed"]["asa"]) == (1, 0, 30.0)
+    assert r["transfers"]["by_origin"] == {"ivr": dict(attempted=0, answered=0, returned=0, reach_rate=None),
+                                           "operator": dict(attempted=1, answered=0, returned=1, reach_rate=0.0)}
+    kk = r["transfers"]["by_department"][0]
+    assert (kk["key"], kk["failed"]) == ("kommunkontoret", {"no-answer": 1})
+    assert r["speed"]["talk_mean"] == 60 + 40  # before the transfer, and after it came back

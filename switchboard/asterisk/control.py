@@ -268,7 +268,7 @@ class ResumeCall(AsteriskCall):
         now: datetime
         if interface is None:
             log.warning("call %s: operator %s has no phone to ring; to the queue", self.call_id, operator)
-            return OperatorToQueue(operator), self.clock.now()
+            return OperatorToQueue(operator, returned=True), self.clock.now()
         self.channel.run_app("Dial", f"{interface},{OPERATOR_RING}")
         inp = transfer_input(self.channel.var("DIALSTATUS"))
         now = self.clock.now()
@@ -278,7 +278,7 @@ class ResumeCall(AsteriskCall):
             return Hangup(), now  # the talk with the operator is over
         if not isinstance(inp, TransferEnded):
             return inp, now  # the caller hung up
-        return OperatorToQueue(operator), now
+        return OperatorToQueue(operator, returned=True), now
 
 
 def resume(services, audio=None):

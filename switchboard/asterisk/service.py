@@ -18,7 +18,7 @@ from switchboard.asterisk.ami import AmiClient
 from switchboard.asterisk.audio import AudioLibrary
 from switchboard.asterisk.call import AsteriskCall, flow_queue_of
 from switchboard.asterisk.mapping import app_queue_name, template_problems
-from switchboard.asterisk.pbx_events import PbxWatcher
+from switchboard.asterisk.pbx_events import PbxEvent, PbxWatcher
 from switchboard.asterisk.prompts import library_from_settings
 from switchboard.asterisk.server import FastAgiServer
 from switchboard.calls import CallRunner
@@ -87,6 +87,38 @@ def presence_writer(services) -> Callable[[str, str], None]:
     return write
 
 
+def operator_answers(services) -> Callable[[PbxEvent], None]:
+    """An operator's phone took a caller from app_queue: the caller is with that operator now, in our books too.
+
+    Without this the engine would learn of the answer only when ``Queue`` returns, after the conversation,
+    and the console could not act on the call. The operator is the console user whose endpoint is the
+    member's interface (else the member's name).
+    """
+    from sqlalchemy import select
+
+    from ivr.protocol import OperatorAnswered
+    from switchboard.console.models import ConsoleOperator
+
+    def handle(event: PbxEvent) -> None:
+        if event.kind != "operator_answered" or not event.uniqueid:
+            return
+        member = str(event.data.get("member") or "")
+        call_id = f"ast-{event.uniqueid}"
+        try:
+            runner = CallRunner(services.sessions, services.settings, channel="asterisk")
+            state = runner.state_of(call_id)
+            if state is None or state.awaiting not in ("queue", "queue_offer"):
+                return
+            with services.sessions() as session:
+                operator = session.scalar(select(ConsoleOperator.username)
+                                          .where(ConsoleOperator.endpoint == member)) or member
+            runner.handle(call_id, OperatorAnswered(operator), services.clock.now())
+        except Exception:  # the queue's own return reports the answer too; never take the watcher down
+            log.exception("could not record that %s answered call %s", member, call_id)
+
+    return handle
+
+
 def start(services, agi_host: str | None = None, agi_port: int | None = None,
           on_presence: Callable[[str, str], None] | None = None, say: Callable[[str], None] = log.info) -> Telephony:
     """Start FastAGI (unless its port is 0) and AMI (if a host is set); ``say`` tells the operator what runs."""
@@ -116,7 +148,8 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
             "no Asterisk callbacks, no operator queue log-in from vaxel")
     else:
         watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")],
-                             on_presence=on_presence or presence_writer(services))
+                             on_presence=on_presence or presence_writer(services),
+                             on_call_event=operator_answers(services))
         watcher.attach(client)
         client.start()
         telephony.ami, telephony.watcher = client, watcher

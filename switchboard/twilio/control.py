@@ -210,7 +210,7 @@ class TwilioControl:
             elif back is not None and not self.endpoint(back.party):
                 log.warning("call %s: operator %s has no endpoint to ring; the caller goes to the queue", call_id,
                             back.party)
-                actions = [a for a in actions if a is not back] + calls.handle(call_id, OperatorToQueue(back.party),
+                actions = [a for a in actions if a is not back] + calls.handle(call_id, OperatorToQueue(back.party, returned=True),
                                                                                now)
             else:
                 break
@@ -297,7 +297,12 @@ class TwilioControl:
 
 
 def make_control(services, http_client: HttpClient | None = None) -> TwilioControl:
-    """The factory registered for channel ``twilio``; credentials from the environment as for the dialer."""
+    """The factory registered for channel ``twilio``; credentials from the environment as for the dialer.
+
+    With ``twilio.enabled`` false there are no Twilio calls to act on: the console gets the simulated control.
+    """
+    if not services.settings["twilio"]["enabled"]:
+        return console.simulated()
     account, token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
     if not account or not token:
         raise console.ControlError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to act on Twilio calls")
@@ -350,7 +355,7 @@ def console_dial():
         if state.awaiting == "transfer":
             return control.render(call_sid, calls.handle(call_sid, TransferEnded(outcome), now()))
         if state.awaiting == "bridged" and state.party:  # the operator did not take the call back
-            return control.render(call_sid, calls.handle(call_sid, OperatorToQueue(state.party), now()))
+            return control.render(call_sid, calls.handle(call_sid, OperatorToQueue(state.party, returned=True), now()))
         return replies.latest(services().sessions, call_sid) or rescue("call")
 
     return replies.once(services().sessions, call_sid, f"dial:console-{s}", now(), answer,

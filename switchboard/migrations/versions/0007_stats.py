@@ -104,6 +104,7 @@ def upgrade() -> None:
     sa.Column('target_id', sa.String(length=80), nullable=False),
     sa.Column('target', sa.String(length=200), nullable=False),
     sa.Column('unit_name', sa.String(length=200), nullable=False),
+    sa.Column('via', sa.String(length=16), nullable=False),
     sa.Column('forvaltning', sa.String(length=80), nullable=True),
     sa.Column('avdelning', sa.String(length=80), nullable=True),
     sa.Column('enhet', sa.String(length=80), nullable=True),
@@ -115,8 +116,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('transfer_facts', schema=None) as batch_op:
         batch_op.create_index('ix_transfer_facts_groups', ['forvaltning', 'avdelning', 'enhet', 'target_id', 'outcome',
-                                                          'reason', 'returned', 'local_date', 'target', 'unit_name',
-                                                          'local_hour', 'local_weekday'],
+                                                          'reason', 'returned', 'via', 'local_date', 'target',
+                                                          'unit_name', 'local_hour', 'local_weekday'],
                               unique=False)
 
     op.create_table('stats_days',
