@@ -34,9 +34,14 @@ def draft_of(session: Session, key: str = "main") -> FlowVersion | None:
     return session.scalar(select(FlowVersion).where(FlowVersion.flow_key == key, FlowVersion.status == "draft"))
 
 
-def _latest_number(session: Session, key: str) -> int:
-    return session.scalar(select(FlowVersion.version).where(FlowVersion.flow_key == key)
-                          .order_by(FlowVersion.version.desc()).limit(1)) or 0
+def _new_draft(session: Session, key: str, document: dict, note: str = "") -> FlowVersion:
+    """A new version numbered after the latest one, as a draft."""
+    latest = session.scalar(select(FlowVersion.version).where(FlowVersion.flow_key == key)
+                            .order_by(FlowVersion.version.desc()).limit(1)) or 0
+    draft = FlowVersion(flow_key=key, version=latest + 1, status="draft", document=document, note=note,
+                        created_at=datetime.now(timezone.utc))
+    session.add(draft)
+    return draft
 
 
 def _whole(value: str, what: str, problems: list[str]) -> int | None:
@@ -117,9 +122,7 @@ def save_draft():
                 flash(problem)
             return redirect(url_for("flowadmin.editor"))
         if draft is None:
-            draft = FlowVersion(flow_key=published.flow_key, version=_latest_number(session, published.flow_key) + 1,
-                                status="draft", document=doc, note="", created_at=datetime.now(timezone.utc))
-            session.add(draft)
+            draft = _new_draft(session, published.flow_key, doc)
         else:
             draft.document = doc
         session.flush()
@@ -218,10 +221,7 @@ def rollback(version_id: int):
         if old is None:
             abort(404)
         previous = published_flow(session, old.flow_key)
-        copy_ = FlowVersion(flow_key=old.flow_key, version=_latest_number(session, old.flow_key) + 1,
-                            status="draft", document=copy.deepcopy(old.document),
-                            note=f"roll back to version {old.version}", created_at=datetime.now(timezone.utc))
-        session.add(copy_)
+        copy_ = _new_draft(session, old.flow_key, copy.deepcopy(old.document), f"roll back to version {old.version}")
         _publish(session, copy_, previous, "flow.rollback")
         session.commit()
         version = copy_.version

@@ -226,8 +226,10 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
         f["wrapup_operator"] = str(data.get("operator"))[:80] if data.get("operator") is not None else None
         given = data.get("wrapup_seconds")
         f["wrapup_seconds"] = int(given) if given is not None else (_seconds(at, f["ended_at"]) or 0)
-    if f["operator"]:
-        f["operator"] = f["operator"][:80]
+    for key, column in CallFact.__table__.columns.items():  # a long value from an adapter must not fail the write
+        length = getattr(column.type, "length", None)
+        if length and isinstance(f.get(key), str):
+            f[key] = f[key][:length]
     f["outcome"] = disposition(ended=f["ended_at"] is not None, open_=open_, answered_by=f["answered_by"],
                                queue_outcome=outcome, callback_requested=bool(f["cb_requested"]),
                                transfer_hangup=bool(f["transfer_hangup"]), end_reason=f["end_reason"])

@@ -20,7 +20,7 @@ import hmac
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping
 
 from sqlalchemy import and_, func, select
@@ -138,4 +138,4 @@ def schedule(scheduler, sessions: sessionmaker[Session], settings: dict, now: Ca
              hours: int = 1) -> None:
     """Add the purge to an APScheduler scheduler (the one process that runs jobs)."""
     scheduler.add_job(job(sessions, settings, now), "interval", hours=hours, id="stats_retention",
-                      next_run_time=now(), max_instances=1, coalesce=True)
+                      next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True)

@@ -191,6 +191,8 @@ def test_operator_console_follows_a_transfer_that_comes_back_and_records_a_wrapu
 
     panel = page.locator("#my-call .call")
     expect(panel.locator(".script")).to_contain_text("du pratar med Olle Operatör")
+    expect(page.locator("#operators")).to_contain_text("i samtal 070-174 06 30")
+    assert "[object" not in page.locator("#operators").inner_text()
     panel.locator(".target").type("torghandel", delay=10)
     expect(panel.locator(".targets li").first).to_contain_text("Sven Olofsson")
     panel.locator(".target").press("Enter")

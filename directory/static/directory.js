@@ -11,14 +11,7 @@
   let timer = null;
   let sequence = 0;
 
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (key === "class") node.className = value; else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
-    return node;
-  };
+  const {el} = window.vaxelDom;
   const time = (iso) => iso ? new Date(iso).toLocaleString("sv-SE", {weekday: "short", hour: "2-digit", minute: "2-digit"}) : "";
   const badge = (r) => el("span", {class: `status status-${r.status}`, "data-status": r.status}, r.status_label);
   const hours = (r) => r.open_now

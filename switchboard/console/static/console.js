@@ -10,14 +10,7 @@
   let selected = -1;
   let heldId = null;
 
-  const el = (tag, attrs = {}, ...children) => {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs)) {
-      if (key === "class") node.className = value; else node.setAttribute(key, value);
-    }
-    for (const child of children) node.append(child instanceof Node ? child : String(child ?? ""));
-    return node;
-  };
+  const {el} = window.vaxelDom;
   const mmss = (s) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
   const tag = (cls, text, state) => el("span", {class: `tag ${cls}`, "data-state": state || cls}, text);
 
