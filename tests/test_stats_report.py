@@ -6,7 +6,7 @@ expectations, which is how "identical results on both" is checked.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -16,7 +16,7 @@ from stats import facts, report, rollup
 from stats.definitions import Definitions
 from stats.models import CallEvent, CallFact, HourRollup, RollupDay, TransferFact
 from switchboard.calls import CallRunner
-from tests.test_stats_history import Call, at, write
+from tests.test_stats_history import UTC, Call, at, write
 
 DAY = date(2026, 11, 24)  # a Tuesday
 OLD_NUMBER = "+46406280100"
@@ -364,3 +364,25 @@ def test_an_operators_transfer_through_the_engine(app, sessions):
     kk = r["transfers"]["by_department"][0]
     assert (kk["key"], kk["failed"]) == ("kommunkontoret", {"no-answer": 1})
     assert r["speed"]["talk_mean"] == 60 + 40  # before the transfer, and after it came back
+
+
+def test_midnight_and_dst_in_the_report(app, sessions):
+    """Counted on the local day and hour each call started: past midnight, and on both DST nights."""
+    def utc(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+    late = Call("late", at("2026-11-24T23:59:30")).hours().choose("case").queue(choice="case")
+    late.leave(45, "answered", "anna").end("completed", 120, talk=120)  # answered and ended after midnight
+    spring = Call.abandoned("spring", utc("2026-03-29T01:00:00"), wait=30)  # 03:00 CEST
+    autumn1 = Call.abandoned("autumn1", utc("2026-10-25T00:30:00"), wait=30)  # 02:30 CEST
+    autumn2 = Call.abandoned("autumn2", utc("2026-10-25T01:30:00"), wait=30)  # 02:30 CET
+    write(sessions, late, spring, autumn1, autumn2)
+    r = build(sessions, date(2026, 3, 1), date(2026, 11, 30))
+    assert [(x["period"], x["calls"]) for x in r["by_day"]] == [("2026-03-29", 1), ("2026-10-25", 2),
+                                                                 ("2026-11-24", 1)]
+    assert r["heatmap"]["calls"][3][6] == 1 and r["heatmap"]["calls"][2][6] == 2  # Sundays 03-04 and 02-03
+    assert r["heatmap"]["calls"][23][1] == 1 and r["heatmap"]["calls"][0][2] == 0  # Tuesday 23-24, not Wednesday
+    nov = build(sessions, date(2026, 11, 25), date(2026, 11, 25))
+    assert nov["calls"]["total"] == 0  # the late call is not the next day's
+    assert build(sessions)["speed"]["talk_mean"] == 120.0
+    assert [m["period"] for m in r["by_month"]] == ["2026-03", "2026-10", "2026-11"]
