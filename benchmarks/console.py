@@ -99,7 +99,8 @@ def main() -> None:
 
     url = f"sqlite:///{Path(tempfile.mkdtemp()) / 'console-bench.db'}"
     db.upgrade(url)
-    app = create_app({"database": {"url": url}})
+    threads = args.operators + 16
+    app = create_app({"database": {"url": url}, "service": {"threads": threads}})
     svc = app.extensions["vaxel"]
     tz = ZoneInfo("Europe/Stockholm")
     svc.clock = Clock(tz, start=datetime(2026, 11, 24, 10, 0, tzinfo=tz))
@@ -109,7 +110,7 @@ def main() -> None:
         for i in range(args.operators):
             add_user(session, f"op{i}", "operator", "bench-password-1")
         session.commit()
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=args.operators + 16,
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads,
                                     connection_limit=args.operators + 50)
     port = server.effective_port
     threading.Thread(target=server.run, daemon=True).start()

@@ -22,7 +22,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "mode": "development",  # "production" ignores VAXEL_NOW
         "host": "127.0.0.1",
         "port": 5000,
-        "threads": 8,
+        "threads": 32,  # each open console stream holds one; 8 always stay free for calls and pages
         "timezone": "Europe/Stockholm",
         "municipality": "Sjöbacka kommun",
     },

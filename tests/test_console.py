@@ -197,3 +197,12 @@ def test_asterisk_agent_connect_puts_the_call_with_the_operator_at_once(app, cal
     assert ast.handle("ast-1795469729.1", OperatorAnswered("PJSIP/100"), now) == []
     ast.handle("ast-1795469729.1", Hangup(), now)
     assert ast.state_of("ast-1795469729.1").ended
+
+
+def test_console_streams_never_take_the_threads_calls_need(app, console):
+    app.extensions["vaxel"].settings["service"]["threads"] = 9  # room for exactly one console
+    first = console.client.get("/console/stream", buffered=False)
+    assert first.status_code == 200
+    next(iter(first.response))  # the stream is open and counted
+    assert console.client.get("/console/stream").status_code == 503
+    first.close()

@@ -51,6 +51,11 @@ class Broadcaster:
             self._wake.wait(self.tick)
             self._wake.clear()
 
+    @property
+    def listeners(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
     def poke(self) -> None:
         """Something changed (an operator acted): compute now rather than at the next tick."""
         self._wake.set()

@@ -56,9 +56,15 @@ def page():
     return render_template("console.html", wrapups=WRAPUPS, states=operators.LABELS)
 
 
+RESERVED_THREADS = 8  # never let console streams take the threads that serve citizens' calls
+
+
 @bp.get("/console/stream")
 def stream():
-    return Response(broadcaster().listen(), mimetype="text/event-stream",
+    hub = broadcaster()
+    if hub.listeners >= max(1, services().settings["service"]["threads"] - RESERVED_THREADS):
+        return jsonify(error="too many open consoles for this server; raise service.threads"), 503
+    return Response(hub.listen(), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
