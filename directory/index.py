@@ -96,6 +96,7 @@ class Entry:
     unit_path: list[str] = field(default_factory=list)  # förvaltning first
     unit_slugs: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
+    departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet -> unit id
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class DirectoryIndex:
         chain = _chain(units, staff.unit_id)[::-1]
         entry = Entry(staff.id, staff.external_id, staff.name, staff.kind, staff.unit_id, staff.title,
                       staff.extension, staff.phone, staff.mobile, staff.hidden_number, staff.email, staff.notes,
-                      [k.term for k in staff.keywords], [u.name for u in chain], [u.slug for u in chain])
+                      [k.term for k in staff.keywords], [u.name for u in chain], [u.slug for u in chain],
+                      departments=departments_of(chain))
         self.entries[staff.id] = entry
         if staff.kind == "person":
             self.by_unit[staff.unit_id].append(staff.id)
@@ -266,6 +268,17 @@ class DirectoryIndex:
                 found.setdefault(staff_id, T9_PREFIX)
         ranked = sorted(found.items(), key=lambda item: (-item[1], self.entries[item[0]].name))
         return [Candidate(sid, score, "keypad") for sid, score in ranked[:limit]]
+
+
+def departments_of(chain: list[Unit]) -> dict[str, str]:
+    """Förvaltning, avdelning and enhet of a unit path (top first), for statistics per department."""
+    found: dict[str, str] = {}
+    for unit in chain:
+        if unit.kind in ("forvaltning", "avdelning", "enhet"):
+            found.setdefault(unit.kind, unit.slug)
+    if "forvaltning" not in found and chain:
+        found["forvaltning"] = chain[0].slug  # an unclassified tree: its top is the department
+    return found
 
 
 def _chain(units: dict[int, Unit], unit_id: int | None) -> list[Unit]:

@@ -67,6 +67,7 @@ class Result:
     opens: str | None = None  # ISO; the next opening when closed now
     closes: str | None = None
     colleagues: list[Colleague] = field(default_factory=list)
+    departments: dict = field(default_factory=dict)  # forvaltning/avdelning/enhet -> unit id, for statistics
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
 
@@ -158,7 +159,8 @@ class Searcher:
                 open_now=hours_now.open,
                 opens=hours_now.next_open.isoformat() if hours_now.next_open and not hours_now.open else None,
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
-                colleagues=free, staff_id=entry.staff_id, dial=entry.phone or entry.mobile,
+                colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
+                dial=entry.phone or entry.mobile,
             ))
         return out
 

@@ -165,7 +165,7 @@ class _Run:
             Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring)
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
-                   ring_timeout=ring)
+                   ring_timeout=ring, departments=target.get("departments") or {})
         self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
@@ -377,7 +377,7 @@ class _Run:
                                              inp.ring_timeout, by=inp.operator, attended=inp.attended))
             self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                        ring_timeout=inp.ring_timeout, by=inp.operator, attended=inp.attended,
-                       break_through=inp.break_through)
+                       break_through=inp.break_through, departments=target.get("departments") or {})
             self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
             return None
         if isinstance(inp, OperatorToQueue):

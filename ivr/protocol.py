@@ -132,6 +132,7 @@ class Match:
     next_open: str | None = None  # ISO, when closed now
     score: float = 0.0
     matched_by: str = ""  # keyword | name | unit | title | fuzzy | number | keypad
+    departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
 
 
 @dataclass(frozen=True)

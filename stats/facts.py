@@ -148,7 +148,7 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
             transfers.append(dict(seq=len(transfers) + 1, started_at=e.at, target_id=str(d.get("target_id", ""))[:80],
                                   target=str(d.get("target", ""))[:200], unit_name=str(d.get("unit", ""))[:200],
                                   via="operator" if d.get("by") else "ivr", outcome="ringing", reason=None,
-                                  returned=0, ring_seconds=None))
+                                  returned=0, ring_seconds=None, departments=d.get("departments") or {}))
         elif t in ("transfer_answered", "transfer_failed") and transfers:
             last = transfers[-1]
             last["ring_seconds"] = _seconds(e.at, last["started_at"])
@@ -288,8 +288,14 @@ def units_now(session: Session) -> Units:
 
 
 def attach_units(folded: Folded, units: Units) -> None:
+    """The departments a transfer went to: as recorded at call time, else where the person is now."""
     for t in folded.transfers:
-        t["forvaltning"], t["avdelning"], t["enhet"] = units.get(t["target_id"], (None, None, None))
+        recorded = t.pop("departments", None)
+        if recorded:
+            t["forvaltning"], t["avdelning"], t["enhet"] = (recorded.get("forvaltning"), recorded.get("avdelning"),
+                                                            recorded.get("enhet"))
+        else:
+            t["forvaltning"], t["avdelning"], t["enhet"] = units.get(t["target_id"], (None, None, None))
     if folded.transfers:
         first = folded.transfers[0]
         folded.fact.update(forvaltning=first["forvaltning"], avdelning=first["avdelning"], enhet=first["enhet"])

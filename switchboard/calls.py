@@ -232,7 +232,7 @@ class CallRunner:
         return [
             Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
                   status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
-                  next_open=r.opens, score=r.score, matched_by=r.matched_by)
+                  next_open=r.opens, score=r.score, matched_by=r.matched_by, departments=r.departments)
             for r in results
         ]
 

@@ -6,6 +6,7 @@ expectations, which is how "identical results on both" is checked.
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -386,3 +387,25 @@ def test_midnight_and_dst_in_the_report(app, sessions):
     assert nov["calls"]["total"] == 0  # the late call is not the next day's
     assert build(sessions)["speed"]["talk_mean"] == 120.0
     assert [m["period"] for m in r["by_month"]] == ["2026-03", "2026-10", "2026-11"]
+
+
+def test_a_transfer_keeps_the_department_it_had_when_the_call_was_made(runner, sessions):
+    """A reorganisation later must not move last year's transfers: the event carries the departments."""
+    from directory.index import bump_version
+    from directory.models import Staff, Unit
+    from stats import facts
+    from stats.models import TransferFact
+
+    out = runner.invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "1", "say:torghandel",
+                              "ring:no-answer"]).output
+    started = [json.loads(line) for line in out.splitlines() if '"transfer"' in line][0]
+    assert started["name"] == "Sven Olofsson"
+    with sessions() as session:
+        sven = session.scalar(select(Staff).where(Staff.external_id == "p039"))
+        sven.unit = session.scalar(select(Unit).where(Unit.slug == "bygglov"))  # he moves to bygglov
+        bump_version(session)
+        session.commit()
+    facts.rebuild(sessions)
+    with sessions() as session:
+        row = session.scalar(select(TransferFact).where(TransferFact.target_id == "p039"))
+        assert (row.forvaltning, row.enhet or row.avdelning) == ("tekniska-forvaltningen", "torghandel")

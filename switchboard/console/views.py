@@ -176,7 +176,8 @@ def transfer(call_id: str):
             session.commit()
         target = Match(id=found.id, name=found.name, unit=found.unit, title=found.title, number=found.dial,
                        extension=found.extension, status=found.status, forward_to=found.forward_to,
-                       open_now=found.open_now, weekly=found.weekly, next_open=found.opens)
+                       open_now=found.open_now, weekly=found.weekly, next_open=found.opens,
+                       departments=found.departments)
         return OperatorTransfer(target, current_user.username, RING_TIMEOUT, bool(body.get("attended")),
                                 break_through)
 
