@@ -42,6 +42,7 @@ RULES: dict[str, str] = {
     "console.simulate": "operator",
     "console.end": "operator",
     "console.complete": "operator",
+    "console.cancel": "operator",
     "console.hold": "operator",
     "console.wrapup": "operator",
     "flowadmin.static": "admin",

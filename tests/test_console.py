@@ -206,3 +206,14 @@ def test_console_streams_never_take_the_threads_calls_need(app, console):
     next(iter(first.response))  # the stream is open and counted
     assert console.client.get("/console/stream").status_code == 503
     first.close()
+
+
+def test_a_consultation_can_be_cancelled_and_the_caller_comes_back(app, calls, console):
+    queued(app, calls, "c9")
+    console.post("/api/console/calls/c9/answer")
+    snap = console.post("/api/console/calls/c9/transfer", {"target_id": "p039", "attended": True})
+    assert mine(snap)["call"]["transfer_ringing"]
+    console.post("/api/console/calls/c10/cancel", status=409)  # not a consultation of theirs
+    snap = console.post("/api/console/calls/c9/cancel")
+    assert mine(snap)["call"]["call_id"] == "c9" and not mine(snap)["call"]["transfer_ringing"]
+    assert snap["returned"][0]["reason"] == "canceled" and snap["returned"][0]["to"] == "operator"

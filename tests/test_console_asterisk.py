@@ -48,7 +48,7 @@ class ConsoleAmi(FakeAmi):
                       "BridgeID": "b-1", "ActionID": aid}]
             return [{**ok, "EventList": "start", "Message": "Channel status will follow"}, *chans,
                     {"Event": "StatusComplete", "ActionID": aid, "EventList": "Complete", "ListItems": "2"}]
-        if action in ("Setvar", "Redirect", "Atxfer", "Hangup"):
+        if action in ("Setvar", "Redirect", "Atxfer", "CancelAtxfer", "Hangup"):
             return [{**ok, "Message": f"{action} done"}]
         return super().answer(a)
 
@@ -244,3 +244,15 @@ def test_the_incoming_script_leaves_quietly_when_the_console_redirected(desk):
 def test_factory_without_ami_refuses():
     with pytest.raises(console.ControlError):
         make_factory(None)(object())
+
+
+def test_attended_cancel_is_cancelatxfer_and_the_caller_is_the_operators_again(desk):
+    desk.held_call()
+    actions = desk.runner.handle(CALL, OperatorTransfer(TARGET, "operator", attended=True), desk.services.clock.now())
+    desk.control.perform(CALL, actions)
+    desk.control.cancel(CALL)
+    cancel, = desk.ami.actions("CancelAtxfer")
+    assert cancel["Channel"] == OPERATOR_CHANNEL
+    assert desk.ami.actions("Redirect") == []  # Asterisk gives the caller back itself
+    state = desk.runner.state_of(CALL)
+    assert state.awaiting == "bridged" and state.party == "operator"

@@ -264,3 +264,19 @@ def test_console_twiml_leaves_the_normal_flow_alone():
                         twiml.Links(wait="w", queue_result="q"), twiml.Audio())
     parsed = ET.fromstring(str(doc))
     assert tags(parsed) == ["Say", "Enqueue"] and parsed.find("Enqueue").text == "centre-returned"
+
+
+def test_attended_cancel_ends_the_consultation_and_brings_the_caller_back(desk):
+    caller = desk.held_call()
+    actions = desk.runner.handle(caller.call_sid, OperatorTransfer(TARGET, "operator", attended=True),
+                                 desk.services.clock.now())
+    control = console.control_for("twilio", desk.services)
+    control.perform(caller.call_sid, actions)
+    control.cancel(caller.call_sid)
+    ended, back = desk.http.requests[-2:]
+    assert ended["uri"].endswith(f"/Calls/{'CA' + 'e' * 32}.json") and ended["data"]["Status"] == "completed"
+    assert back["uri"].endswith(f"/Calls/{caller.call_sid}.json")
+    assert verb(ET.fromstring(back["data"]["Twiml"]), "Dial").find("Client").text == "operator"
+    state = desk.runner.state_of(caller.call_sid)
+    assert state.awaiting == "bridged" and state.party == "operator"
+    assert replies.get(desk.services.sessions, caller.call_sid, "consult") == ""

@@ -142,6 +142,14 @@ class AsteriskControl:
         CallRunner(self.services.sessions, self.services.settings, channel="asterisk").handle(
             call_id, TransferEnded("answered"), self.services.clock.now())
 
+    def cancel(self, call_id: str) -> None:
+        """AMI ``CancelAtxfer``: Asterisk drops the consulted leg and gives the caller back to the operator itself,
+        so only our books follow (the engine's "back to the operator" actions are not performed again)."""
+        operator = self._operator_channel(call_id)
+        self._ami("CancelAtxfer", Channel=operator)
+        CallRunner(self.services.sessions, self.services.settings, channel="asterisk").handle(
+            call_id, TransferEnded("canceled"), self.services.clock.now())
+
     def set_operator(self, operator: str, endpoint: str, state: str, reason: str = "") -> None:
         if not endpoint:
             raise console.ControlError(f"operator {operator} has no phone (endpoint) to put in the queue")

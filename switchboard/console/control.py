@@ -44,6 +44,10 @@ class CallControl(Protocol):
         """Attended transfer: connect the caller to the target the operator consulted."""
         ...
 
+    def cancel(self, call_id: str) -> None:
+        """Attended transfer: end the consultation; the caller goes back to the operator (reported as canceled)."""
+        ...
+
     def set_operator(self, operator: str, endpoint: str, state: str, reason: str = "") -> None:
         """Queue membership: ready = takes calls, paused = logged in but not offered calls, offline = out."""
         ...
@@ -64,6 +68,9 @@ class SimulatedControl:
 
     def complete(self, call_id: str) -> None:
         self.log.append((call_id, "complete", None))
+
+    def cancel(self, call_id: str) -> None:
+        self.log.append((call_id, "cancel", None))
 
     def set_operator(self, operator: str, endpoint: str, state: str, reason: str = "") -> None:
         self.log.append((operator, "operator", state))

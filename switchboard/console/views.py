@@ -7,6 +7,7 @@
     POST /api/console/calls/ID/answer        take a queued call (simulated and demo calls; phones answer real ones)
     POST /api/console/calls/ID/transfer      {"target_id", "attended", "break_through"} — followed
     POST /api/console/calls/ID/complete      an attended transfer: connect the caller to the consulted person
+    POST /api/console/calls/ID/cancel        end the consultation: the caller comes back to the operator
     POST /api/console/calls/ID/hold          {"on": true|false}
     POST /api/console/calls/ID/queue         back to the centre queue
     POST /api/console/calls/ID/wrapup        {"outcome": answered_by_centre|transferred|referred_to_phone_hours|message_taken}
@@ -228,6 +229,27 @@ def complete(call_id: str):
         channel = found[0].channel
     try:
         control.control_for(channel, svc).complete(call_id)
+    except control.ControlError as exc:
+        return _error(f"the telephony refused: {exc}", 502)
+    return _done()
+
+
+@bp.post("/api/console/calls/<call_id>/cancel")
+def cancel(call_id: str):
+    """End a consultation: the caller comes back to the operator."""
+    svc = services()
+    with svc.sessions() as session:
+        found = _call(session, call_id)
+        if found is None or found[1].transfer_by != current_user.username or found[1].awaiting != "transfer":
+            return _error("you are not consulting on this call", 409)
+        channel = found[0].channel
+    try:
+        if channel in SIMULATED_CHANNELS:
+            runner = CallRunner(svc.sessions, svc.settings, channel)
+            control.control_for(channel, svc).perform(
+                call_id, runner.handle(call_id, TransferEnded("canceled"), svc.clock.now()))
+        else:
+            control.control_for(channel, svc).cancel(call_id)
     except control.ControlError as exc:
         return _error(f"the telephony refused: {exc}", 502)
     return _done()

@@ -263,6 +263,13 @@ class TwilioControl:
         self._update(legs[0].sid, twiml=str(conference_twiml(room)))
         replies.put(self.services.sessions, call_id, CONSULT_KEY, "", self.services.clock.now())
 
+    def cancel(self, call_id: str) -> None:
+        """End the consultation leg and bring the caller back, as when the target does not answer."""
+        if not replies.get(self.services.sessions, call_id, CONSULT_KEY):
+            raise console.ControlError(f"call {call_id} has no consultation to cancel")
+        self._hang_up_consult(call_id)  # clears the key first, so the leg's own webhook only hangs up
+        self.perform(call_id, self.runner().handle(call_id, TransferEnded("canceled"), self.services.clock.now()))
+
     def set_operator(self, operator: str, endpoint: str, state: str, reason: str = "") -> None:
         """Nothing to tell Twilio: the operator line reads ``ConsoleOperator`` before it hands out a caller."""
         log.info("twilio: operator %s (%s) is now %s", operator, endpoint or "-", state)

@@ -90,6 +90,13 @@
     const ring = panel.querySelector(".ring");
     ring.replaceChildren(call.transfer_ringing ? tag("ringing", "kopplingen ringer…") : "",
       call.on_hold ? tag("hold", "parkerat") : "");
+    if (call.transfer_ringing) {  // a consultation (Shift+Enter) is completed or cancelled from here
+      for (const [act, label] of [["complete", "Slutför rådfrågan"], ["cancel", "Avbryt rådfrågan"]]) {
+        const b = el("button", {type: "button", "data-consult": act}, label);
+        b.addEventListener("click", () => post(`/api/console/calls/${call.call_id}/${act}`));
+        ring.append(" ", b);
+      }
+    }
     if (call.transfer_ringing && (call.channel === "simulator" || call.channel === "demo")) {
       for (const [status, label] of [["answered", "svarar"], ["no-answer", "svarar inte"], ["busy", "upptaget"]]) {
         const b = el("button", {type: "button", "data-simulate": status}, `Simulera: ${label}`);
