@@ -34,6 +34,12 @@ def draft_of(session: Session, key: str = "main") -> FlowVersion | None:
     return session.scalar(select(FlowVersion).where(FlowVersion.flow_key == key, FlowVersion.status == "draft"))
 
 
+def editing(session: Session) -> tuple[FlowVersion, FlowVersion | None, dict]:
+    """The published version, the draft if any, and the document the editor shows (the draft's, else the published)."""
+    published, draft = published_flow(session), draft_of(session)
+    return published, draft, (draft or published).document
+
+
 def _new_draft(session: Session, key: str, document: dict, note: str = "") -> FlowVersion:
     """A new version numbered after the latest one, as a draft."""
     latest = session.scalar(select(FlowVersion.version).where(FlowVersion.flow_key == key)
@@ -99,9 +105,7 @@ def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
 def editor():
     svc = services()
     with svc.sessions() as session:
-        published = published_flow(session)
-        draft = draft_of(session)
-        doc = (draft or published).document
+        published, draft, doc = editing(session)
         return render_template(
             "flow_editor.html", doc=doc, draft=draft, published=published, problems=flows.validate(doc),
             node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS, json_text=json.dumps(doc, ensure_ascii=False,
@@ -113,9 +117,7 @@ def editor():
 def save_draft():
     svc = services()
     with svc.sessions() as session:
-        published = published_flow(session)
-        draft = draft_of(session)
-        base = (draft or published).document
+        published, draft, base = editing(session)
         doc, problems = document_from_form(base, request.form)
         if problems:
             for problem in problems:

@@ -128,13 +128,8 @@ def _act(call_id: str, make_input, allowed: tuple[str, ...]):
         inp = make_input(session, call, state)
         if isinstance(inp, tuple):  # an error
             return inp
-    runner = CallRunner(svc.sessions, svc.settings, channel)
-    actions = runner.handle(call_id, inp, svc.clock.now())
-    try:
-        control.control_for(channel, svc).perform(call_id, actions)
-    except control.ControlError as exc:
-        return _error(f"the telephony refused: {exc}", 502)
-    return _done()
+    actions = CallRunner(svc.sessions, svc.settings, channel).handle(call_id, inp, svc.clock.now())
+    return _on_platform(channel, lambda platform: platform.perform(call_id, actions))
 
 
 def _mine(state: CallState) -> bool:
@@ -219,40 +214,41 @@ def end(call_id: str):
     return _act(call_id, make, ("bridged",))
 
 
-@bp.post("/api/console/calls/<call_id>/complete")
-def complete(call_id: str):
-    svc = services()
-    with svc.sessions() as session:
-        found = _call(session, call_id)
-        if found is None or found[1].transfer_by != current_user.username:
-            return _error("you are not consulting on this call", 409)
-        channel = found[0].channel
+def _on_platform(channel: str, act) -> Response:
+    """Ask the call's telephony to do something; a refusal is shown to the operator, not raised."""
     try:
-        control.control_for(channel, svc).complete(call_id)
+        act(control.control_for(channel, services()))
     except control.ControlError as exc:
         return _error(f"the telephony refused: {exc}", 502)
     return _done()
+
+
+def _consulting(call_id: str) -> str | None:
+    """The channel of the call the operator is consulting on now, else None."""
+    with services().sessions() as session:
+        found = _call(session, call_id)
+    if found is None or found[1].transfer_by != current_user.username or found[1].awaiting != "transfer":
+        return None
+    return found[0].channel
+
+
+@bp.post("/api/console/calls/<call_id>/complete")
+def complete(call_id: str):
+    channel = _consulting(call_id)
+    if channel is None:
+        return _error("you are not consulting on this call", 409)
+    return _on_platform(channel, lambda platform: platform.complete(call_id))
 
 
 @bp.post("/api/console/calls/<call_id>/cancel")
 def cancel(call_id: str):
     """End a consultation: the caller comes back to the operator."""
-    svc = services()
-    with svc.sessions() as session:
-        found = _call(session, call_id)
-        if found is None or found[1].transfer_by != current_user.username or found[1].awaiting != "transfer":
-            return _error("you are not consulting on this call", 409)
-        channel = found[0].channel
-    try:
-        if channel in SIMULATED_CHANNELS:
-            runner = CallRunner(svc.sessions, svc.settings, channel)
-            control.control_for(channel, svc).perform(
-                call_id, runner.handle(call_id, TransferEnded("canceled"), svc.clock.now()))
-        else:
-            control.control_for(channel, svc).cancel(call_id)
-    except control.ControlError as exc:
-        return _error(f"the telephony refused: {exc}", 502)
-    return _done()
+    channel = _consulting(call_id)
+    if channel is None:
+        return _error("you are not consulting on this call", 409)
+    if channel in SIMULATED_CHANNELS:  # no platform to report it: what a phone would have reported
+        return _act(call_id, lambda *_: TransferEnded("canceled"), ("transfer",))
+    return _on_platform(channel, lambda platform: platform.cancel(call_id))
 
 
 @bp.post("/api/console/calls/<call_id>/hold")
@@ -267,11 +263,7 @@ def hold(call_id: str):
         row = operators.get(session, current_user.username, svc.clock.now())
         row.on_hold = call_id if on else None
         session.commit()
-    try:
-        control.control_for(channel, svc).hold(call_id, on)
-    except control.ControlError as exc:
-        return _error(f"the telephony refused: {exc}", 502)
-    return _done()
+    return _on_platform(channel, lambda platform: platform.hold(call_id, on))
 
 
 @bp.post("/api/console/calls/<call_id>/wrapup")
