@@ -26,8 +26,9 @@ run: $(VENV)/.runtime
 	$(BIN)/vaxel demo load --if-empty
 	$(BIN)/vaxel serve
 
-## make test: install dev dependencies and run the whole suite (SQLite)
+## make test: install dev dependencies, check the layers (import-linter) and run the whole suite (SQLite)
 test: $(VENV)/.dev
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
 ## make test-postgres: the database tests again, against PostgreSQL ($(PG_URL))

@@ -25,10 +25,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from ivr.protocol import Digits, Hangup, OperatorAnswered, Speech, TransferEnded
+from core.db import make_engine, make_sessionmaker
+from stats import facts
 from switchboard import db, demo
 from switchboard.calls import CallRunner
 from switchboard.seed import ensure_defaults
-from switchboard.settings import CONFIG_DIR, load_settings
+from core.settings import CONFIG_DIR, load_settings
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -45,8 +47,9 @@ def main() -> None:
     db.import_models()
     db.upgrade(url)
     settings = load_settings(environ={}, overrides={"database": {"url": url}})
-    engine = db.make_engine(url)
-    sessions = db.make_sessionmaker(engine)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    facts.install(sessions, settings["service"]["timezone"])
     with sessions() as session:
         ensure_defaults(session, settings)
         demo.load(session, str(CONFIG_DIR / "demo" / "municipality.toml"))

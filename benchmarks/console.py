@@ -91,9 +91,9 @@ def main() -> None:
     from switchboard.app import create_app
     from switchboard.auth import add_user
     from switchboard.calls import CallRunner
-    from switchboard.clock import Clock
+    from core.clock import Clock
     from switchboard.seed import ensure_defaults
-    from switchboard.settings import CONFIG_DIR
+    from core.settings import CONFIG_DIR
     from zoneinfo import ZoneInfo
     from datetime import datetime
 

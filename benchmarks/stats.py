@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from stats import facts, report, rollup  # noqa: E402
 from stats.definitions import Definitions  # noqa: E402
 from stats.models import CallEvent, CallFact, RollupDay, TransferFact  # noqa: E402
+from core.db import make_engine, make_sessionmaker  # noqa: E402
 from switchboard import db  # noqa: E402
 
 TZ = ZoneInfo("Europe/Stockholm")
@@ -259,8 +260,8 @@ def main() -> None:
 def run(url: str, args) -> dict:
     db.import_models()
     db.upgrade(url)
-    engine = db.make_engine(url)
-    sessions = db.make_sessionmaker(engine)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
     dialect = engine.dialect.name
     rng = random.Random(args.seed)
     directory = Directory()

@@ -13,8 +13,8 @@ from callback import operators, outcomes, retention
 from callback.dialer import OUTCOMES
 from callback.dispatcher import Dispatcher, load_dialer
 from callback.dryrun import DryRunDialer
-from switchboard.app import services
-from switchboard.clock import Clock, parse_instant
+from core.services import services
+from core.clock import Clock, parse_instant
 
 callbacks_cli = AppGroup("callbacks", help="Callback requests: list them, run the dispatcher, purge old numbers.")
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, exists, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 PENDING, CLAIMED, DIALLING = "pending", "claimed", "dialling"
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"

@@ -1,8 +1,8 @@
 """Keeping the place: a queue callback stands in line through the caller's own queue entry.
 
-The caller's :class:`~switchboard.queue.QueueEntry` leaves the phone queue
+The caller's :class:`~callback.queue.QueueEntry` leaves the phone queue
 (outcome ``callback``) but, while the request holds its place
-(:func:`callback.models.holds_place`), ``switchboard.queue.position_of``
+(:func:`callback.models.holds_place`), ``callback.queue.position_of``
 still counts it — so callers behind hear a position that includes it, and the
 request's own position is computed by the very same ordering rule as theirs.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from callback.models import CallbackRequest
-from switchboard.queue import QueueEntry, position_of
+from callback.queue import QueueEntry, position_of
 
 
 def position(session: Session, request: CallbackRequest) -> int | None:

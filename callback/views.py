@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from callback import operators
-from switchboard.app import services
+from core.services import services
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
 

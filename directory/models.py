@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 KINDS = ("person", "function")
 UNIT_KINDS = ("forvaltning", "avdelning", "enhet")

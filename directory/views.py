@@ -26,9 +26,9 @@ from directory import csv_io, presence
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
-from switchboard import audit
-from switchboard.app import services
-from switchboard.clock import parse_instant
+from core import audit
+from core.services import services
+from core.clock import parse_instant
 
 bp = Blueprint("directory", __name__, template_folder="templates", static_folder="static",
                static_url_path="/directory/static")

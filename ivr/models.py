@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, JSONDocument, UTCDateTime
+from core.db import Base, JSONDocument, UTCDateTime
 
 
 class FlowVersion(Base):
@@ -33,7 +33,7 @@ class CallSession(Base):
     __tablename__ = "call_sessions"
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    channel: Mapped[str] = mapped_column(String(16))  # simulator | twilio | asterisk
+    channel: Mapped[str] = mapped_column(String(16))  # twilio, asterisk, simulator (vaxel call), demo (demo traffic)
     flow_version_id: Mapped[int] = mapped_column(ForeignKey("flow_versions.id"))
     caller: Mapped[str | None] = mapped_column(String(32), nullable=True)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)

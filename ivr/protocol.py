@@ -6,12 +6,12 @@
   (phone hours, a directory lookup, a queue place, storing a callback). The call
   runner answers each with a result input, so the engine itself stays pure.
 
-Everything here is a plain dataclass that round-trips through JSON.
+Everything here is a plain dataclass; ``to_dict`` gives its JSON form (logs, the simulator, test calls).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 
@@ -171,23 +171,6 @@ class CallbackStored(Input):
     ok: bool = False
     request_id: int | None = None
     reason: str | None = None  # error | limit | a number-policy reason
-
-
-INPUTS: dict[str, type[Input]] = {
-    cls.kind: cls
-    for cls in (Start, Digits, Speech, NoInput, TransferEnded, Tick, OperatorAnswered, Hangup, OperatorTransfer,
-                OperatorToQueue, HoursChecked, LookupResult, QueuePlace, NumberChecked, OperatorFree, CallbackStored)
-}
-
-
-def input_from_dict(data: dict[str, Any]) -> Input:
-    cls = INPUTS[data["kind"]]
-    values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-    if cls is LookupResult:
-        values["matches"] = tuple(Match(**m) for m in values.get("matches", ()))
-    if cls is OperatorTransfer:
-        values["target"] = Match(**values["target"])
-    return cls(**values)
 
 
 # --- actions for the adapter ------------------------------------------------------------------

@@ -5,7 +5,7 @@ Written out by hand (not via the C locale) so the text is the same on every mach
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from ivr.hours import Span
 
@@ -82,12 +82,3 @@ def weekly(week: dict[int, tuple[Span, ...]], lang: str) -> str:
             names = f"{DAYS[lang][first]} {words['and']} {DAYS[lang][last]}"
         parts.append(f"{names} {spans(hours, lang)}")
     return ", ".join(parts) if parts else words["closed"]
-
-
-def digits(number: str) -> str:
-    """A number read back in groups, the way Swedes say them: '070-123 45 67'."""
-    return number
-
-
-def minutes_until(when: datetime, now: datetime) -> int:
-    return max(0, int((when - now) / timedelta(minutes=1)))

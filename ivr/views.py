@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ivr import hours, schedules, speech
 from ivr.models import PhoneHours
-from switchboard.app import services
+from core.services import services
 
 bp = Blueprint("ivr", __name__, template_folder="templates")
 

@@ -1,4 +1,4 @@
-"""``vaxel stats``: reports, the raw data file, rebuilding facts, retention; and ``vaxel demo traffic``."""
+"""``vaxel stats``: reports, the raw data file, rebuilding facts, retention."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import sys
 from typing import Callable
 
 import click
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 
 from stats import export, facts, report, retention
 from stats.definitions import Definitions
-from switchboard.app import services
+from core.services import services
 
 stats_cli = AppGroup("stats", help="Statistics: service targets, reports, the raw data file, retention.")
 
@@ -84,7 +84,6 @@ def stats_calls(from_, to, weekday, hours, called, queue, department, fmt: str, 
 def stats_rebuild() -> None:
     """Recompute every call's facts from the event log (after an upgrade, or to repair)."""
     svc = services()
-    facts.set_timezone(svc.settings["service"]["timezone"])
     done = facts.rebuild(svc.sessions, progress=lambda n: click.echo(f"  {n} calls", err=True) if n % 50000 == 0
                          else None, definitions=Definitions.from_settings(svc.settings))
     click.echo(f"rebuilt the facts of {done} calls from the event log, and the daily rollups")
@@ -126,20 +125,3 @@ def stats_run() -> None:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
         pass
-
-
-@click.command("traffic")
-@with_appcontext
-@click.option("--days", default=30, show_default=True, help="Days of traffic, ending yesterday.")
-@click.option("--per-day", default=60, show_default=True, help="Calls on an ordinary weekday (fewer on Fridays).")
-@click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same calls.")
-def demo_traffic(days: int, per_day: int, seed: int) -> None:
-    """Generate realistic demo calls through the call engine (channel "demo") for the statistics."""
-    from stats import traffic
-
-    svc = services()
-    facts.set_timezone(svc.settings["service"]["timezone"])
-    counts = traffic.generate(svc.sessions, svc.settings, svc.clock.now(), days=days, per_day=per_day, seed=seed,
-                              progress=lambda day, n: click.echo(f"  {day}: {n} calls", err=True))
-    click.echo(f"demo traffic: {counts['calls']} calls over {days} days ({counts['callbacks']} callbacks, "
-               f"{counts['wrapups']} wrap-ups)")

@@ -6,7 +6,8 @@ callback report gives the same row), order does not matter, and ``vaxel stats
 rebuild`` produces exactly what the live path produced.
 
 The live path: :func:`stats.events.record` marks the call, and just before the
-transaction commits the marked calls are re-folded (:func:`project`) — in the
+transaction commits the marked calls are re-folded (:func:`project`, on the
+session factories the wiring gave to :func:`install`) — in the
 same transaction as their events, whoever wrote them (the call runner, the
 callback dispatcher, an operator's wrap-up). A failure while folding is logged
 and rolled back to a savepoint: a statistics bug must never cost a caller their
@@ -356,7 +357,14 @@ def mark(session: Session, call_id: str) -> None:
     session.info.setdefault(DIRTY, set()).add(call_id)
 
 
-@event.listens_for(Session, "before_commit")
+def install(sessions: sessionmaker[Session], timezone_name: str) -> None:
+    """Keep facts current on every session of this factory: the wiring calls this once per app or command."""
+    set_timezone(timezone_name)
+    if not event.contains(sessions, "before_commit", _project_marked):
+        event.listen(sessions, "before_commit", _project_marked)
+        event.listen(sessions, "after_rollback", _forget_marked)
+
+
 def _project_marked(session: Session) -> None:
     dirty = session.info.pop(DIRTY, None)
     if not dirty:
@@ -369,7 +377,6 @@ def _project_marked(session: Session) -> None:
             log.exception("call %s: could not update its statistics facts", call_id)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_marked(session: Session) -> None:
     session.info.pop(DIRTY, None)
 

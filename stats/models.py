@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, JSONDocument, UTCDateTime
+from core.db import Base, JSONDocument, UTCDateTime
 
 
 class CallEvent(Base):

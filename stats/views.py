@@ -11,16 +11,11 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 
-from stats import export, facts, report, svg
+from stats import export, report, svg
 from stats.definitions import Definitions
-from switchboard.app import services
+from core.services import services
 
 bp = Blueprint("stats", __name__, template_folder="templates")
-
-
-@bp.record_once
-def _configure(state) -> None:
-    facts.set_timezone(state.app.extensions["vaxel"].settings["service"]["timezone"])
 
 
 def _filters() -> report.Filters:

@@ -4,8 +4,11 @@ Every endpoint must be listed in :data:`RULES`. An endpoint that is not is
 refused (and a test fails), so a new page can never leak staff data by being
 forgotten. Roles: ``admin`` may do everything; ``operator`` works the
 directory and the console; ``stats`` reads statistics. ``public`` needs no
-login; ``any`` needs a login of any role; ``operator,stats`` lists several roles; ``twilio`` endpoints are public to the login layer and protected by
-Twilio's request signature in their own blueprint.
+login; ``any`` needs a login of any role; ``operator,stats`` lists several
+roles; ``twilio`` endpoints are the webhooks Twilio's platform posts to: no
+login, but refused (403) without a valid ``X-Twilio-Signature`` by the Twilio
+blueprint's own check (and 404 while ``twilio.enabled`` is false). Nothing
+changes this table at run time.
 """
 
 from __future__ import annotations
@@ -69,6 +72,31 @@ RULES: dict[str, str] = {
     "directory.edit_entry": "admin",
     "directory.delete_entry": "admin",
     "directory.save_unit": "admin",
+    # Twilio webhooks (switchboard/twilio/): the citizen's call (inbound.py)
+    "twilio.voice": "twilio",
+    "twilio.step": "twilio",
+    "twilio.dial": "twilio",
+    "twilio.whisper": "twilio",
+    "twilio.whisper_answer": "twilio",
+    "twilio.wait": "twilio",
+    "twilio.offer": "twilio",
+    "twilio.queue_result": "twilio",
+    "twilio.status": "twilio",
+    "twilio.fallback": "twilio",
+    # operators taking callers with <Dial><Queue> (operator.py)
+    "twilio.operator": "twilio",
+    "twilio.operator_next": "twilio",
+    "twilio.dequeued": "twilio",
+    # the console's actions on a Twilio call fetch their TwiML here (control.py)
+    "twilio.console_dial": "twilio",
+    "twilio.console_consult": "twilio",
+    "twilio.console_hold": "twilio",
+    # callbacks placed through the REST API (outbound.py)
+    "twilio.callback_answer": "twilio",
+    "twilio.callback_dialled": "twilio",
+    "twilio.callback_wait": "twilio",
+    "twilio.callback_left": "twilio",
+    "twilio.callback_status": "twilio",
 }
 
 

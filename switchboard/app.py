@@ -1,28 +1,39 @@
-"""The Flask application factory, as in the Flask tutorial: ``create_app(test_config)``."""
+"""The Flask application factory, as in the Flask tutorial: ``create_app(test_config)``.
+
+This is the composition root: it builds the services, and wires every
+blueprint, the adapters' console controls, the statistics' fact maintenance
+and the commands explicitly. Nothing registers itself when it is imported.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Mapping
 
-from flask import Flask, current_app
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from flask import Flask
 
-from switchboard.clock import Clock
-from switchboard.db import import_models, make_engine, make_sessionmaker
-from switchboard.settings import load_settings
+from callback.views import bp as callback_bp
+from core.clock import Clock
+from core.db import make_engine, make_sessionmaker
+from core.services import Services
+from core.settings import load_settings
+from directory.views import bp as directory_bp
+from ivr.views import bp as ivr_bp
+from stats import facts
+from stats.views import bp as stats_bp
+from switchboard import auth, cli
+from switchboard.admin.flow import bp as flow_admin_bp
+from switchboard.admin.hours import bp as hours_admin_bp
+from switchboard.audit_views import bp as audit_bp
+from switchboard.console import control as console_control
+from switchboard.console.views import bp as console_bp
+from switchboard.db import import_models
+from switchboard.twilio.control import make_control as twilio_control
+from switchboard.twilio.views import bp as twilio_bp
+from switchboard.web import bp as web_bp
 
-
-@dataclass
-class Services:
-    """What every request and command shares: settings, the database and the clock."""
-
-    settings: dict[str, dict[str, Any]]
-    engine: Engine
-    sessions: sessionmaker[Session]
-    clock: Clock
+BLUEPRINTS = (web_bp, ivr_bp, callback_bp, directory_bp, flow_admin_bp, hours_admin_bp, audit_bp, console_bp,
+              twilio_bp, stats_bp)
 
 
 def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
@@ -38,41 +49,18 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
                       SESSION_COOKIE_SECURE=settings["service"]["mode"] == "production")
     import_models()
     engine = make_engine(settings["database"]["url"], settings["database"]["echo"])
-    app.extensions["vaxel"] = Services(
+    svc = Services(
         settings=settings,
         engine=engine,
         sessions=make_sessionmaker(engine),
         clock=Clock.from_settings(settings, os.environ.get("VAXEL_NOW")),
     )
-
-    from directory.views import bp as directory_bp
-    from callback.views import bp as callback_bp
-    from ivr.views import bp as ivr_bp
-    from switchboard.web import bp as web_bp
-    from switchboard.twilio.views import bp as twilio_bp
-
-    from switchboard import auth, cli
+    facts.install(svc.sessions, settings["service"]["timezone"])  # every commit keeps the call facts current
+    console_control.register(svc, "twilio", twilio_control)  # Asterisk's is registered when its AMI starts
+    app.extensions["vaxel"] = svc
 
     auth.init_app(app)
-    app.register_blueprint(web_bp)
-    app.register_blueprint(ivr_bp)
-    app.register_blueprint(callback_bp)
-    app.register_blueprint(directory_bp)
-    from ivr.admin_flow import bp as flow_admin_bp
-    from ivr.admin_hours import bp as hours_admin_bp
-    from switchboard.audit import bp as audit_bp
-
-    from switchboard.console.views import bp as console_bp
-
-    for blueprint in (flow_admin_bp, hours_admin_bp, audit_bp, console_bp):
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    app.register_blueprint(twilio_bp)
-    from stats.views import bp as stats_bp
-
-    app.register_blueprint(stats_bp)
     cli.register(app)
     return app
-
-
-def services() -> Services:
-    return current_app.extensions["vaxel"]

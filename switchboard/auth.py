@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from switchboard.access import ROLES, RULES, allowed
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -116,7 +116,7 @@ def authenticate(session: Session, username: str, password: str, now: datetime) 
 
 
 def _sessions():
-    from switchboard.app import services
+    from core.services import services
 
     return services().sessions
 
@@ -171,7 +171,7 @@ def _safe_next(target: str | None) -> str:
 def login():
     error = ""
     if request.method == "POST":
-        from switchboard.app import services
+        from core.services import services
 
         svc = services()
         with svc.sessions() as session:

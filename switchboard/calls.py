@@ -2,7 +2,8 @@
 
 ``start`` and ``handle`` each run in one transaction: load the call's state,
 let the engine step, answer its requests (phone hours, directory, queue,
-callback storage), append the events, save the state, commit — and only then
+callback storage — :mod:`switchboard.call_facts`, shared with test calls),
+append the events, save the state, commit — and only then
 hand the actions to the adapter, so a caller never hears "we will call you"
 about a request that was not stored. If anything fails, the caller is sent to
 the centre queue: a citizen is never dropped because of our error.
@@ -18,19 +19,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callback import policy, requests as callbacks
-from directory.search import search
-from ivr import hours as phone_hours
-from ivr import schedules
-from ivr.engine import CallState, Step, step
+from ivr.engine import CallState, Step
 from ivr.flow import Flow
 from ivr.models import CallSession, FlowVersion
-from ivr.protocol import (
-    Action, CallbackStored, CheckHours, CheckNumber, CheckOperator, Enqueue, HoursChecked, Input, JoinQueue, Lookup,
-    LookupResult, Match, NumberChecked, OperatorFree, QueuePlace, QueueStatus, Request, Say, Start, StoreCallback,
-)
+from ivr.protocol import Action, Enqueue, Input, Request, Say, Start
 from stats import events as event_log
-from switchboard import queue as centre
+from callback import queue as centre
+from switchboard.call_facts import CallFacts, drive
 from switchboard.seed import published_flow
 
 log = logging.getLogger(__name__)
@@ -39,7 +34,6 @@ FALLBACK_TEXT = {
     "sv": "Vi kopplar dig till kundcenter.",
     "en": "We are connecting you to the citizen centre.",
 }
-MAX_REQUESTS_PER_STEP = 20
 
 
 class CallNotFound(LookupError):
@@ -63,6 +57,7 @@ class CallRunner:
         self.settings = settings
         self.channel = channel
         self.tz = ZoneInfo(settings["service"]["timezone"])
+        self.facts = CallFacts(settings, self.tz)
 
     # -- public API for adapters ------------------------------------------------------------
 
@@ -157,18 +152,14 @@ class CallRunner:
 
     def _run(self, session: Session, call: CallSession, flow: Flow, state: CallState | None, inp: Input,
              now: datetime) -> list[Action]:
-        actions: list[Action] = []
-        for _ in range(MAX_REQUESTS_PER_STEP):
-            result: Step = step(flow, state, inp, now)
+        def answer(request: Request, state: CallState) -> Input:
+            return self.facts.answer(session, call.call_id, state, request, now, live=True)
+
+        def on_step(result: Step) -> None:
             call.step += 1
             self._record(session, call, result, now)
-            actions.extend(result.actions)
-            state = result.state
-            if result.request is None:
-                break
-            inp = self._answer(session, call, state, result.request, now)
-        else:
-            raise RuntimeError("the flow asked too many questions in one step")
+
+        state, actions = drive(flow, state, inp, now, answer, on_step)
         call.state = state.to_dict()
         call.updated_at = now
         if state.ended and call.ended_at is None:
@@ -181,82 +172,6 @@ class CallRunner:
         for event in result.events:
             if event.type == "queue_left":
                 centre.leave(session, call.call_id, now, event.data["reason"])
-
-    # -- answering the engine's requests ----------------------------------------------------
-
-    def _answer(self, session: Session, call: CallSession, state: CallState, request: Request,
-                now: datetime) -> Input:
-        if isinstance(request, CheckHours):
-            return self.hours(session, request.schedule, now)
-        if isinstance(request, Lookup):
-            return LookupResult(request.query, tuple(self.lookup(session, request.query, request.mode, now)))
-        if isinstance(request, JoinQueue):
-            placement = centre.join(
-                session, call.call_id, request.queue, now, self.settings["queue"],
-                priority=centre.RETURNED if request.returned_from else centre.NORMAL,
-                returned_from=request.returned_from,
-            )
-            return QueuePlace(placement.position, placement.estimated_wait)
-        if isinstance(request, QueueStatus):
-            placement = centre.placement(session, call.call_id, request.queue, now, self.settings["queue"])
-            return QueuePlace(placement.position, placement.estimated_wait) if placement else QueuePlace(1, 0)
-        if isinstance(request, CheckNumber):
-            decision = policy.check(request.number, self.settings["callback"]["allowed_types"],
-                                    self.settings["callback"]["region"])
-            return NumberChecked(decision.ok, decision.number, decision.spoken, decision.reason)
-        if isinstance(request, StoreCallback):
-            return self._store_callback(session, call, state, request, now)
-        if isinstance(request, CheckOperator):
-            from switchboard.console.operators import is_free
-
-            return OperatorFree(request.operator, is_free(session, request.operator, returning_call=call.call_id))
-        raise TypeError(f"unknown request {request!r}")
-
-    def hours(self, session: Session, key: str, now: datetime) -> HoursChecked:
-        schedule = schedules.load(session, key, self.tz, self.settings["hours"]["eve_close"], now)
-        st = phone_hours.status(schedule, now)
-        return HoursChecked(
-            open=st.open,
-            reason=st.reason,
-            weekly=schedules.weekly_of(session, key),
-            next_open=st.next_open.isoformat() if st.next_open else None,
-            holiday=st.holiday,
-            closure=st.closure.message if st.closure else None,
-            crisis=st.crisis.message if st.crisis else None,
-        )
-
-    def lookup(self, session: Session, query: str, mode: str, now: datetime) -> list[Match]:
-        """Directory hits for the flow: speech/words by name or subject; keys as an extension or a spelled name."""
-        results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
-                         mode="keypad" if mode == "dtmf" else "text")
-        return [
-            Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
-                  status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
-                  next_open=r.opens, score=r.score, matched_by=r.matched_by, departments=r.departments)
-            for r in results
-        ]
-
-    def _store_callback(self, session: Session, call: CallSession, state: CallState, request: StoreCallback,
-                        now: datetime) -> CallbackStored:
-        position = state.queue.get("position") if state.queue else None
-        try:
-            with session.begin_nested():
-                # a queue callback keeps the caller's place through their queue entry (callback.places)
-                entry = centre.entry_of(session, call.call_id, request.queue) if request.when == "queue" else None
-                stored = callbacks.store(
-                    session, call_id=call.call_id, number=request.number, kind=request.when,
-                    due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
-                    queue=request.queue, queue_position=centre.position_of(session, entry) if entry else position,
-                    menu_choice=request.menu_choice, now=now,
-                    daily_limit=self.settings["callback"]["daily_limit"],
-                    queue_entry_id=entry.id if entry else None,
-                )
-        except Exception:
-            log.exception("call %s: storing the callback request failed", call.call_id)
-            return CallbackStored(False, reason="error")
-        if stored is None:
-            return CallbackStored(False, reason="limit")
-        return CallbackStored(True, request_id=stored.id)
 
     # -- the human fallback -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import click
 from flask import Flask
-from flask.cli import AppGroup, FlaskGroup, with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import func, select
 
 from ivr.engine import CallState
@@ -18,10 +18,12 @@ from ivr.protocol import Hangup
 from ivr.simulator import ScriptError, Simulation, parse_script
 from stats.events import events_of
 from stats.models import CallEvent
-from switchboard import audit, db
-from switchboard.app import create_app, services
+from core import audit
+from switchboard import db
+from core.services import services
+from switchboard import traffic
 from switchboard.calls import CallRunner
-from switchboard.clock import parse_instant
+from core.clock import parse_instant
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 demo_cli = AppGroup("demo", help="The fictional demo municipality.")
@@ -396,6 +398,19 @@ def directory_search(words: tuple[str, ...], limit: int, as_json: bool) -> None:
             click.echo(f"{'':<32} free colleagues: {', '.join(c.name for c in r.colleagues)}")
 
 
+@demo_cli.command("traffic")
+@click.option("--days", default=30, show_default=True, help="Days of traffic, ending yesterday.")
+@click.option("--per-day", default=60, show_default=True, help="Calls on an ordinary weekday (fewer on Fridays).")
+@click.option("--seed", default=2026, show_default=True, help="Random seed: the same seed gives the same calls.")
+def demo_traffic(days: int, per_day: int, seed: int) -> None:
+    """Generate realistic demo calls through the call engine (channel "demo") for the statistics."""
+    svc = services()
+    counts = traffic.generate(svc.sessions, svc.settings, svc.clock.now(), days=days, per_day=per_day, seed=seed,
+                              progress=lambda day, n: click.echo(f"  {day}: {n} calls", err=True))
+    click.echo(f"demo traffic: {counts['calls']} calls over {days} days ({counts['callbacks']} callbacks, "
+               f"{counts['wrapups']} wrap-ups)")
+
+
 def register(app: Flask) -> None:
     from callback.cli import callbacks_cli
 
@@ -405,13 +420,6 @@ def register(app: Flask) -> None:
     from switchboard.asterisk.cli import prompts_cli
 
     app.cli.add_command(prompts_cli)
-    from stats.cli import demo_traffic, stats_cli
+    from stats.cli import stats_cli
 
     app.cli.add_command(stats_cli)
-    demo_cli.add_command(demo_traffic)  # `vaxel demo traffic`
-
-
-@click.group(cls=FlaskGroup, create_app=create_app, add_default_commands=False, add_version_option=False,
-             load_dotenv=False)
-def main() -> None:
-    """vaxel: one phone number into the municipality."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template
 from sqlalchemy import text
 
-from switchboard.app import services
+from core.services import services
 from switchboard.seed import published_flow
 
 bp = Blueprint("web", __name__)

@@ -17,11 +17,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import create_engine, text
 
+from core.clock import Clock
+from core.db import Base
 from switchboard import db
 from switchboard.app import create_app
-from switchboard.settings import CONFIG_DIR
+from core.settings import CONFIG_DIR
 
 TZ = ZoneInfo("Europe/Stockholm")
+# The service clock of every app under test starts here (a Tuesday morning, switchboard open) and runs on:
+# no test depends on the day it runs. A test that needs another moment sets ``services.clock`` itself.
+TEST_START = "2026-11-24T10:00"
 PG_URL = os.environ.get("VAXEL_TEST_DATABASE_URL")
 
 
@@ -63,7 +68,7 @@ def _empty(app) -> None:
     services = app.extensions["vaxel"]
     with services.engine.begin() as conn:
         existing = set(inspect(conn).get_table_names())
-        for table in reversed(db.Base.metadata.sorted_tables):
+        for table in reversed(Base.metadata.sorted_tables):
             if table.name in existing:
                 conn.execute(table.delete())
 
@@ -77,6 +82,7 @@ def bare_app(database_url):
     app.config.update(TESTING=True)
     _empty(app)
     services = app.extensions["vaxel"]
+    services.clock = Clock(TZ, start=at(TEST_START))
     with services.sessions() as session:
         ensure_defaults(session, services.settings)
     yield app

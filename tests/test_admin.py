@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 
 from ivr.models import FlowVersion
-from switchboard.audit import AuditEntry
+from core.audit import AuditEntry
 from tests.conftest import csrf_token
 
 NEW_MENU = "Tryck 1 för en person, tryck 2 för ärenden. Nytt menyval för testet."

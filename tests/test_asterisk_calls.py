@@ -22,7 +22,7 @@ from switchboard.asterisk.mapping import PRIO_CLASS
 from switchboard.asterisk.server import FastAgiServer
 from switchboard.asterisk.service import agi_server, incoming
 from switchboard.calls import CallRunner
-from switchboard.clock import Clock
+from core.clock import Clock
 from tests.conftest import TZ, at
 from tests.fakes.clock import SteppingClock
 from tests.fakes.fake_asterisk import FakeAsterisk
@@ -291,7 +291,7 @@ def test_internal_error_in_the_flow_sends_the_caller_to_the_centre(phone, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("directory down")
 
-    monkeypatch.setattr(CallRunner, "lookup", broken)
+    monkeypatch.setattr("switchboard.call_facts.CallFacts.lookup", broken)
     fake = phone.call("1", "4439#", "queue:operator:Anna:3")
     assert_clean(fake)
     events = phone.events(fake)

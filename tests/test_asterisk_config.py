@@ -9,7 +9,7 @@ import pytest
 from switchboard.asterisk.conf import dialplan, sections
 from switchboard.asterisk.dialer import CONTEXT
 from switchboard.asterisk.mapping import app_queue_name
-from switchboard.settings import CONFIG_DIR, DEFAULTS
+from core.settings import CONFIG_DIR, DEFAULTS
 from tests.fakes.captures import WIRE
 
 SAMPLES = CONFIG_DIR / "asterisk"
@@ -93,7 +93,7 @@ def test_the_parser_reads_the_real_servers_dialplan_too():
 
 
 def test_ami_secret_only_from_the_environment(tmp_path):
-    from switchboard.settings import SettingsError, load_settings
+    from core.settings import SettingsError, load_settings
 
     path = tmp_path / "vaxel.toml"
     path.write_text('[ami]\nhost = "127.0.0.1"\nsecret = "hunter2"\n')

@@ -13,7 +13,7 @@ import pytest
 from ivr.flow import load_file
 from switchboard.asterisk.audio import AudioLibrary, EspeakSox, SilenceSynthesizer, SynthesisError
 from switchboard.asterisk.prompts import build, on_flow_published, texts_of_flow
-from switchboard.settings import CONFIG_DIR
+from core.settings import CONFIG_DIR
 
 DEFAULT_FLOW = load_file(CONFIG_DIR / "flows" / "default.toml")
 speech = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,

@@ -107,6 +107,25 @@ def test_every_route_has_an_access_rule_and_anonymous_gets_no_staff_data(app, cl
             assert "/login" in reply.headers["Location"]
 
 
+def test_the_access_table_is_complete_and_honest(app, client, monkeypatch):
+    """One rule per endpoint and none for endpoints that do not exist; only Twilio's own webhooks get the
+    ``twilio`` rule, and each of them refuses a request that Twilio did not sign."""
+    endpoints = {r.endpoint for r in app.url_map.iter_rules()}
+    assert sorted(set(RULES) - endpoints) == [], "rules for endpoints that do not exist"
+    assert set(RULES.values()) <= {"public", "any", "twilio", "admin", "operator", "stats", "operator,stats"}
+    twilio_rules = sorted(e for e, rule in RULES.items() if rule == "twilio")
+    assert twilio_rules == sorted(e for e in endpoints if e.startswith("twilio."))
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-token-nobody-signed-with")
+    app.extensions["vaxel"].settings["twilio"]["enabled"] = True
+    for rule in app.url_map.iter_rules():
+        if RULES[rule.endpoint] == "twilio":
+            reply = client.post(rule.rule, data={"CallSid": "CA1", "From": "+46701740601"})
+            assert reply.status_code == 403, rule.rule
+    for rule in app.url_map.iter_rules():  # a page for staff is never public by mistake
+        if rule.endpoint.split(".")[0] in ("console", "flowadmin", "hoursadmin", "audit", "callbacks"):
+            assert RULES[rule.endpoint] in ("operator", "admin"), rule.endpoint
+
+
 def test_roles_are_enforced(app, client, sessions):
     """An endpoint for admins is refused to an operator (403) and allowed to an admin."""
     from flask import Blueprint

@@ -170,7 +170,7 @@ def test_operator_console_follows_a_transfer_that_comes_back_and_records_a_wrapu
     from ivr.protocol import Digits, TransferEnded
     from stats.events import events_of
     from switchboard.calls import CallRunner
-    from switchboard.clock import Clock
+    from core.clock import Clock
     from tests.conftest import TZ, at
 
     svc = app.extensions["vaxel"]

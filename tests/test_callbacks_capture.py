@@ -18,7 +18,7 @@ from callback import claims, places
 from callback.models import CallbackAttempt, CallbackRequest
 from ivr import schedules
 from ivr.protocol import Digits, OperatorAnswered, Speech, Tick, TransferEnded
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.calls import CallRunner
 from tests.conftest import TZ, at
 

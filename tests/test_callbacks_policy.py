@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from callback import requests
 from callback.models import CANCELLED, DONE, CallbackRequest
 from callback.policy import check
-from switchboard.settings import DEFAULTS
+from core.settings import DEFAULTS
 from tests.conftest import at
 
 ALLOWED = DEFAULTS["callback"]["allowed_types"]
@@ -55,7 +55,7 @@ def test_the_policy_number_by_number(number, ok, reasons):
 def test_every_refusal_has_a_spoken_reason_in_the_default_flow():
     import tomllib
 
-    from switchboard.settings import CONFIG_DIR
+    from core.settings import CONFIG_DIR
 
     with open(CONFIG_DIR / "flows" / "default.toml", "rb") as fh:
         prompts = tomllib.load(fh)["prompts"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from directory import presence
 from ivr.protocol import Digits, TransferEnded
 from stats.events import events_of
-from switchboard.audit import AuditEntry
+from core.audit import AuditEntry
 from switchboard.calls import CallRunner
 from switchboard.console import control
 from tests.conftest import csrf_token, login
@@ -20,7 +20,7 @@ from tests.conftest import csrf_token, login
 @pytest.fixture
 def calls(app):
     """Simulated calls on a Tuesday morning (the service clock starts there and runs on)."""
-    from switchboard.clock import Clock
+    from core.clock import Clock
     from tests.conftest import TZ, at
 
     svc = app.extensions["vaxel"]

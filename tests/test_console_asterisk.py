@@ -15,7 +15,7 @@ import pytest
 
 from ivr.protocol import Digits, Match, OperatorAnswered, OperatorTransfer
 from stats.events import events_of
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.asterisk.ami import AmiClient
 from switchboard.asterisk.control import AsteriskControl, decode, make_factory
 from switchboard.asterisk.mapping import PRIO_CLASS

@@ -17,7 +17,7 @@ from twilio.rest import Client
 
 from ivr.protocol import Digits, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, Start  # noqa: F401
 from stats.events import events_of
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.calls import CallRunner
 from switchboard.console import control as console
 from switchboard.console import operators
@@ -38,7 +38,7 @@ def desk(app, phone, monkeypatch):  # noqa: F811
     services = app.extensions["vaxel"]
     services.settings["public"]["url"] = HOST
     http = RecordingHttpClient(body={"sid": "CA" + "e" * 32, "status": "queued"})
-    monkeypatch.setitem(console._FACTORIES, "twilio",
+    monkeypatch.setitem(services.controls, "twilio",
                         lambda svc: TwilioControl(Client(ACCOUNT, TOKEN, http_client=http), svc))
     with services.sessions() as session:
         operators.set_state(session, "operator", "ready", T0).endpoint = ENDPOINT
@@ -252,8 +252,9 @@ def test_set_operator_needs_nothing_from_twilio(desk):
     assert desk.http.requests == []
 
 
-def test_create_app_registers_twilio():
-    assert "twilio" in console._FACTORIES
+def test_create_app_registers_twilio_and_nothing_is_registered_globally(app):
+    assert set(app.extensions["vaxel"].controls) == {"twilio"}  # Asterisk's comes when `vaxel serve` starts AMI
+    assert not hasattr(console, "_FACTORIES")  # no process-wide registry that an import could fill
 
 
 def test_console_twiml_leaves_the_normal_flow_alone():

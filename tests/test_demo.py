@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from directory.models import Keyword, Staff, Unit
 from ivr.models import PhoneHours
 from switchboard import demo
-from switchboard.settings import CONFIG_DIR
+from core.settings import CONFIG_DIR
 
 DEMO = str(CONFIG_DIR / "demo" / "municipality.toml")
 

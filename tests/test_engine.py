@@ -16,7 +16,7 @@ from ivr.protocol import (
     CallbackStored, Digits, Hangup, HoursChecked, LookupResult, Match, NoInput, NumberChecked, OperatorAnswered,
     QueuePlace, Speech, Start, Tick, TransferEnded,
 )
-from switchboard.settings import CONFIG_DIR
+from core.settings import CONFIG_DIR
 from tests.conftest import at
 
 FLOW = flows.Flow.from_document(flows.load_file(CONFIG_DIR / "flows" / "default.toml"), version=1)

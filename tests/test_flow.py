@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from ivr import flow as flows
-from switchboard.settings import CONFIG_DIR
+from core.settings import CONFIG_DIR
 
 DEFAULT = flows.load_file(CONFIG_DIR / "flows" / "default.toml")
 

@@ -3,7 +3,7 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from switchboard.db import Base
+from core.db import Base
 
 
 def test_migrations_match_the_models(app):

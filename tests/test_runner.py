@@ -11,7 +11,7 @@ from callback.models import CallbackRequest
 from ivr.protocol import Digits, Hangup, OperatorAnswered, Speech, Tick, TransferEnded
 from stats.events import events_of, record
 from stats.models import CallEvent
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.calls import CallRunner
 from tests.conftest import at
 
@@ -116,7 +116,7 @@ def test_internal_error_sends_the_caller_to_the_centre(calls, monkeypatch, sessi
     def broken(self, *args):
         raise RuntimeError("directory index is corrupt")
 
-    monkeypatch.setattr(CallRunner, "lookup", broken)
+    monkeypatch.setattr("switchboard.call_facts.CallFacts.lookup", broken)
     calls.start("err", T0, caller="+46701740613")
     calls.handle("err", Digits("1"), T0 + timedelta(seconds=2))
     actions = calls.handle("err", Speech("torghandel"), T0 + timedelta(seconds=5))

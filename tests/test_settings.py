@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from switchboard.clock import Clock
-from switchboard.settings import CONFIG_DIR, DEFAULTS, SettingsError, load_settings
+from core.clock import Clock
+from core.settings import CONFIG_DIR, DEFAULTS, SettingsError, load_settings
 
 
 def test_defaults_use_sqlite_under_var():

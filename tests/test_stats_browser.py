@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from stats import traffic
+from switchboard import traffic
 from tests.test_browser import ARGS, CHROMIUM, live_server  # noqa: F401  (fixtures)
 from tests.test_stats_history import at
 

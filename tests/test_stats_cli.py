@@ -136,7 +136,7 @@ def test_the_pseudonym_needs_the_key():
 
 
 def _clock_at(app, moment) -> None:
-    from switchboard.clock import Clock
+    from core.clock import Clock
 
     services = app.extensions["vaxel"]
     services.clock = Clock(services.clock.tz, moment)

@@ -22,8 +22,8 @@ from twilio.request_validator import RequestValidator
 from callback.models import CallbackRequest
 from ivr.models import CallSession
 from stats.events import events_of
-from switchboard import queue as centre
-from switchboard.clock import Clock
+from callback import queue as centre
+from core.clock import Clock
 from switchboard.twilio import twiml
 from switchboard.twilio.models import TwilioResponse
 from tests.conftest import TZ, at
@@ -276,10 +276,10 @@ def test_no_answer_returns_the_caller_ahead_of_new_callers(phone, app, client, s
 def test_a_person_twilio_cannot_dial_is_a_failed_transfer_not_a_dead_end(phone, monkeypatch, sessions):
     from dataclasses import replace
 
-    from switchboard.calls import CallRunner
+    from switchboard.call_facts import CallFacts
 
-    found = CallRunner.lookup
-    monkeypatch.setattr(CallRunner, "lookup", lambda self, *args, **kwargs: [
+    found = CallFacts.lookup
+    monkeypatch.setattr(CallFacts, "lookup", lambda self, *args, **kwargs: [
         replace(m, number=None, extension="4321") for m in found(self, *args, **kwargs)])
     caller = phone()
     back = reach_transfer(caller)
@@ -525,7 +525,7 @@ def test_signatures_are_checked_against_the_public_url(phone, app):
 
 
 def test_the_public_url_comes_from_vaxel_public_url():
-    from switchboard.settings import load_settings
+    from core.settings import load_settings
 
     assert load_settings(environ={"VAXEL_PUBLIC_URL": "https://vaxel.sjobacka.se"})["public"]["url"] == \
         "https://vaxel.sjobacka.se"

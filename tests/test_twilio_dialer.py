@@ -17,7 +17,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from callback.dialer import CallbackCall, DialError
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.app import create_app
 from switchboard.twilio import twiml
 from switchboard.twilio.dialer import TwilioDialer, make_dialer

@@ -3,7 +3,7 @@
 pyst2's ``asterisk.agi.AGI`` is the base: its helpers (``answer``, ``set_variable``,
 ``get_variable``, ``appexec``, ``channel_status`` ...) and its exception types are
 reused. What it gets wrong on Python 3.11 in a threaded FastAGI server is
-overridden here (DESIGN.md §5, checked against ``shared/asterisk-wire``):
+overridden here (checked against the real sessions in ``tests/fakes/wire/``):
 
 * its ``__init__`` installs a SIGHUP handler (``ValueError`` outside the main
   thread) and reads stdin; ours reads the ``agi_*`` block from the socket and

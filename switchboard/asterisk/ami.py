@@ -1,7 +1,7 @@
 """The Asterisk Manager Interface: pyst2's ``Manager`` behind a client that reconnects and matches replies.
 
 pyst2 0.5.1's ``Manager`` reads the socket and dispatches events in threads;
-what it gets wrong is fixed in :class:`_Manager` (DESIGN.md §5):
+what it gets wrong is fixed in :class:`_Manager`:
 
 * ``send_action(cdict={})`` updates a mutable default dict, so headers and the
   ActionID of one action leak into the next — ours builds a fresh dict each time;

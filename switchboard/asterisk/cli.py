@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 
 from ivr import flow as flows
-from switchboard.app import services
+from core.services import services
 from switchboard.asterisk.prompts import build_flow, library_from_settings
 from switchboard.seed import published_flow
 

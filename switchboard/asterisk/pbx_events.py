@@ -1,6 +1,6 @@
 """What the PBX sees, in vaxel's words: AMI events become call events and directory presence.
 
-The mapping functions are pure and table-tested against ``shared/asterisk-wire``:
+The mapping functions are pure and table-tested against the real sessions in ``tests/fakes/wire/``:
 ``presence_of_device`` (``DeviceStateChange``), ``presence_of_extension``
 (``ExtensionStatus``), ``extension_of_device`` (which directory extension a
 device is, read through the dial template) and ``call_event`` (dials, hang-ups,

@@ -131,7 +131,7 @@ def on_flow_published(settings: dict, doc: dict[str, Any] | None = None) -> thre
 
 
 def rebuild_after_publish(settings: dict) -> threading.Thread | None:
-    """What the admin's publish calls (``ivr/admin_flow.py``): rebuild if this site plays prompts on Asterisk.
+    """What the admin's publish calls (``switchboard/admin/flow.py``): rebuild if this site plays prompts on Asterisk.
 
     A site uses Asterisk prompts once ``vaxel prompts build`` has made the sounds
     directory; without it (Twilio only, tests) publishing builds nothing.
@@ -143,7 +143,7 @@ def rebuild_after_publish(settings: dict) -> threading.Thread | None:
 
 
 def _published_document(settings: dict) -> dict[str, Any]:
-    from switchboard.db import make_engine, make_sessionmaker
+    from core.db import make_engine, make_sessionmaker
     from switchboard.seed import published_flow
 
     engine = make_engine(settings["database"]["url"])

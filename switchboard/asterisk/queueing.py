@@ -6,7 +6,7 @@ loop**, not app_queue's own announcements. Why:
 * One queue, one truth. Order (returned callers first), the expected wait (from
   our own answered-call history), the position messages, the callback offer
   that keeps the caller's turn, and the queue events the statistics are built
-  from all come from ``switchboard/queue.py`` and the engine — the same words
+  from all come from ``callback/queue.py`` and the engine — the same words
   and numbers a caller hears on Twilio or in ``vaxel call``. app_queue's
   announcements would need Swedish core sound files and would give a second,
   different estimate.

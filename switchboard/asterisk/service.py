@@ -142,7 +142,7 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
     from switchboard.asterisk.control import make_factory
     from switchboard.console.control import register
 
-    register("asterisk", make_factory(client))  # the console acts on Asterisk calls through this AMI client
+    register(services, "asterisk", make_factory(client))  # the console acts on Asterisk calls through this AMI client
     if client is None:
         say("AMI not configured (VAXEL_AMI_HOST unset): running without AMI — no PBX presence, "
             "no Asterisk callbacks, no operator queue log-in from vaxel")

@@ -1,8 +1,8 @@
 """One interface for acting on a live call from the console, whatever the telephony.
 
 The console asks the engine what should happen (through the call runner) and
-gives the resulting actions to the call's adapter here. Each adapter registers
-a :class:`CallControl` for its channel; calls from the simulator or the demo use
+gives the resulting actions to the call's adapter here. The wiring registers
+each adapter's :class:`CallControl` for its channel in the app's services; calls from the simulator or the demo use
 :class:`SimulatedControl`, which only remembers what it was asked to do.
 Outcomes come back the usual way: the adapter reports ``TransferEnded`` to the
 runner when the transfer it placed is answered, not answered, busy or failed.
@@ -76,18 +76,16 @@ class SimulatedControl:
         self.log.append((operator, "operator", state))
 
 
-# channel -> a factory given the app's services
-_FACTORIES: dict[str, Callable[[object], CallControl]] = {}
 _SIMULATED = SimulatedControl()
 
 
-def register(channel: str, factory: Callable[[object], CallControl]) -> None:
-    """Adapters register their control for the calls they carry ("twilio", "asterisk")."""
-    _FACTORIES[channel] = factory
+def register(services, channel: str, factory: Callable[[object], CallControl]) -> None:
+    """The wiring (``create_app``, ``asterisk.service.start``) gives a channel's calls their control."""
+    services.controls[channel] = factory
 
 
 def control_for(channel: str, services) -> CallControl:
-    factory = _FACTORIES.get(channel)
+    factory = services.controls.get(channel)
     return factory(services) if factory else _SIMULATED
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from callback import operators as callback_list
 from callback.policy import national
 from stats.models import CallEvent
-from switchboard import queue as centre
+from callback import queue as centre
 from switchboard.console import operators
 from switchboard.console.models import ConsoleOperator
 

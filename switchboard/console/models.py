@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 
 class ConsoleOperator(Base):

@@ -24,8 +24,8 @@ from directory.search import entry
 from ivr.engine import CallState
 from ivr.models import CallSession
 from ivr.protocol import Hangup, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, TransferEnded
-from switchboard import audit
-from switchboard.app import services
+from core import audit
+from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.console import control, live, operators
 from switchboard.console.stream import Broadcaster

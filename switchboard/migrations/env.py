@@ -3,7 +3,8 @@
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from switchboard.db import Base, import_models
+from core.db import Base
+from switchboard.db import import_models
 
 import_models()
 config = context.config

@@ -20,7 +20,7 @@ Design choices
 ``<Enqueue>`` cannot jump the line. So a caller returned from a failed
 transfer (and a citizen being rung back) is enqueued in a second Twilio
 queue, ``centre-returned``, and new callers in ``centre``. The operator
-endpoint asks our own queue (:func:`switchboard.queue.waiting`, which orders
+endpoint asks our own queue (:func:`callback.queue.waiting`, which orders
 by priority, then arrival) who stands first and dials that Twilio queue; if
 it turns out empty after ``twilio.hold_seconds``, the operator is sent to the
 other one. Positions told to callers come from our queue too, so they count

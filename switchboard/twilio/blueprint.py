@@ -17,7 +17,7 @@ from typing import Callable
 from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from switchboard.app import services
+from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.twilio import signature, twiml, urls
 
@@ -119,15 +119,6 @@ def check_setup(state) -> None:
             raise RuntimeError("twilio.validate_signatures = false is for development only; refused in production")
         log.warning("!!! TWILIO SIGNATURE VALIDATION IS OFF (twilio.validate_signatures = false): anyone who can "
                     "reach /twilio can drive calls. Development only. !!!")
-
-
-def allow_through_login(state) -> None:
-    """The login layer lets Twilio's webhooks pass; the signature check above guards them instead."""
-    from switchboard.access import RULES
-
-    for rule in state.app.url_map.iter_rules():
-        if rule.endpoint.startswith(f"{bp.name}."):
-            RULES.setdefault(rule.endpoint, "twilio")
 
 
 # -- never a dead call ------------------------------------------------------------------------------

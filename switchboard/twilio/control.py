@@ -48,7 +48,6 @@ import os
 from datetime import timedelta
 from typing import Sequence
 
-from sqlalchemy import select
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.rest import Client
@@ -316,12 +315,9 @@ def make_control(services, http_client: HttpClient | None = None) -> TwilioContr
     return TwilioControl(Client(account, token, http_client=http_client), services)
 
 
-console.register("twilio", make_control)
-
-
 # -- the webhooks -----------------------------------------------------------------------------------
 
-from switchboard.app import services  # noqa: E402
+from core.services import services  # noqa: E402
 from switchboard.twilio.blueprint import answers, arg, arg_int, bp, form, form_int, now, rescue, this_url  # noqa: E402
 
 

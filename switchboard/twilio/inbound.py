@@ -21,7 +21,7 @@ from directory.models import Keyword, Staff
 from ivr.engine import CallState
 from ivr.models import CallSession
 from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Speech, Tick, Transfer, TransferEnded
-from switchboard.app import services
+from core.services import services
 from switchboard.twilio import replies, twiml, urls
 from switchboard.twilio.blueprint import (
     answers, arg, arg_int, audio, bp, config, form, form_int, link, now, rescue, runner, this_url,

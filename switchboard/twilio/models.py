@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 
 class TwilioResponse(Base):

@@ -4,7 +4,7 @@ An operator's phone (a Twilio number of its own, or a Twilio Client app)
 calls ``POST /twilio/operator``. Twilio queues are first in, first out, so
 callers returned from a failed transfer wait in ``centre-returned`` and new
 callers in ``centre``; which one the operator dials is decided by our own
-queue (:func:`switchboard.queue.waiting`), which knows the priorities. The
+queue (:func:`callback.queue.waiting`), which knows the priorities. The
 ``<Queue url>`` runs for the caller about to be bridged: that is where the
 engine hears ``OperatorAnswered``. When the talk ends — or an empty queue
 was waited on long enough — the operator is served the next caller.
@@ -25,8 +25,8 @@ import logging
 from sqlalchemy import select
 
 from ivr.protocol import OperatorAnswered
-from switchboard import queue as centre
-from switchboard.app import services
+from callback import queue as centre
+from core.services import services
 from switchboard.console.models import ConsoleOperator
 from switchboard.console.operators import holding, live_calls
 from switchboard.twilio import twiml, urls

@@ -17,8 +17,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from callback.dialer import OutcomeHandler
-from switchboard import queue as centre
-from switchboard.app import services
+from callback import queue as centre
+from core.services import services
 from switchboard.twilio import twiml, urls
 from switchboard.twilio.blueprint import answers, arg, arg_int, audio, bp, form, link, now, this_url
 from switchboard.twilio.models import CallbackOutcome

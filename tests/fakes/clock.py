@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta
 
-from switchboard.clock import Clock
+from core.clock import Clock
 
 
 class SteppingClock(Clock):
-    """``switchboard.clock.Clock`` started at ``start``; :meth:`advance` lets simulated seconds pass."""
+    """``core.clock.Clock`` started at ``start``; :meth:`advance` lets simulated seconds pass."""
 
     def __init__(self, tz, start: datetime):
         super().__init__(tz, start)

@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 from sqlalchemy.dialects import postgresql
 
 revision = '0001'
@@ -22,7 +22,7 @@ def upgrade() -> None:
     sa.Column('step', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('type', sa.String(length=40), nullable=False),
-    sa.Column('at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_call_events')),
@@ -36,9 +36,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('call_id', sa.String(length=64), nullable=False),
     sa.Column('number', sa.String(length=32), nullable=True),
-    sa.Column('requested_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('requested_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('due_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('queue', sa.String(length=40), nullable=False),
     sa.Column('queue_position', sa.Integer(), nullable=True),
     sa.Column('menu_choice', sa.String(length=40), nullable=True),
@@ -54,11 +54,11 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('scope', sa.String(length=80), nullable=False),
     sa.Column('kind', sa.String(length=16), nullable=False),
-    sa.Column('starts_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ends_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('starts_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ends_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('message_sv', sa.Text(), nullable=False),
     sa.Column('message_en', sa.Text(), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_closures'))
     )
     op.create_table('flow_versions',
@@ -68,8 +68,8 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('document', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('created_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('published_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_flow_versions')),
     sa.UniqueConstraint('flow_key', 'version', name=op.f('uq_flow_versions_flow_key'))
     )
@@ -88,10 +88,10 @@ def upgrade() -> None:
     sa.Column('call_id', sa.String(length=64), nullable=False),
     sa.Column('queue', sa.String(length=40), nullable=False),
     sa.Column('priority', sa.Integer(), nullable=False),
-    sa.Column('joined_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('joined_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('position_at_join', sa.Integer(), nullable=False),
     sa.Column('returned_from', sa.String(length=200), nullable=True),
-    sa.Column('left_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('left_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_queue_entries'))
     )
@@ -124,10 +124,10 @@ def upgrade() -> None:
     sa.Column('flow_version_id', sa.Integer(), nullable=False),
     sa.Column('caller', sa.String(length=32), nullable=True),
     sa.Column('called', sa.String(length=32), nullable=True),
-    sa.Column('started_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('recorded_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('step', sa.Integer(), nullable=False),
     sa.Column('state', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.ForeignKeyConstraint(['flow_version_id'], ['flow_versions.id'], name=op.f('fk_call_sessions_flow_version_id_flow_versions')),

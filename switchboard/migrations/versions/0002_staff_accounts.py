@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 
 revision = '0002'
@@ -25,9 +25,9 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('must_change_password', sa.Boolean(), nullable=False),
     sa.Column('failed_logins', sa.Integer(), nullable=False),
-    sa.Column('locked_until', switchboard.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('last_login_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('locked_until', core.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('username', name=op.f('uq_users_username'))
     )

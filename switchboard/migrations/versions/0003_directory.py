@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 revision = "0003"
 down_revision = "0001"
@@ -38,12 +38,12 @@ def upgrade() -> None:
         sa.Column("staff_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("until", switchboard.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("until", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("forward_to", sa.String(length=32), nullable=True),
         sa.Column("set_by", sa.String(length=80), nullable=False),
-        sa.Column("set_at", switchboard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("set_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("line", sa.String(length=16), nullable=False),
-        sa.Column("line_at", switchboard.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("line_at", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_presence_staff_id_staff"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("staff_id", name=op.f("pk_presence")),
@@ -53,13 +53,13 @@ def upgrade() -> None:
         "presence_changes",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("staff_id", sa.Integer(), nullable=False),
-        sa.Column("at", switchboard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("by", sa.String(length=80), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("line", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("until", switchboard.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("until", core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("forward_to", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["staff_id"], ["staff.id"], name=op.f("fk_presence_changes_staff_id_staff"),
                                 ondelete="CASCADE"),
@@ -72,7 +72,7 @@ def upgrade() -> None:
         "directory_version",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("changed_at", switchboard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("changed_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_directory_version")),
     )
 

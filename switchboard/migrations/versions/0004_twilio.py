@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 revision = '0004'
 down_revision = '0001'
@@ -20,7 +20,7 @@ def upgrade() -> None:
     sa.Column('call_sid', sa.String(length=64), nullable=False),
     sa.Column('request_key', sa.String(length=80), nullable=False),
     sa.Column('twiml', sa.Text(), nullable=True),
-    sa.Column('created_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('created_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_twilio_responses')),
     sa.UniqueConstraint('call_sid', 'request_key', name=op.f('uq_twilio_responses_call_sid'))
     )
@@ -29,7 +29,7 @@ def upgrade() -> None:
     sa.Column('attempt', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('call_sid', sa.String(length=64), nullable=False),
     sa.Column('outcome', sa.String(length=16), nullable=False),
-    sa.Column('reported_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reported_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('request_id', 'attempt', name=op.f('pk_twilio_callback_outcomes'))
     )
 

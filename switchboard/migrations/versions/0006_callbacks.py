@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 
 revision = '0006'
@@ -21,11 +21,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('attempts', sa.Integer(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('call_now', sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column('claimed_by', sa.String(length=80), nullable=True))
-        batch_op.add_column(sa.Column('claimed_until', switchboard.db.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('closed_at', switchboard.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('claimed_until', core.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('closed_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('closed_by', sa.String(length=80), nullable=True))
         batch_op.add_column(sa.Column('note', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('purged_at', switchboard.db.UTCDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('purged_at', core.db.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_callback_requests_queue_entry_id'), ['queue_entry_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_callback_requests_closed_at'), ['closed_at'], unique=False)
 
@@ -34,12 +34,12 @@ def upgrade() -> None:
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('attempt', sa.Integer(), nullable=False),
     sa.Column('worker', sa.String(length=80), nullable=False),
-    sa.Column('started_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('dial_order', sa.String(length=16), nullable=False),
     sa.Column('operator', sa.String(length=80), nullable=True),
     sa.Column('platform_id', sa.String(length=128), nullable=True),
     sa.Column('outcome', sa.String(length=16), nullable=True),
-    sa.Column('ended_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('note', sa.String(length=200), nullable=True),
     sa.ForeignKeyConstraint(['request_id'], ['callback_requests.id'],
                             name=op.f('fk_callback_attempts_request_id_callback_requests')),

@@ -8,7 +8,7 @@ Existing calls get their facts with ``vaxel stats rebuild``.
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 revision = '0007'
 down_revision = '0001'
@@ -31,8 +31,8 @@ def upgrade() -> None:
     op.create_table('call_facts',
     sa.Column('call_id', sa.String(length=64), nullable=False),
     sa.Column('channel', sa.String(length=16), nullable=False),
-    sa.Column('started_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ended_at', switchboard.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', core.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('local_date', sa.Date(), nullable=False),
     sa.Column('local_hour', sa.Integer(), nullable=False),
     sa.Column('local_weekday', sa.Integer(), nullable=False),
@@ -95,7 +95,7 @@ def upgrade() -> None:
     op.create_table('transfer_facts',
     sa.Column('call_id', sa.String(length=64), nullable=False),
     sa.Column('seq', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('started_at', switchboard.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', core.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('local_date', sa.Date(), nullable=False),
     sa.Column('local_hour', sa.Integer(), nullable=False),
     sa.Column('local_weekday', sa.Integer(), nullable=False),

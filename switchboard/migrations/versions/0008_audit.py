@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
@@ -19,7 +19,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", switchboard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("user", sa.String(length=80), nullable=False),
         sa.Column("action", sa.String(length=40), nullable=False),
         sa.Column("object_type", sa.String(length=40), nullable=False),

@@ -6,7 +6,7 @@ Create Date: 2026-11-24
 """
 from alembic import op
 import sqlalchemy as sa
-import switchboard.db
+import core.db
 
 revision = "0009"
 down_revision = "0001"
@@ -20,7 +20,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(length=80), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("since", switchboard.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("since", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("endpoint", sa.String(length=80), nullable=False),
         sa.Column("on_hold", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("username", name=op.f("pk_console_operators")),

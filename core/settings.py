@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any, Mapping
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = REPO_ROOT / "config"
+
+def _config_dir() -> Path:
+    """The shipped configuration files (default flow, demo data, examples): the checkout's ``config/``, else the
+    copy ``pip install`` put under ``<prefix>/share/vaxel/config`` (pyproject ``data-files``)."""
+    checkout = Path(__file__).resolve().parent.parent / "config"
+    if (checkout / "flows" / "default.toml").is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "vaxel" / "config"
+
+
+def _var_dir() -> Path:
+    """Where the embedded database and prompt audio live: ``var/`` of the checkout, else of the working directory."""
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout / "var" if (checkout / "pyproject.toml").is_file() else Path.cwd() / "var"
+
+
+CONFIG_DIR = _config_dir()
+VAR_DIR = _var_dir()
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "service": {
@@ -27,7 +44,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "municipality": "Sjöbacka kommun",
     },
     "database": {
-        "url": f"sqlite:///{REPO_ROOT / 'var' / 'vaxel.db'}",
+        "url": f"sqlite:///{VAR_DIR / 'vaxel.db'}",
         "echo": False,
     },
     "flow": {
@@ -80,7 +97,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "agi_max_calls": 50,  # calls handled at once; more go straight to the dialplan's operator fallback
         "dial_template": "PJSIP/{extension}",  # how Dial reaches staff and operators by extension
         "outbound_template": "Local/{number}@vaxel-outbound",  # how Dial reaches an E.164 number (mobiles, callbacks)
-        "sounds_dir": str(REPO_ROOT / "var" / "sounds"),  # prompt audio; Asterisk must be able to read it
+        "sounds_dir": str(VAR_DIR / "sounds"),  # prompt audio; Asterisk must be able to read it
         "espeak": "espeak-ng",  # speech synthesiser binary
         "sox": "sox",  # resampler binary
     },

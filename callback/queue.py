@@ -20,7 +20,7 @@ from sqlalchemy import Integer, String, and_, func, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from callback.models import holds_place
-from switchboard.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime
 
 NORMAL = 0
 RETURNED = 10  # back from a transfer nobody answered: ahead of new callers

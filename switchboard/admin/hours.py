@@ -17,9 +17,10 @@ from directory.search import forget_schedules
 from ivr import hours, speech
 from ivr.models import Closure, PhoneHours, SpecialDay
 from ivr.schedules import weekly_of
-from switchboard import audit, testcall
-from switchboard.app import services
-from switchboard.clock import parse_instant
+from core import audit
+from switchboard import testcall
+from core.services import services
+from core.clock import parse_instant
 from switchboard.seed import published_flow
 
 bp = Blueprint("hoursadmin", __name__, template_folder="templates")

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 
 from ivr import flow as flows
 from ivr.models import FlowVersion
-from switchboard import audit, testcall
-from switchboard.app import services
-from switchboard.clock import parse_instant
+from core import audit
+from switchboard import testcall
+from core.services import services
+from core.clock import parse_instant
 from switchboard.seed import published_flow
 
 bp = Blueprint("flowadmin", __name__, template_folder="templates", static_folder="static",

@@ -1,0 +1,164 @@
+"""One place answers the call-flow engine's requests, for live calls and for test calls.
+
+The engine is pure: it asks for facts (phone hours, directory hits, a queue
+place, a number check, a stored callback, a free operator) and the caller of
+:func:`~ivr.engine.step` answers. A live call (:class:`switchboard.calls.CallRunner`)
+and a test call (:mod:`switchboard.testcall`) must hear the same answers from the
+same data, so both run :func:`drive` and ask :class:`CallFacts`; the only
+difference is ``live``: a live call joins the queue, stores the callback and asks
+the operator console, a test call writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from callback import policy, requests as callbacks
+from callback import queue as centre
+from directory.search import search
+from ivr import hours as phone_hours
+from ivr import schedules
+from ivr.engine import CallState, Step, step
+from ivr.flow import Flow
+from ivr.protocol import (
+    Action, CallbackStored, CheckHours, CheckNumber, CheckOperator, HoursChecked, Input, JoinQueue, Lookup,
+    LookupResult, Match, NumberChecked, OperatorFree, QueuePlace, QueueStatus, Request, StoreCallback,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_REQUESTS_PER_STEP = 20
+
+
+def drive(flow: Flow, state: CallState | None, inp: Input, now: datetime,
+          answer: Callable[[Request, CallState], Input],
+          on_step: Callable[[Step], None] | None = None) -> tuple[CallState, list[Action]]:
+    """Step the engine on ``inp``, answering each request it makes, until it asks nothing more.
+
+    ``answer(request, state)`` gives the engine its next input; ``on_step(result)`` sees every engine step.
+    """
+    actions: list[Action] = []
+    for _ in range(MAX_REQUESTS_PER_STEP):
+        result: Step = step(flow, state, inp, now)
+        if on_step is not None:
+            on_step(result)
+        actions.extend(result.actions)
+        state = result.state
+        if result.request is None:
+            break
+        inp = answer(result.request, state)
+    else:
+        raise RuntimeError("the flow asked too many questions in one step")
+    return state, actions
+
+
+class CallFacts:
+    """The engine's requests answered from the database; ``live=False`` reads but never writes."""
+
+    def __init__(self, settings: dict, tz: ZoneInfo):
+        self.settings = settings
+        self.tz = tz
+
+    def answer(self, session: Session, call_id: str, state: CallState, request: Request, now: datetime,
+               live: bool) -> Input:
+        if isinstance(request, CheckHours):
+            return self.hours(session, request.schedule, now)
+        if isinstance(request, Lookup):
+            return LookupResult(request.query, tuple(self.lookup(session, request.query, request.mode, now)))
+        if isinstance(request, (JoinQueue, QueueStatus)):
+            return self._queue_place(session, call_id, request, now) if live else self._queue_preview(
+                session, request, now)
+        if isinstance(request, CheckNumber):
+            return self.number(request)
+        if isinstance(request, StoreCallback):
+            return self._store_callback(session, call_id, state, request, now) if live else CallbackStored(
+                True, request_id=0)
+        if isinstance(request, CheckOperator):
+            if not live:  # a test call has no operator
+                return OperatorFree(request.operator, False)
+            from switchboard.console.operators import is_free
+
+            return OperatorFree(request.operator, is_free(session, request.operator, returning_call=call_id))
+        raise TypeError(f"unknown request {request!r}")
+
+    def hours(self, session: Session, key: str, now: datetime) -> HoursChecked:
+        schedule = schedules.load(session, key, self.tz, self.settings["hours"]["eve_close"], now)
+        st = phone_hours.status(schedule, now)
+        return HoursChecked(
+            open=st.open,
+            reason=st.reason,
+            weekly=schedules.weekly_of(session, key),
+            next_open=st.next_open.isoformat() if st.next_open else None,
+            holiday=st.holiday,
+            closure=st.closure.message if st.closure else None,
+            crisis=st.crisis.message if st.crisis else None,
+        )
+
+    def lookup(self, session: Session, query: str, mode: str, now: datetime) -> list[Match]:
+        """Directory hits for the flow: speech/words by name or subject; keys as an extension or a spelled name."""
+        results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
+                         mode="keypad" if mode == "dtmf" else "text")
+        return [
+            Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
+                  status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
+                  next_open=r.opens, score=r.score, matched_by=r.matched_by, departments=r.departments)
+            for r in results
+        ]
+
+    def number(self, request: CheckNumber) -> NumberChecked:
+        """May we call this number back (the callback number policy)?"""
+        decision = policy.check(request.number, self.settings["callback"]["allowed_types"],
+                                self.settings["callback"]["region"])
+        return NumberChecked(decision.ok, decision.number, decision.spoken, decision.reason)
+
+    # -- the queue ------------------------------------------------------------------------------
+
+    def _queue_place(self, session: Session, call_id: str, request: JoinQueue | QueueStatus,
+                     now: datetime) -> QueuePlace:
+        if isinstance(request, JoinQueue):
+            placement = centre.join(
+                session, call_id, request.queue, now, self.settings["queue"],
+                priority=centre.RETURNED if request.returned_from else centre.NORMAL,
+                returned_from=request.returned_from,
+            )
+            return QueuePlace(placement.position, placement.estimated_wait)
+        placement = centre.placement(session, call_id, request.queue, now, self.settings["queue"])
+        return QueuePlace(placement.position, placement.estimated_wait) if placement else QueuePlace(1, 0)
+
+    def _queue_preview(self, session: Session, request: JoinQueue | QueueStatus, now: datetime) -> QueuePlace:
+        """The place a caller would get, computed without joining: behind everyone waiting, or first if returned."""
+        waiting = session.scalar(select(func.count()).select_from(centre.QueueEntry).where(
+            centre.QueueEntry.queue == request.queue, centre.QueueEntry.left_at.is_(None))) or 0
+        position = 1 if isinstance(request, JoinQueue) and request.returned_from else waiting + 1
+        per_caller = centre.seconds_per_caller(session, request.queue, now, self.settings["queue"])
+        return QueuePlace(position, centre.estimate(position, per_caller))
+
+    # -- callbacks ------------------------------------------------------------------------------
+
+    def _store_callback(self, session: Session, call_id: str, state: CallState, request: StoreCallback,
+                        now: datetime) -> CallbackStored:
+        position = state.queue.get("position") if state.queue else None
+        try:
+            with session.begin_nested():
+                # a queue callback keeps the caller's place through their queue entry (callback.places)
+                entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
+                stored = callbacks.store(
+                    session, call_id=call_id, number=request.number, kind=request.when,
+                    due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
+                    queue=request.queue, queue_position=centre.position_of(session, entry) if entry else position,
+                    menu_choice=request.menu_choice, now=now,
+                    daily_limit=self.settings["callback"]["daily_limit"],
+                    queue_entry_id=entry.id if entry else None,
+                )
+        except Exception:
+            log.exception("call %s: storing the callback request failed", call_id)
+            return CallbackStored(False, reason="error")
+        if stored is None:
+            return CallbackStored(False, reason="limit")
+        return CallbackStored(True, request_id=stored.id)
