@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, func, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Integer, String, and_, exists, func, or_, select
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from callback.models import holds_place
 from core.db import Base, UTCDateTime
@@ -87,14 +87,21 @@ def position_of(session: Session, entry: QueueEntry) -> int:
 
 
 def seconds_per_caller(session: Session, queue: str, now: datetime, settings: dict) -> int:
-    """Recent answered waits divided by the position each caller joined at; the configured default if too few."""
+    """Recent answered waits divided by the position each caller joined at; the configured default if too few.
+
+    Only a call's first wait counts: a caller put back in the queue keeps their first arrival time, so a
+    later entry's "wait" would include their talk with the operator.
+    """
     since = now - timedelta(minutes=settings["history_minutes"])
+    earlier = aliased(QueueEntry)
     rows = session.execute(
         select(QueueEntry.joined_at, QueueEntry.left_at, QueueEntry.position_at_join).where(
             QueueEntry.queue == queue,
             QueueEntry.outcome == "answered",
             QueueEntry.left_at >= since,
             QueueEntry.left_at <= now,
+            ~exists().where(earlier.call_id == QueueEntry.call_id, earlier.queue == QueueEntry.queue,
+                            earlier.id < QueueEntry.id),
         )
     ).all()
     if len(rows) < settings["history_min_calls"]:
@@ -108,6 +115,13 @@ def estimate(position: int, per_caller: int) -> int:
     return int(math.ceil(position * per_caller / 60.0) * 60)
 
 
+def _answered_before(session: Session, call_id: str, queue: str) -> QueueEntry | None:
+    """The call's first entry in this queue, if an operator has answered it from this queue since."""
+    entries = list(session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id, QueueEntry.queue == queue)
+                                   .order_by(QueueEntry.joined_at, QueueEntry.id)))
+    return entries[0] if any(e.outcome == "answered" for e in entries) else None
+
+
 def join(
     session: Session,
     call_id: str,
@@ -117,11 +131,24 @@ def join(
     priority: int = NORMAL,
     returned_from: str | None = None,
 ) -> Placement:
-    """Put a call in the queue (once; a repeated join keeps the first entry) and tell where it stands."""
+    """Put a call in the queue (once; a repeated join keeps the first entry) and tell where it stands.
+
+    A caller an operator already answered and puts back ("Till kön", or a returned transfer while the operator
+    is busy) keeps their place: the new entry stands where their first entry in this queue stood — its
+    arrival time, and its priority if that was higher — so a caller who waited seven minutes is neither put
+    at the back nor told their wait starts now.
+    """
     entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
     if entry is None:
+        joined_at = now
+        first = _answered_before(session, call_id, queue)
+        if first is not None:
+            joined_at = min(first.joined_at, now)
+            if first.priority > priority:
+                priority, returned_from = first.priority, returned_from or first.returned_from
         entry = QueueEntry(
-            call_id=call_id, queue=queue, priority=priority, joined_at=now, position_at_join=0, returned_from=returned_from
+            call_id=call_id, queue=queue, priority=priority, joined_at=joined_at, position_at_join=0,
+            returned_from=returned_from,
         )
         session.add(entry)
         session.flush()

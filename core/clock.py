@@ -14,12 +14,17 @@ from zoneinfo import ZoneInfo
 log = logging.getLogger(__name__)
 
 
+YEARS = (1900, 9000)  # phone hours look years ahead (next opening, holidays): stay far from datetime's limits
+
+
 def parse_instant(text: str, tz: ZoneInfo) -> datetime:
     """Parse ISO-8601; a naive time is read in the municipality's timezone."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not an ISO-8601 time such as 2026-11-24T10:00:00+01:00") from None
+    if not YEARS[0] <= moment.year <= YEARS[1]:
+        raise ValueError(f"{text!r} is outside the years {YEARS[0]}–{YEARS[1]} that phone hours can be computed for")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(tz)

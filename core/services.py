@@ -27,6 +27,8 @@ class Services:
     clock: Clock
     # channel ("twilio", "asterisk") -> factory of the console's CallControl for that channel's calls
     controls: dict[str, Callable[["Services"], Any]] = field(default_factory=dict)
+    # what a running adapter reports in /healthz ("agi": slots in use, "ami": connected), set by `vaxel serve`
+    health: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
 
 
 def services() -> Services:

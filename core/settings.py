@@ -86,7 +86,14 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "hold_seconds": 20,  # silence between queue checks; an idle operator's wait per round
         "transfer_caller_id": "caller",  # caller | called | an E.164 number
         "whisper": False,  # staff press 1 to accept a transferred call, so voicemail cannot take it
+        "api_url": "https://api.twilio.com",  # the REST API: Twilio's, a regional edge, or a local double
         "operators": [],  # From values allowed at /twilio/operator; [] = anyone reaching it
+    },
+    "reconcile": {  # closing calls the platform no longer has (switchboard/reconcile.py)
+        "interval_seconds": 15,  # how often `vaxel serve` looks for stale calls (and once at start-up)
+        "stale_seconds": 60,  # no step and no heartbeat for this long: ask the platform (> twilio.hold_seconds)
+        "heartbeat_seconds": 15,  # a process holding FastAGI connections proves them alive this often
+        "batch": 200,  # stale calls looked at per pass
     },
     "demo": {
         "file": str(CONFIG_DIR / "demo" / "municipality.toml"),
@@ -95,6 +102,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "agi_host": "127.0.0.1",  # the FastAGI server `vaxel serve` starts (agi://HOST:PORT/incoming)
         "agi_port": 4573,  # 0 disables FastAGI
         "agi_max_calls": 50,  # calls handled at once; more go straight to the dialplan's operator fallback
+        # FastAGI bounds (switchboard/asterisk/agi.py AgiBounds): total times, never restarted by a byte arriving.
+        # A peer past one is logged, its connection closed and its slot freed; the dialplan takes the caller.
+        "agi_env_seconds": 10,  # Asterisk's whole agi_* block, from connect to its blank line
+        "agi_reply_seconds": 60,  # the reply to an ordinary command (ANSWER, GET/SET VARIABLE, ...); WAIT FOR
+        # DIGIT and GET DATA get this plus their own key timeout
+        "agi_long_command_seconds": 14400,  # the reply to EXEC (Dial, Queue: a whole conversation) and to a
+        # prompt (STREAM FILE); TCP keepalive finds a dead link long before this
         "dial_template": "PJSIP/{extension}",  # how Dial reaches staff and operators by extension
         "outbound_template": "Local/{number}@vaxel-outbound",  # how Dial reaches an E.164 number (mobiles, callbacks)
         "sounds_dir": str(VAR_DIR / "sounds"),  # prompt audio; Asterisk must be able to read it

@@ -40,7 +40,9 @@ class CallSession(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)  # the call's (service clock) time
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True, default=lambda: datetime.now(timezone.utc))  # wall clock, for "the last call"
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # last proof that the platform still has the call besides a step (an AGI heartbeat, a platform answer)
+    alive_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     step: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
 

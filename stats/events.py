@@ -33,6 +33,7 @@ EVENT_TYPES: dict[str, str] = {
     "callback_offered": "the caller was offered a callback",
     "callback_requested": "a callback request was stored (request id, when)",
     "call_ended": "the call ended (reason)",
+    "reconciled": "the platform no longer had a call we thought live; it was closed (why, platform, last_seen)",
     "callback_attempt": "one dial of a callback ended (request id, attempt, outcome, order, retry_at)",
     "callback_completed": "a callback reached the citizen, or an operator marked it done (request id, attempts, by)",
     "callback_failed": "no attempt reached the citizen; the request is failed and shown to operators",

@@ -26,6 +26,7 @@ from ivr.protocol import Action, Enqueue, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
 from switchboard.call_facts import CallFacts, drive
+from switchboard.console import wrapups
 from switchboard.seed import published_flow
 
 log = logging.getLogger(__name__)
@@ -113,17 +114,19 @@ class CallRunner:
             caller, called = (call.caller, call.called) if call else (None, None)
         return self._fallback(call_id, now, caller, called, state)
 
-    def wrapup(self, call_id: str, operator: str, outcome: str, now: datetime) -> None:
-        """The operator's wrap-up code for a call they handled: the figure "resolved at the centre" comes from it."""
+    def wrapup(self, call_id: str, operator: str, outcome: str, now: datetime, *, supersedes: int | None = None,
+               note: str = "", supervisor: bool = False) -> wrapups.Recorded:
+        """The wrap-up code of the operator who held the call, or its audited correction (``supersedes``).
+
+        Not a call step: it is recorded against the conversation (:mod:`switchboard.console.wrapups`) and never
+        touches the call's state or step, so the platform's next webhook is answered as if it had not happened.
+        Raises :class:`~switchboard.console.wrapups.WrapupRefused` (not the holder, already wrapped up, ...).
+        """
         with self.sessions() as session:
-            call = session.get(CallSession, call_id)
-            if call is None:
-                raise CallNotFound(call_id)
-            call.step += 1
-            event_log.record(session, call_id, call.step, [("operator_wrapup", {"outcome": outcome,
-                                                                                 "operator": operator})],
-                             now, self.channel)
+            recorded = wrapups.record(session, call_id, operator, outcome, now, supersedes=supersedes, note=note,
+                                      supervisor=supervisor)
             session.commit()
+            return recorded
 
     def handed_off(self, call_id: str, now: datetime, detail: str) -> None:
         """The adapter failed and the PBX's own fallback (the operators) took the call: close it in our books."""

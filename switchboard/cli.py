@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from switchboard import db
 from core.services import services
 from switchboard import traffic
 from switchboard.calls import CallRunner
+from switchboard.reconcile import Reconciler
 from core.clock import parse_instant
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -75,14 +77,59 @@ def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: in
 
     from switchboard.asterisk import service as telephony
 
-    settings = services().settings["service"]
+    svc = services()
+    settings = svc.settings["service"]
     host, port = host or settings["host"], port or settings["port"]
-    phones = telephony.start(services(), agi_host, agi_port, say=click.echo)
+    phones = telephony.start(svc, agi_host, agi_port, say=click.echo)
+    reconciler = Reconciler(svc.sessions, svc.settings, platforms(phones), svc.clock.now)
+    threading.Thread(target=reconciler.run_forever, args=(phones.stopping,), name="vaxel-reconcile",
+                     daemon=True).start()
+    click.echo(f"reconciling calls the platforms no longer have: now and every "
+               f"{svc.settings['reconcile']['interval_seconds']} s")
     click.echo(f"vaxel serving on http://{host}:{port}/")
     try:
         waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
     finally:
         phones.stop()
+
+
+def platforms(phones) -> dict:
+    """Whom the reconciler asks about each channel's calls; simulated and demo calls have no platform."""
+    from switchboard.twilio.liveness import TwilioCalls
+
+    return {"twilio": TwilioCalls.from_settings(services().settings), "asterisk": phones.platform()}
+
+
+@click.command("reconcile")
+@with_appcontext
+@click.option("--at", "at_text", help="Pretend it is this ISO-8601 time (not in production mode).")
+@click.option("--json", "as_json", is_flag=True, help="The pass's figures as JSON.")
+def reconcile_command(at_text: str | None, as_json: bool) -> None:
+    """One reconciliation pass: close calls that Twilio or Asterisk no longer has (`vaxel serve` runs it itself)."""
+    from switchboard.asterisk.service import Telephony, ami_client
+
+    svc = services()
+    now = svc.clock.now
+    if at_text:
+        if svc.settings["service"]["mode"] == "production":
+            raise click.UsageError("--at is not allowed in production mode")
+        try:
+            moment = parse_instant(at_text, svc.clock.tz)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        now = lambda: moment  # noqa: E731
+    phones = Telephony(ami=ami_client(svc.settings))  # holds no FastAGI connection: every stale beat is stale
+    if phones.ami is not None:
+        phones.ami.start()
+    try:
+        report = Reconciler(svc.sessions, svc.settings, platforms(phones), now).run_once()
+    finally:
+        phones.stop()
+    if as_json:
+        click.echo(json.dumps({**report.to_dict(), "closed_calls": report.closed, "unknown_calls": report.unknown}))
+        return
+    click.echo(f"checked {report.checked} stale calls: {len(report.closed)} closed, {report.alive} alive, "
+               f"{len(report.unknown)} unknown; {report.orphan_entries} orphan queue entries closed")
 
 
 def _describe(at: datetime, action) -> str:
@@ -414,7 +461,7 @@ def demo_traffic(days: int, per_day: int, seed: int) -> None:
 def register(app: Flask) -> None:
     from callback.cli import callbacks_cli
 
-    for command in (db_cli, demo_cli, calls_cli, user_cli, directory_cli, serve, call):
+    for command in (db_cli, demo_cli, calls_cli, user_cli, directory_cli, serve, call, reconcile_command):
         app.cli.add_command(command)
     app.cli.add_command(callbacks_cli)
     from switchboard.asterisk.cli import prompts_cli

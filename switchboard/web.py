@@ -43,4 +43,5 @@ def healthz():
         return jsonify(status="error", database="unreachable", error=type(exc).__name__), 503
     if flow is None:
         return jsonify(status="error", database="ok", flow="none published; run `vaxel db upgrade`"), 503
-    return jsonify(status="ok", database="ok", flow_version=flow.version, now=svc.clock.now().isoformat())
+    parts = {name: report() for name, report in svc.health.items()}  # e.g. FastAGI slots, AMI, from `vaxel serve`
+    return jsonify(status="ok", database="ok", flow_version=flow.version, now=svc.clock.now().isoformat(), **parts)

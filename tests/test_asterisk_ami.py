@@ -6,6 +6,8 @@ events interleaved before and between responses, list actions ended by a Complet
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 
 import pytest
@@ -140,6 +142,205 @@ def test_a_refused_login_is_retried_with_backoff(ami):
         assert not c.connected.is_set()
     finally:
         c.stop()
+
+
+# -- Asterisk start-up: FullyBooted, actions of modules not loaded yet --------------------------------
+
+AMI_LOG = "switchboard.asterisk.ami"
+RETRY = re.compile(r"^AMI (\w+) not available yet \(Invalid/unknown command: \1\. [^)]*\); "
+                   r"Asterisk may still be loading its modules: retrying in ([\d.]+) s$")
+
+
+def booting_client(ami, boot_timeout: float = 10.0, resync_backoff=(0.05, 0.2)) -> tuple[AmiClient, PbxWatcher]:
+    c = AmiClient("127.0.0.1", ami.port, "vaxel", "test", timeout=3, backoff=(0.05, 0.2),
+                  boot_timeout=boot_timeout, resync_backoff=resync_backoff)
+    watcher = PbxWatcher("PJSIP/{extension}", ["vaxel-centre"])
+    watcher.attach(c)
+    return c, watcher
+
+
+def retries(caplog) -> list[tuple[str, float]]:
+    found = []
+    for r in caplog.records:
+        m = RETRY.match(r.getMessage()) if r.name == AMI_LOG else None
+        if m:
+            found.append((m.group(1), float(m.group(2))))
+    return found
+
+
+def assert_one_line_each(caplog) -> None:
+    for r in caplog.records:
+        if r.name == AMI_LOG:
+            assert r.exc_info is None and r.exc_text is None and "\n" not in r.getMessage(), r.getMessage()
+
+
+def synchronised(watcher: PbxWatcher) -> bool:
+    return "Local/100@ops-slow/n" in watcher.mirror.operators("vaxel-centre")
+
+
+@pytest.fixture
+def booting():
+    fake = FakeAmi(booting=True)
+    yield fake
+    fake.close()
+
+
+def test_resync_waits_for_fully_booted_while_asterisk_is_starting(booting, caplog):
+    caplog.set_level(logging.INFO, logger=AMI_LOG)
+    presence: list[tuple[str, str]] = []
+    c, watcher = booting_client(booting)
+    watcher.on_presence = lambda e, s: presence.append((e, s))
+    c.start()
+    try:
+        assert wait_for(lambda: booting.logins == 1)
+        time.sleep(0.3)
+        assert booting.actions("QueueStatus") == [] and booting.actions("DeviceStateList") == []
+        assert not c.connected.is_set()
+        with pytest.raises(AmiUnavailable, match="still starting"):
+            c.action("Ping")
+        booting.finish_booting()  # app_queue and res_manager_devicestate loaded; FullyBooted to every session
+        assert c.connected.wait(5)
+        assert wait_for(lambda: len(presence) == 2)
+        assert synchronised(watcher) and presence == [("4439", "available"), ("4417", "unavailable")]
+        assert len(booting.actions("QueueStatus")) == 1 and len(booting.actions("DeviceStateList")) == 1
+        assert retries(caplog) == []
+        assert_one_line_each(caplog)
+    finally:
+        c.stop()
+
+
+def test_a_resync_action_asterisk_does_not_know_yet_is_retried_with_backoff(booting, caplog):
+    caplog.set_level(logging.INFO, logger=AMI_LOG)
+    booting.hidden_events.add("FullyBooted")  # e.g. a proxy: the client tries anyway after boot_timeout
+    c, watcher = booting_client(booting, boot_timeout=0.2, resync_backoff=(0.05, 0.2))
+    c.start()
+    try:
+        assert wait_for(lambda: len(retries(caplog)) >= 5)
+        assert c.connected.is_set()  # booted by timeout
+        with pytest.raises(AmiError, match="Invalid/unknown command"):  # only the resync retries
+            c.action("QueueAdd", Queue="vaxel-centre", Interface="PJSIP/4400")
+        booting.finish_booting()
+        assert wait_for(lambda: synchronised(watcher) and len(booting.actions("DeviceStateList")) == 1)
+        delays = [d for action, d in retries(caplog)]
+        assert {action for action, d in retries(caplog)} == {"QueueStatus"}
+        assert delays[:4] == [0.05, 0.1, 0.2, 0.2]  # doubling, capped
+        assert len(booting.actions("QueueStatus")) == len(delays) + 1
+        no_boot = [r for r in caplog.records if "sent no FullyBooted within" in r.getMessage()]
+        assert len(no_boot) == 1 and no_boot[0].levelno == logging.WARNING
+        assert not any("resync" in r.getMessage() and "failed" in r.getMessage() for r in caplog.records)
+        assert_one_line_each(caplog)
+    finally:
+        c.stop()
+
+
+def test_a_late_fully_booted_resynchronises_again(booting, caplog):
+    caplog.set_level(logging.INFO, logger=AMI_LOG)
+    c, watcher = booting_client(booting, boot_timeout=0.1, resync_backoff=(0.05, 0.1))
+    c.start()
+    try:
+        assert wait_for(lambda: len(retries(caplog)) >= 2)  # resynchronising without FullyBooted
+        booting.finish_booting()
+        assert wait_for(lambda: len(booting.actions("DeviceStateList")) == 2)
+        assert synchronised(watcher)
+        assert any("FullyBooted arrived late" in r.getMessage() for r in caplog.records)
+    finally:
+        c.stop()
+
+
+def test_a_connection_dropped_before_and_after_fully_booted_resynchronises_again(booting, caplog):
+    caplog.set_level(logging.INFO, logger=AMI_LOG)
+    c, watcher = booting_client(booting)
+    c.start()
+    try:
+        assert wait_for(lambda: booting.logins == 1)
+        booting.drop()  # Asterisk restarted while starting
+        assert wait_for(lambda: booting.logins == 2)
+        time.sleep(0.2)
+        assert booting.actions("QueueStatus") == [] and not c.connected.is_set()
+        booting.finish_booting()
+        assert wait_for(lambda: len(booting.actions("DeviceStateList")) == 1)
+        assert synchronised(watcher) and c.connections == 2
+        booting.members["PJSIP/4400"] = {"Name": "Anna", "Paused": "0"}  # changed while we were away
+        booting.drop()  # and once more, now that it runs: FullyBooted comes right after the login
+        assert wait_for(lambda: booting.logins == 3 and len(booting.actions("DeviceStateList")) == 2)
+        assert wait_for(lambda: "PJSIP/4400" in watcher.mirror.operators("vaxel-centre"))
+        assert len(booting.actions("QueueStatus")) == 2 and c.connections == 3
+        assert retries(caplog) == []
+        assert_one_line_each(caplog)
+    finally:
+        c.stop()
+
+
+def test_a_reconnect_starts_the_retries_over(booting, caplog):
+    caplog.set_level(logging.INFO, logger=AMI_LOG)
+    booting.hidden_events.add("FullyBooted")
+    c, watcher = booting_client(booting, boot_timeout=0.1, resync_backoff=(0.05, 0.4))
+    c.start()
+    try:
+        assert wait_for(lambda: any(d == 0.4 for _, d in retries(caplog)))
+        before = len(retries(caplog))
+        booting.drop()
+        assert wait_for(lambda: booting.logins == 2 and len(retries(caplog)) > before)
+        assert retries(caplog)[before][1] == 0.05
+        assert any("interrupted" in r.getMessage() for r in caplog.records)
+        booting.finish_booting()
+        assert wait_for(lambda: synchronised(watcher) and len(booting.actions("DeviceStateList")) == 1)
+        assert_one_line_each(caplog)
+    finally:
+        c.stop()
+
+
+# -- channels for the reconciler -----------------------------------------------------------------
+
+
+def test_channels_lists_what_asterisk_has(ami, client):
+    ami.channels = [
+        {"Channel": "PJSIP/trunk-00000012", "ChannelState": "6", "ChannelStateDesc": "Up",
+         "CallerIDNum": "+46701234567", "Context": "vaxel-incoming", "Exten": "4646355000", "Priority": "3",
+         "Uniqueid": "1795469729.18", "Linkedid": "1795469729.18", "Application": "AGI",
+         "ApplicationData": "agi://127.0.0.1:4573/incoming", "Duration": "00:01:07"},
+        {"Channel": "PJSIP/4439-00000013", "ChannelState": "5", "ChannelStateDesc": "Ringing",
+         "Context": "vaxel-transfer", "Exten": "4439", "Uniqueid": "1795469729.19", "Linkedid": "1795469729.18",
+         "Application": "AppDial", "ApplicationData": "(Outgoing Line)", "BridgeId": ""},
+    ]
+    connect(client)
+    channels = client.channels()
+    assert [(ch["Uniqueid"], ch["Linkedid"], ch["Channel"], ch["ChannelStateDesc"], ch["Context"], ch["Exten"],
+             ch["Application"]) for ch in channels] == [
+        ("1795469729.18", "1795469729.18", "PJSIP/trunk-00000012", "Up", "vaxel-incoming", "4646355000", "AGI"),
+        ("1795469729.19", "1795469729.18", "PJSIP/4439-00000013", "Ringing", "vaxel-transfer", "4439", "AppDial")]
+    assert channels[0]["ApplicationData"] == "agi://127.0.0.1:4573/incoming" and channels[1]["BridgeId"] == ""
+    assert ami.actions("CoreShowChannels")[0]["ActionID"]
+    ami.channels = []
+    assert client.channels() == []
+
+
+def test_channels_without_a_booted_asterisk_raise(booting):
+    c, _ = booting_client(booting)
+    with pytest.raises(AmiUnavailable, match="not connected"):
+        c.channels()
+    c.start()
+    try:
+        assert wait_for(lambda: booting.logins == 1)
+        with pytest.raises(AmiUnavailable, match="still starting"):
+            c.channels()
+        assert booting.actions("CoreShowChannels") == []
+    finally:
+        c.stop()
+
+
+def test_the_fake_answers_core_show_channels_as_asterisk_does(ami):
+    """Headers in main/manager.c's order: the channel state block (as Newchannel in the capture), then the rest."""
+    ami.channels = [{"Channel": "PJSIP/4439-00000013", "Uniqueid": "1.2", "Linkedid": "1.1"}]
+    messages = ami.answer({"Action": "CoreShowChannels", "ActionID": "a9"})
+    assert messages[0] == {"Response": "Success", "ActionID": "a9", "EventList": "start",
+                           "Message": "Channels will follow"}
+    newchannel = [h for sent, h in ami_messages() if h.get("Event") == "Newchannel"][0]
+    state = [k for k in newchannel if k not in ("Event", "Privilege")]
+    assert list(messages[1]) == ["Event", "ActionID", *state, "Application", "ApplicationData", "Duration",
+                                 "BridgeId"]
+    assert messages[2] == {"Event": "CoreShowChannelsComplete", "ActionID": "a9", "EventList": "Complete",
+                           "ListItems": "1"}
 
 
 # -- operators ---------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_a_refused_call_is_a_dial_error():
 
 
 def test_the_factory_needs_the_account_and_token_from_the_environment(monkeypatch):
-    settings = {"public": {"url": PUBLIC}}
+    settings = {"public": {"url": PUBLIC}, "twilio": {"api_url": "https://api.dublin.ie1.twilio.com/"}}
     monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
     with pytest.raises(ValueError, match="TWILIO_ACCOUNT_SID"):
         make_dialer(settings, None)
@@ -108,8 +108,9 @@ def test_the_factory_needs_the_account_and_token_from_the_environment(monkeypatc
     http = RecordingHttpClient()
     make_dialer(settings, None, http_client=http).place(callback())
     assert http.requests[0]["auth"] == (ACCOUNT, TOKEN)
+    assert http.requests[0]["uri"].startswith("https://api.dublin.ie1.twilio.com/2010-04-01/")  # twilio.api_url
     with pytest.raises(ValueError, match="VAXEL_PUBLIC_URL"):
-        make_dialer({"public": {"url": ""}}, None)
+        make_dialer({**settings, "public": {"url": ""}}, None)
 
 
 # -- the webhooks of the placed call -----------------------------------------------------------------

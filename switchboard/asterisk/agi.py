@@ -15,6 +15,14 @@ overridden here (checked against the real sessions in ``tests/fakes/wire/``):
   between a command and its reply) nor ``511``; both mark the channel dead and
   a 511 raises :class:`ChannelHungUp`. ``result=-1`` is *not* an exception here:
   after ``EXEC Dial`` it means "answered and over", so the caller judges it.
+
+Nothing waits for ever (:class:`AgiBounds`, the ``[asterisk] agi_*_seconds`` settings): the ``agi_*``
+block and every reply have a *deadline* — a total time that does not restart with each byte, so a
+peer trickling one byte a second is cut off like a silent one — and a size limit. Commands that
+legitimately run long (``EXEC Dial``/``Queue``, a prompt) get the long bound; ``WAIT FOR DIGIT`` and
+``GET DATA`` get their own timeout on top of the ordinary one. A peer past a bound gets one log line
+and its connection closed (:class:`AgiBoundExceeded`, a :class:`ChannelHungUp`): the call code
+leaves as on a hang-up and the dialplan's fallback (``VAXEL_RESULT`` unset) takes the caller.
 """
 
 from __future__ import annotations
@@ -22,22 +30,104 @@ from __future__ import annotations
 import logging
 import re
 import socket
+import time
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from asterisk.agi import AGI, AGIAppError, AGIHangup, AGIInvalidCommand, AGIUnknownError, AGIUsageError
 
-__all__ = ["AgiChannel", "ChannelHungUp", "Reply", "parse_reply", "quote", "arg",  # pyst2's errors, re-exported:
+__all__ = ["AgiBounds", "AgiBoundExceeded", "AgiChannel", "ChannelHungUp", "Reply", "parse_reply", "quote", "arg",
+           "reply_bound",  # pyst2's errors, re-exported:
            "AGIAppError", "AGIInvalidCommand", "AGIUsageError", "AGIUnknownError"]
 
 log = logging.getLogger(__name__)
 
-ENV_TIMEOUT = 10.0  # seconds Asterisk has to send the agi_* block
 ALL_KEYS = "0123456789*#"
 DEAD_REPLY = 511
+RECV_SIZE = 4096
 
 
 class ChannelHungUp(AGIHangup):
     """The caller is gone: Asterisk said ``HANGUP``/``511``, or closed the socket."""
+
+
+class AgiBoundExceeded(ChannelHungUp):
+    """The peer broke a bound (too slow, too much): it was logged once and the connection is closed."""
+
+
+@dataclass(frozen=True)
+class AgiBounds:
+    """How long and how much one FastAGI peer may take. The times are ``[asterisk]`` settings
+    (:meth:`from_settings`; keep these defaults equal to ``core.settings.DEFAULTS``)."""
+
+    env_seconds: float = 10  # the whole agi_* block, from connect to its blank line
+    reply_seconds: float = 60  # the whole reply to an ordinary command (and to send a command)
+    long_command_seconds: float = 4 * 3600  # EXEC (Dial, Queue, MusicOnHold ...), STREAM FILE and other prompts
+    env_max_bytes: int = 64 * 1024  # the agi_* block, all lines
+    env_max_lines: int = 200
+    env_max_line_bytes: int = 8 * 1024  # one line of the agi_* block
+    reply_max_bytes: int = 256 * 1024  # one reply, all its lines (a GET VARIABLE value, a 520 usage text)
+
+    @classmethod
+    def from_settings(cls, asterisk: Mapping) -> "AgiBounds":
+        """From the ``[asterisk]`` section: ``agi_env_seconds``, ``agi_reply_seconds``, ``agi_long_command_seconds``."""
+        return cls(env_seconds=float(asterisk["agi_env_seconds"]), reply_seconds=float(asterisk["agi_reply_seconds"]),
+                   long_command_seconds=float(asterisk["agi_long_command_seconds"]))
+
+
+# Commands whose reply comes only when audio has played or an application has returned: no bound of their own.
+LONG_COMMANDS = ("EXEC", "STREAM FILE", "CONTROL STREAM FILE", "GET OPTION", "SAY ", "RECORD FILE",
+                 "SPEECH RECOGNIZE")
+_INT = re.compile(r"^-?\d+$")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(t) for t in text.split() if _INT.match(t)]
+
+
+def reply_bound(bounds: AgiBounds, line: str) -> float:
+    """Seconds the reply to the command ``line`` may take, all of it.
+
+    ``WAIT FOR DIGIT <ms>`` and ``GET DATA "" <ms> <max>`` (no prompt) wait for keys by their own timeout,
+    as res_agi runs them (``ast_app_getdata``: the first key within the timeout, each next one within it
+    too; timeout 0 = 6 s first, 2 s between), plus the ordinary bound; a negative timeout waits for ever
+    and gets the long bound, as do prompts and applications (:data:`LONG_COMMANDS`).
+    """
+    text = " ".join(line.split())
+    upper = text.upper()
+    if upper.startswith("WAIT FOR DIGIT"):
+        ms = (_ints(text[len("WAIT FOR DIGIT"):]) or [-1])[0]
+        return bounds.long_command_seconds if ms < 0 else bounds.reply_seconds + ms / 1000
+    if upper.startswith("GET DATA"):
+        rest = text[len("GET DATA"):].strip()
+        if not rest.startswith('""'):
+            return bounds.long_command_seconds  # a prompt plays first
+        numbers = _ints(rest[2:])
+        timeout = numbers[0] if numbers else 0
+        most = numbers[1] if len(numbers) > 1 else 1024
+        if timeout < 0:
+            return bounds.long_command_seconds
+        first, each = (6.0, 2.0) if timeout == 0 else (timeout / 1000, timeout / 1000)
+        return bounds.reply_seconds + first + each * max(most, 0)
+    if upper.startswith(LONG_COMMANDS):
+        return bounds.long_command_seconds
+    return bounds.reply_seconds
+
+
+_NAMED = ("GET FULL VARIABLE", "GET VARIABLE", "SET VARIABLE", "CHANNEL STATUS", "WAIT FOR DIGIT", "GET DATA",
+          "CONTROL STREAM FILE", "STREAM FILE", "GET OPTION", "RECORD FILE", "SPEECH RECOGNIZE", "SAY ")
+
+
+def _label(line: str) -> str:
+    """What a log line may say about a command: its name (and the application of EXEC), never its arguments."""
+    words = line.split()
+    if not words:
+        return "?"
+    if words[0].upper() == "EXEC":
+        return " ".join(words[:2])
+    text = " ".join(words)
+    name = next((c for c in _NAMED if text.upper().startswith(c)), None)
+    return " ".join(words[:len(name.split()) + (name == "SAY ")]) if name else words[0]
 
 
 @dataclass(frozen=True)
@@ -98,72 +188,137 @@ def arg(value: object) -> str:
 
 
 class AgiChannel(AGI):
-    """pyst2's AGI on a FastAGI socket: thread-safe construction, bytes, escaping, HANGUP and 511."""
+    """pyst2's AGI on a FastAGI socket: thread-safe construction, bytes, escaping, HANGUP and 511, bounds."""
 
-    def __init__(self, sock: socket.socket, env_timeout: float = ENV_TIMEOUT):  # noqa: super() not called on purpose
+    def __init__(self, sock: socket.socket, bounds: AgiBounds | None = None):  # noqa: super() not called on purpose
         self.sock = sock
-        self._rfile = sock.makefile("rb")
+        self.bounds = bounds or AgiBounds()
+        self._buffer = bytearray()
         self.hung_up = False
+        self.broken = False  # a bound was broken: the connection is closed, nothing more is sent or read
         self._got_sighup = False  # pyst2 reads this; no signal ever sets it here
         self.env: dict[str, str] = {}
-        sock.settimeout(env_timeout)
+        try:
+            host, port = sock.getpeername()[:2]
+            self.peer = f"{host}:{port}"
+        except (OSError, ValueError):
+            self.peer = "?"
         self._read_env()
-        sock.settimeout(None)  # commands such as EXEC Dial or Queue may run for a long conversation
 
     # -- wire --------------------------------------------------------------------------------
 
-    def _readline(self) -> str:
-        try:
-            raw = self._rfile.readline()
-        except (OSError, ValueError) as exc:
-            self.hung_up = True
-            raise ChannelHungUp(f"connection lost: {exc}") from None
-        if not raw:
-            self.hung_up = True
-            raise ChannelHungUp("Asterisk closed the connection")
-        return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    def _give_up(self, why: str) -> AgiBoundExceeded:
+        """One line in the log, the connection closed: Asterisk's AGI returns and its dialplan takes the caller."""
+        uniqueid = self.env.get("agi_uniqueid")
+        log.warning("FastAGI %s%s: %s; connection closed, the dialplan sends the caller to the operators",
+                    self.peer, f" (agi_uniqueid {uniqueid})" if uniqueid else "", why)
+        self.broken = self.hung_up = True
+        self.close()
+        return AgiBoundExceeded(why)
+
+    def _readline(self, deadline: float, limit: int, waiting_for: str, within: float) -> bytes:
+        """One line without its end: all of it by ``deadline`` (time.monotonic, never moved by a byte arriving),
+        at most ``limit`` bytes. ``waiting_for`` and ``within`` only word the log line."""
+        if self.broken:
+            raise ChannelHungUp("the connection was closed")
+        while True:
+            end = self._buffer.find(b"\n")
+            if end > limit or (end < 0 and len(self._buffer) > limit):
+                raise self._give_up(f"a line over {limit} bytes in the {waiting_for}")
+            if end >= 0:
+                raw = bytes(self._buffer[:end])
+                del self._buffer[:end + 1]
+                return raw.rstrip(b"\r")
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                self.sock.settimeout(remaining)
+                chunk = self.sock.recv(RECV_SIZE)
+            except TimeoutError:
+                raise self._give_up(f"no complete {waiting_for} within {within:g} s") from None
+            except (OSError, ValueError) as exc:  # a reset, or TCP keepalive finding the link dead
+                self.hung_up = True
+                raise ChannelHungUp(f"connection lost: {exc}") from None
+            if not chunk:
+                self.hung_up = True
+                raise ChannelHungUp("Asterisk closed the connection")
+            self._buffer += chunk
 
     def _read_env(self) -> None:
-        """The ``agi_*`` block; it ends with an empty line."""
+        """The ``agi_*`` block; it ends with an empty line. All of it within ``env_seconds`` and the size limits."""
+        b = self.bounds
+        deadline = time.monotonic() + b.env_seconds
+        size, lines = 0, 0
         while True:
-            line = self._readline()
-            if line == "":
+            raw = self._readline(deadline, b.env_max_line_bytes, "agi_* block", b.env_seconds)
+            size += len(raw) + 1
+            if size > b.env_max_bytes:
+                raise self._give_up(f"an agi_* block over {b.env_max_bytes} bytes")
+            if not raw:
                 break
-            key, _, value = line.partition(":")
+            lines += 1
+            if lines > b.env_max_lines:
+                raise self._give_up(f"an agi_* block over {b.env_max_lines} lines")
+            key, _, value = raw.decode("utf-8", errors="replace").partition(":")
             if key.strip():
                 self.env[key.strip()] = value.strip()
 
     def send_command(self, command: str, *args) -> None:
         line = " ".join([command.strip(), *(str(a) for a in args)]).strip()
         line = line.replace("\r", " ").replace("\n", " ")
+        if self.broken:
+            raise ChannelHungUp("the connection was closed")
         log.debug("AGI >> %s", line)
         try:
+            self.sock.settimeout(self.bounds.reply_seconds)  # a peer that reads nothing cannot block us either
             self.sock.sendall(line.encode("utf-8") + b"\n")
+        except TimeoutError:
+            raise self._give_up(f"{_label(line)} not taken within {self.bounds.reply_seconds:g} s") from None
         except OSError as exc:
             self.hung_up = True
             raise ChannelHungUp(f"connection lost: {exc}") from None
 
-    def read_reply(self) -> Reply:
+    def read_reply(self, within: float | None = None, command: str = "") -> Reply:
+        """The reply to ``command``: all of it (inline HANGUP, a 520 block) within ``within`` seconds
+        (default ``reply_seconds``) and ``reply_max_bytes``."""
+        within = self.bounds.reply_seconds if within is None else within
+        deadline = time.monotonic() + within
+        left = self.bounds.reply_max_bytes
+        waiting_for = f"reply to {_label(command)}" if command else "reply"
+
+        def line() -> str:
+            nonlocal left
+            raw = self._readline(deadline, left, waiting_for, within)
+            left -= len(raw) + 1
+            if left < 0:
+                raise self._give_up(f"a {waiting_for} over {self.bounds.reply_max_bytes} bytes")
+            return raw.decode("utf-8", errors="replace")
+
         while True:
-            line = self._readline()
-            if line == "HANGUP":  # inline notice: the caller hung up; the reply still follows
+            text = line()
+            if text == "HANGUP":  # inline notice: the caller hung up; the reply still follows
                 self.hung_up = True
                 continue
-            if not line:
+            if not text:
                 continue
             break
-        log.debug("AGI << %s", line)
-        if line.startswith("520-"):
-            lines = [line]
+        log.debug("AGI << %s", text)
+        if text.startswith("520-"):
+            lines = [text]
             while not lines[-1].startswith("520 "):
-                lines.append(self._readline())
+                lines.append(line())
             return Reply(520, text="\n".join(lines))
-        return parse_reply(line)
+        return parse_reply(text)
 
     def command(self, command: str, *args) -> Reply:
-        """Send one command (arguments already quoted as needed) and read its reply; raise on 510/511/520."""
+        """Send one command (arguments already quoted as needed) and read its reply; raise on 510/511/520.
+
+        The reply may take :func:`reply_bound` seconds: long for applications and prompts, the command's
+        own timeout for keys, ``reply_seconds`` for the rest."""
+        line = " ".join([command.strip(), *(str(a) for a in args)])
         self.send_command(command, *args)
-        reply = self.read_reply()
+        reply = self.read_reply(reply_bound(self.bounds, line), line)
         if reply.code == 200:
             return reply
         if reply.code == DEAD_REPLY:
@@ -233,7 +388,7 @@ class AgiChannel(AGI):
         return not self.hung_up
 
     def close(self) -> None:
-        for closing in (self._rfile.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+        for closing in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
             try:
                 closing()
             except OSError:

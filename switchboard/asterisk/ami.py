@@ -18,6 +18,13 @@ credentials from settings (the secret only from ``VAXEL_AMI_SECRET``),
 reconnects with exponential backoff when the connection drops, and calls every
 ``on_connect`` hook again after each (re)connection, so state such as queue
 members and device states is resynchronised (``QueueStatus``, ``DeviceStateList``).
+A real Asterisk accepts AMI logins while it is still loading modules: it sends
+``Event: FullyBooted`` right after the login response when it is up, later when
+it is still starting. So the hooks run only after this connection's FullyBooted
+(or ``boot_timeout`` without it: a proxy or event filter may hide it), and an
+action of theirs answered ``Invalid/unknown command`` (app_queue or
+res_manager_devicestate not loaded yet) is retried with backoff while the
+connection lives, one warning line per failure.
 Events reach subscribers as plain dicts; nothing outside this package sees pyst2.
 """
 
@@ -28,6 +35,7 @@ import logging
 import queue
 import socket
 import threading
+import time
 import uuid
 import warnings
 from dataclasses import dataclass, field
@@ -95,6 +103,7 @@ class _Manager(Manager):
         self._prefix = uuid.uuid4().hex[:8]
         self._on_lost = on_lost
         self._raw: socket.socket | None = None
+        self.fully_booted = threading.Event()  # this connection saw Event: FullyBooted
 
     def next_action_id(self) -> str:
         return f"vaxel-{self._prefix}-{next(self._ids)}"
@@ -234,21 +243,36 @@ class _Manager(Manager):
             self._raw.close()
 
 
+NOT_LOADED = "Invalid/unknown command"  # Asterisk's answer to an action whose module is not loaded (yet)
+
+
 class AmiClient:
-    """A lasting AMI session: login, reconnect with backoff, resync hooks, events as dicts."""
+    """A lasting AMI session: login, wait for FullyBooted, resync hooks (retried), reconnect with backoff.
+
+    ``connected`` is set once the current connection is logged in *and* Asterisk has said ``FullyBooted``
+    (or ``boot_timeout`` passed without it); actions before that raise :class:`AmiUnavailable`.
+    ``backoff`` paces reconnections, ``resync_backoff`` the retries of a resync action that Asterisk does
+    not know yet (both ``(first, max)`` seconds, doubling).
+    """
 
     def __init__(self, host: str, port: int, user: str, secret: str | None, *, timeout: float = 10.0,
-                 backoff: tuple[float, float] = (1.0, 60.0)):
+                 backoff: tuple[float, float] = (1.0, 60.0), boot_timeout: float = 30.0,
+                 resync_backoff: tuple[float, float] = (1.0, 30.0)):
         self.host, self.port, self.user, self.secret = host, int(port), user, secret or ""
         self.timeout = timeout
         self.backoff_first, self.backoff_max = backoff
+        self.boot_timeout = boot_timeout
+        self.resync_first, self.resync_max = resync_backoff
         self.connected = threading.Event()
         self.connections = 0  # successful logins so far (1 + reconnects)
         self._manager: _Manager | None = None
+        self._booting = False  # logged in, FullyBooted not seen yet
         self._handlers: list[EventHandler] = []
         self._on_connect: list[Callable[["AmiClient"], None]] = []
         self._stop = threading.Event()
-        self._lost = threading.Event()
+        self._lost = threading.Event()  # the current connection is gone (or we are stopping)
+        self._wake = threading.Event()  # doorbell for the supervisor: FullyBooted, lost or stop
+        self._resyncing = threading.local()  # .manager: the connection this thread resynchronises
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -258,7 +282,11 @@ class AmiClient:
         self._handlers.append(handler)
 
     def on_connect(self, hook: Callable[["AmiClient"], None]) -> None:
-        """Run after every successful login (the first and each reconnect): resynchronise state here."""
+        """Run after every (re)connection once Asterisk is fully booted: resynchronise state here.
+
+        Inside a hook, an action Asterisk answers with ``Invalid/unknown command`` (its module is not
+        loaded yet) is retried with ``resync_backoff`` for as long as the connection lives.
+        """
         self._on_connect.append(hook)
 
     def start(self) -> None:
@@ -268,6 +296,7 @@ class AmiClient:
     def stop(self) -> None:
         self._stop.set()
         self._lost.set()
+        self._wake.set()
         manager = self._manager
         if manager is not None:
             try:
@@ -282,20 +311,29 @@ class AmiClient:
         delay = self.backoff_first
         while not self._stop.is_set():
             try:
-                self._connect()
-                delay = self.backoff_first
-                self._lost.wait()
+                manager = self._connect()
             except Exception as exc:  # unreachable, refused login, ...: try again later
                 log.warning("AMI %s:%s: %s; retrying in %.1f s", self.host, self.port, exc, delay)
-                if self._manager is not None:
-                    self._manager.close()
+                failed, self._manager = self._manager, None  # its end is no "connection lost"
+                if failed is not None:
+                    failed.close()
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.backoff_max)
-            self.connected.clear()
+                continue
+            delay = self.backoff_first
+            try:
+                self._session(manager)
+            finally:
+                self.connected.clear()
+                self._booting = False
+                manager.close()
 
-    def _connect(self) -> None:
+    def _connect(self) -> _Manager:
         self._lost.clear()
-        manager = _Manager(on_lost=self._connection_lost)
+        self._wake.clear()
+        if self._stop.is_set():
+            self._lost.set()  # stop() came between the supervisor's check and the clearing above
+        manager = _Manager(on_lost=lambda: self._connection_lost(manager))
         manager.register_event("*", self._dispatch)
         self._manager = manager
         manager.connect(self.host, self.port, timeout=self.timeout)
@@ -304,22 +342,79 @@ class AmiClient:
         if (pending.response or {}).get("Response") != "Success":
             raise AmiError(f"AMI login as {self.user!r} refused: {(pending.response or {}).get('Message')}")
         self.connections += 1
-        self.connected.set()
+        self._booting = True
         log.info("AMI connected to %s:%s (%s)", self.host, self.port, manager.title)
-        for hook in self._on_connect:
-            try:
-                hook(self)
-            except Exception:
-                log.exception("AMI resync hook %r failed", hook)
+        return manager
 
-    def _connection_lost(self) -> None:
+    def _session(self, manager: _Manager) -> None:
+        """One logged-in connection: wait for FullyBooted, resynchronise, then live until it is lost."""
+        started = time.monotonic()
+        booted = self._await(manager, started + self.boot_timeout)
+        if booted is None:
+            return  # lost (or stopping) before Asterisk finished booting: reconnect starts over
+        if not booted:
+            log.warning("AMI %s:%s sent no FullyBooted within %.0f s (an event filter or proxy may hide it); "
+                        "resynchronising anyway", self.host, self.port, self.boot_timeout)
+        elif time.monotonic() - started >= 1.0:
+            log.info("AMI %s:%s: Asterisk finished booting after %.1f s; resynchronising",
+                     self.host, self.port, time.monotonic() - started)
+        self._booting = False
+        self.connected.set()
+        self._resync(manager)
+        if not booted and self._await(manager, None):  # FullyBooted came after all: modules may have been missing
+            log.info("AMI %s:%s: FullyBooted arrived late; resynchronising again", self.host, self.port)
+            self._resync(manager)
+        self._lost.wait()
+
+    def _await(self, manager: _Manager, deadline: float | None) -> bool | None:
+        """True at this connection's FullyBooted, False at ``deadline``, None when the connection is lost."""
+        while True:
+            if self._lost.is_set():
+                return None
+            if manager.fully_booted.is_set():
+                return True
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self._wake.wait(left)
+            self._wake.clear()  # the flags above are checked again after every ring
+
+    def _resync(self, manager: _Manager) -> None:
+        """Every ``on_connect`` hook in turn; AMI failures are one log line each, never a traceback."""
+        self._resyncing.manager = manager
+        try:
+            for hook in list(self._on_connect):
+                if self._lost.is_set():
+                    return  # the next connection resynchronises from the start
+                name = getattr(hook, "__qualname__", None) or repr(hook)
+                try:
+                    hook(self)
+                except AmiUnavailable as exc:
+                    if self._stop.is_set():
+                        return
+                    log.warning("AMI resync %s interrupted: %s; it runs again after reconnecting", name, exc)
+                except AmiError as exc:
+                    log.warning("AMI resync %s failed: %s", name, exc)
+                except Exception:
+                    log.exception("AMI resync hook %r failed", hook)
+        finally:
+            self._resyncing.manager = None
+
+    def _connection_lost(self, manager: _Manager) -> None:
+        if manager is not self._manager:
+            return  # an earlier connection, already given up
         if not self._stop.is_set():
             log.warning("AMI connection to %s:%s lost; reconnecting", self.host, self.port)
         self.connected.clear()
         self._lost.set()
+        self._wake.set()
 
-    def _dispatch(self, event, _manager) -> None:
+    def _dispatch(self, event, manager) -> None:
         headers = {k: v for k, v in event.headers.items() if isinstance(v, str)}
+        if headers.get("Event") == "FullyBooted":
+            manager.fully_booted.set()
+            if manager is self._manager:
+                self._wake.set()
         for handler in self._handlers:
             try:
                 handler(headers)
@@ -331,21 +426,43 @@ class AmiClient:
     def _live(self) -> _Manager:
         manager = self._manager
         if manager is None or not self.connected.is_set():
+            if manager is not None and self._booting and not self._lost.is_set():
+                raise AmiUnavailable(f"AMI {self.host}:{self.port}: Asterisk is still starting (no FullyBooted yet)")
             raise AmiUnavailable(f"AMI {self.host}:{self.port} is not connected")
         return manager
 
+    def _request(self, action: str, headers: dict, listing: bool) -> _Pending:
+        """Send and wait; during a resync an action Asterisk does not know yet is retried with backoff."""
+        delay = self.resync_first
+        while True:
+            manager = self._live()
+            pending = manager.send_action({"Action": action, **headers}, timeout=self.timeout, listing=listing)
+            response = pending.response or {}
+            if response.get("Response") != "Error":
+                return pending
+            message = response.get("Message", "error")
+            if getattr(self._resyncing, "manager", None) is not manager or not message.startswith(NOT_LOADED):
+                raise AmiError(f"{action}: {message}")
+            log.warning("AMI %s not available yet (%s); Asterisk may still be loading its modules: retrying in %g s",
+                        action, message, delay)
+            if self._lost.wait(delay):
+                raise AmiUnavailable(f"AMI connection lost while waiting to retry {action}")
+            delay = min(delay * 2, self.resync_max)
+
     def action(self, action: str, **headers) -> dict[str, str]:
         """Send ``Action: <action>`` with ``headers``; the response headers, or :class:`AmiError` on Error."""
-        pending = self._live().send_action({"Action": action, **headers}, timeout=self.timeout)
-        response = pending.response or {}
-        if response.get("Response") == "Error":
-            raise AmiError(f"{action}: {response.get('Message', 'error')}")
-        return response
+        return self._request(action, headers, listing=False).response or {}
 
     def listing(self, action: str, **headers) -> list[dict[str, str]]:
         """A list action (``QueueStatus``, ``DeviceStateList``): its events up to ``...Complete``."""
-        pending = self._live().send_action({"Action": action, **headers}, timeout=self.timeout, listing=True)
-        response = pending.response or {}
-        if response.get("Response") == "Error":
-            raise AmiError(f"{action}: {response.get('Message', 'error')}")
+        pending = self._request(action, headers, listing=True)
         return [e for e in pending.events if not e.get("Event", "").endswith("Complete")]
+
+    def channels(self) -> list[dict[str, str]]:
+        """Every channel Asterisk has now (``CoreShowChannels``), one ``CoreShowChannel`` event's headers each.
+
+        Headers include ``Channel``, ``ChannelState``/``ChannelStateDesc``, ``Uniqueid``, ``Linkedid``,
+        ``Context``, ``Exten``, ``Priority``, ``Application``/``ApplicationData``, ``Duration``, ``BridgeId``.
+        Raises :class:`AmiUnavailable` while AMI is not connected or Asterisk is still booting.
+        """
+        return [e for e in self.listing("CoreShowChannels") if e.get("Event") == "CoreShowChannel"]

@@ -16,6 +16,7 @@ as abandoned at the step where it happened.
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
 from datetime import datetime, timedelta
 from typing import Callable
@@ -24,7 +25,7 @@ from ivr.engine import CallState
 from ivr.flow import QUEUE_DEFAULTS
 from ivr.models import CallSession, FlowVersion
 from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Transfer, TransferEnded
-from switchboard.asterisk.agi import ALL_KEYS, AgiChannel, ChannelHungUp
+from switchboard.asterisk.agi import ALL_KEYS, AgiBoundExceeded, AgiChannel, ChannelHungUp
 from switchboard.asterisk.audio import AudioLibrary
 from switchboard.asterisk.mapping import (
     called_of, caller_of, dial_string, interruptible, key_of, transfer_input,
@@ -47,6 +48,29 @@ def flow_queue_of(sessions, call_id: str) -> dict:
         return flow_for(version).queue if version else dict(QUEUE_DEFAULTS)
 
 
+class _Running:
+    """The call ids an ``incoming`` session runs in this process now: a second session with the same
+    ``agi_uniqueid`` is refused before it can touch the first call (even while the first is still starting)."""
+
+    def __init__(self) -> None:
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, call_id: str) -> bool:
+        with self._lock:
+            if call_id in self._ids:
+                return False
+            self._ids.add(call_id)
+            return True
+
+    def release(self, call_id: str) -> None:
+        with self._lock:
+            self._ids.discard(call_id)
+
+
+RUNNING = _Running()
+
+
 class AsteriskCall:
     def __init__(self, channel: AgiChannel, runner: CallRunner, clock, audio: AudioLibrary, asterisk: dict,
                  flow_queue: Callable[[str], dict]):
@@ -61,14 +85,35 @@ class AsteriskCall:
 
     def run(self) -> str:
         """Run the call; returns what the dialplan is told in VAXEL_RESULT: done, hangup or fallback."""
+        if not RUNNING.claim(self.call_id):
+            self._duplicate("is still running in this process")
+            try:
+                self.channel.set_var("VAXEL_RESULT", "fallback")
+            except Exception:  # the socket may be gone; the dialplan's default is the operators
+                pass
+            return "fallback"
+        try:
+            return self._run()
+        finally:
+            RUNNING.release(self.call_id)
+
+    def _duplicate(self, why: str) -> None:
+        """A second session for a call we know: refused without touching the call (its state, its queue place);
+        this session is told ``fallback``, so the dialplan sends that channel to the operators."""
+        log.warning("call %s: refused a second AGI session with agi_uniqueid %s: the call %s; this session goes "
+                    "to the operators, the call itself is left as it is", self.call_id,
+                    self.channel.env.get("agi_uniqueid"), why)
+
+    def _run(self) -> str:
         result, started = "fallback", False
         try:
             self.channel.answer()
             actions = self.runner.start(self.call_id, self.clock.now(), caller_of(self.channel.env),
                                         called_of(self.channel.env))
+            if not actions:  # already in our books: another process runs it, or it is over
+                self._duplicate("already exists")
+                return result  # fallback, told in finally; nothing recorded: started is False
             started = True
-            if not actions:
-                raise RuntimeError(f"call {self.call_id} already ran; not starting it twice")
             step = self.perform(actions)
             while step is not None:
                 if self.channel.hung_up and self.console_took_over():
@@ -76,6 +121,12 @@ class AsteriskCall:
                 inp, at = step
                 step = self.perform(self.runner.handle(self.call_id, inp, at))
             result = "hangup" if self.channel.hung_up else "done"
+        except AgiBoundExceeded:  # Asterisk stopped answering, not the caller: the dialplan's fallback has them
+            if started:
+                try:
+                    self.runner.handed_off(self.call_id, self.clock.now(), "FastAGI peer past its bounds")
+                except Exception:
+                    log.exception("call %s: could not record the hand-off", self.call_id)
         except ChannelHungUp:
             if self.console_took_over():
                 return "console"

@@ -5,6 +5,13 @@ not kept waiting in silence — it is told ``VAXEL_RESULT=fallback`` at once and
 the dialplan queues it for the operators. Each call runs in its own thread
 with its own socket and its own database sessions, and every failure is caught
 inside that call, so one call can never take another down.
+
+No connection holds its slot for ever: the ``agi_*`` block and every reply have
+a deadline and a size limit (:class:`~switchboard.asterisk.agi.AgiBounds`, the
+``[asterisk] agi_env_seconds/agi_reply_seconds/agi_long_command_seconds``
+settings), and TCP keepalive finds a link that died half-open during a long
+``Dial``. A peer past a bound gets one log line and its connection closed, and
+its slot comes back; Asterisk's dialplan then takes the caller to the operators.
 """
 
 from __future__ import annotations
@@ -15,11 +22,60 @@ import socketserver
 import threading
 from typing import Callable
 
-from switchboard.asterisk.agi import AgiChannel, ChannelHungUp
+from switchboard.asterisk.agi import AgiBoundExceeded, AgiBounds, AgiChannel, ChannelHungUp
 
 log = logging.getLogger(__name__)
 
 CallHandler = Callable[[AgiChannel], str]  # runs one call; returns VAXEL_RESULT
+
+# TCP keepalive on every FastAGI connection: a link silent this long is probed, and declared dead after
+# KEEPALIVE_COUNT unanswered probes — a half-open link during an hours-long Dial is found in about 2 minutes.
+KEEPALIVE_IDLE, KEEPALIVE_INTERVAL, KEEPALIVE_COUNT = 60, 10, 6
+
+
+def keep_alive(sock: socket.socket) -> None:
+    """``SO_KEEPALIVE``, and ``TCP_KEEPIDLE``/``TCP_KEEPINTVL``/``TCP_KEEPCNT`` where the platform has them."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    except OSError as exc:
+        log.debug("FastAGI: no TCP keepalive on this socket: %s", exc)
+        return
+    idle = getattr(socket, "TCP_KEEPIDLE", None) or getattr(socket, "TCP_KEEPALIVE", None)  # macOS: KEEPALIVE
+    for option, value in ((idle, KEEPALIVE_IDLE), (getattr(socket, "TCP_KEEPINTVL", None), KEEPALIVE_INTERVAL),
+                          (getattr(socket, "TCP_KEEPCNT", None), KEEPALIVE_COUNT)):
+        if option is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+            except OSError:
+                pass
+
+
+class Slots:
+    """At most ``size`` calls at once; ``in_use`` says how many run now."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._in_use = 0
+        self._lock = threading.Lock()
+
+    def acquire(self, blocking: bool = False) -> bool:
+        """Take a slot if one is free (never waits: a call beyond the bound goes to the operators)."""
+        with self._lock:
+            if self._in_use >= self.size:
+                return False
+            self._in_use += 1
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            if self._in_use <= 0:
+                raise ValueError("FastAGI slot released more often than taken")
+            self._in_use -= 1
+
+    @property
+    def in_use(self) -> int:
+        with self._lock:
+            return self._in_use
 
 
 class _Threaded(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -60,12 +116,17 @@ class _Connection(socketserver.BaseRequestHandler):
 
 
 class FastAgiServer:
-    """``scripts`` maps the AGI URL's path (``incoming``) to the code that runs such a call."""
+    """``scripts`` maps the AGI URL's path (``incoming``) to the code that runs such a call.
+
+    ``bounds``: how long and how much a peer may take (``vaxel serve`` passes those of the settings,
+    ``AgiBounds.from_settings``). Set before :meth:`start` or between calls: each connection reads it once.
+    """
 
     def __init__(self, scripts: dict[str, CallHandler], host: str = "127.0.0.1", port: int = 4573,
-                 max_calls: int = 50):
+                 max_calls: int = 50, bounds: AgiBounds | None = None):
         self.scripts, self.host, self.port, self.max_calls = scripts, host, port, max_calls
-        self.slots = threading.BoundedSemaphore(max_calls)
+        self.bounds = bounds if bounds is not None else AgiBounds()
+        self.slots = Slots(max_calls)
         self._server: _Threaded | None = None
         self._thread: threading.Thread | None = None
 
@@ -73,6 +134,11 @@ class FastAgiServer:
     def address(self) -> tuple[str, int]:
         assert self._server is not None, "not started"
         return self._server.server_address[:2]
+
+    @property
+    def in_use(self) -> int:
+        """Slots held now: calls running (a refused call over capacity holds none)."""
+        return self.slots.in_use
 
     def start(self) -> tuple[str, int]:
         """Bind and serve in a background thread; returns the bound (host, port) (port 0 picks a free one)."""
@@ -92,7 +158,8 @@ class FastAgiServer:
     def serve_connection(self, sock: socket.socket, peer) -> None:
         channel = None
         try:
-            channel = AgiChannel(sock)
+            keep_alive(sock)
+            channel = AgiChannel(sock, self.bounds)
             script = channel.env.get("agi_network_script", "").strip("/")
             handler = self.scripts.get(script)
             if handler is None:
@@ -100,6 +167,8 @@ class FastAgiServer:
                 channel.set_var("VAXEL_RESULT", "fallback")
                 return
             handler(channel)
+        except AgiBoundExceeded:
+            pass  # the channel said so in one line and closed the connection
         except ChannelHungUp:
             log.info("FastAGI connection from %s closed before the call could start", peer)
         except Exception:

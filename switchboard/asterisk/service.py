@@ -10,18 +10,22 @@ loudly and does not stop the web views.
 from __future__ import annotations
 
 import logging
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
-from switchboard.asterisk.agi import AgiChannel
+from switchboard.asterisk.agi import AgiBounds, AgiChannel
 from switchboard.asterisk.ami import AmiClient
 from switchboard.asterisk.audio import AudioLibrary
 from switchboard.asterisk.call import AsteriskCall, flow_queue_of
+from switchboard.asterisk.liveness import AsteriskChannels
 from switchboard.asterisk.mapping import app_queue_name, template_problems
 from switchboard.asterisk.pbx_events import PbxEvent, PbxWatcher
 from switchboard.asterisk.prompts import library_from_settings
 from switchboard.asterisk.server import FastAgiServer
 from switchboard.calls import CallRunner
+from switchboard.reconcile import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +43,45 @@ def incoming(services, audio: AudioLibrary | None = None) -> Callable[[AgiChanne
     return run
 
 
+class HeldCalls:
+    """The calls whose FastAGI connection this process holds now: what its heartbeat proves alive."""
+
+    def __init__(self) -> None:
+        self._sessions: Counter[str] = Counter()  # a refused duplicate session must not un-hold the live one
+        self._lock = threading.Lock()
+
+    def __call__(self) -> set[str]:
+        with self._lock:
+            return set(self._sessions)
+
+    def holding(self, handler: Callable[[AgiChannel], str]) -> Callable[[AgiChannel], str]:
+        def run(channel: AgiChannel) -> str:
+            call_id = f"ast-{channel.env.get('agi_uniqueid')}" if channel.env.get("agi_uniqueid") else None
+            if call_id:
+                with self._lock:
+                    self._sessions[call_id] += 1
+            try:
+                return handler(channel)
+            finally:
+                if call_id:
+                    with self._lock:
+                        self._sessions[call_id] -= 1
+                        if self._sessions[call_id] <= 0:
+                            del self._sessions[call_id]
+
+        return run
+
+
 def agi_server(services, host: str | None = None, port: int | None = None,
-               audio: AudioLibrary | None = None) -> FastAgiServer:
+               audio: AudioLibrary | None = None, held: HeldCalls | None = None) -> FastAgiServer:
     ast = services.settings["asterisk"]
     from switchboard.asterisk.control import resume
 
-    return FastAgiServer({"incoming": incoming(services, audio), "resume": resume(services, audio)},
-                         host or ast["agi_host"],
-                         ast["agi_port"] if port is None else port, ast["agi_max_calls"])
+    held = held or HeldCalls()
+    return FastAgiServer({"incoming": held.holding(incoming(services, audio)),
+                          "resume": held.holding(resume(services, audio))},
+                         host or ast["agi_host"], ast["agi_port"] if port is None else port, ast["agi_max_calls"],
+                         bounds=AgiBounds.from_settings(ast))
 
 
 def ami_client(settings: dict) -> AmiClient | None:
@@ -62,8 +97,15 @@ class Telephony:
     ami: AmiClient | None = None
     watcher: PbxWatcher | None = None
     notes: list[str] = field(default_factory=list)
+    held: HeldCalls = field(default_factory=HeldCalls)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def platform(self) -> AsteriskChannels:
+        """What the reconciler asks about Asterisk calls."""
+        return AsteriskChannels(self.ami, self.held)
 
     def stop(self) -> None:
+        self.stopping.set()
         if self.agi is not None:
             self.agi.stop()
         if self.ami is not None:
@@ -128,10 +170,14 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
         say(f"ERROR: {problem}; transfers will fail and callers return to the centre queue")
     port = ast["agi_port"] if agi_port is None else agi_port
     if port:
-        server = agi_server(services, agi_host, port)
+        server = agi_server(services, agi_host, port, held=telephony.held)
         try:
             host, bound = server.start()
             telephony.agi = server
+            services.health["agi"] = lambda: {"in_use": server.in_use, "max": server.max_calls}
+            threading.Thread(target=heartbeat, name="vaxel-agi-heartbeat", daemon=True,
+                             args=(services.sessions, telephony.held, services.clock.now, telephony.stopping,
+                                   services.settings["reconcile"]["heartbeat_seconds"])).start()
             say(f"vaxel FastAGI on agi://{host}:{bound}/incoming (at most {ast['agi_max_calls']} calls at once)")
         except OSError as exc:
             say(f"ERROR: FastAGI cannot listen on {agi_host or ast['agi_host']}:{port}: {exc}; "
@@ -151,6 +197,7 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
                              on_presence=on_presence or presence_writer(services),
                              on_call_event=operator_answers(services))
         watcher.attach(client)
+        services.health["ami"] = lambda: {"connected": client.connected.is_set()}
         client.start()
         telephony.ami, telephony.watcher = client, watcher
         say(f"AMI: connecting to {client.host}:{client.port} as {client.user!r}")

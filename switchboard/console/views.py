@@ -11,6 +11,8 @@
     POST /api/console/calls/ID/hold          {"on": true|false}
     POST /api/console/calls/ID/queue         back to the centre queue
     POST /api/console/calls/ID/wrapup        {"outcome": answered_by_centre|transferred|referred_to_phone_hours|message_taken}
+                                             by the operator who held the call, once (409 after that);
+                                             {"outcome", "supersedes": id, "note"} corrects it (audited)
     POST /api/console/calls/ID/simulate      {"status": answered|no-answer|busy|failed} (simulated calls only)
     POST /api/console/calls/ID/end           the conversation is over (simulated calls only)
 """
@@ -27,15 +29,14 @@ from ivr.protocol import Hangup, Match, OperatorAnswered, OperatorToQueue, Opera
 from core import audit
 from core.services import services
 from switchboard.calls import CallRunner
-from switchboard.console import control, live, operators
+from switchboard.console import control, live, operators, wrapups
 from switchboard.console.stream import Broadcaster
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
 
 SIMULATED_CHANNELS = ("simulator", "demo", "benchmark")
-WRAPUPS = {"answered_by_centre": "Besvarat av kundcenter", "transferred": "Kopplat vidare",
-           "referred_to_phone_hours": "Hänvisat till telefontid", "message_taken": "Meddelande taget"}
+WRAPUPS = wrapups.LABELS
 RING_TIMEOUT = 25
 
 
@@ -268,14 +269,20 @@ def hold(call_id: str):
 
 @bp.post("/api/console/calls/<call_id>/wrapup")
 def wrapup(call_id: str):
+    """The wrap-up of a call I held, during or after the talk, once; ``supersedes`` makes it a logged correction."""
     svc = services()
-    outcome = (request.get_json(silent=True) or {}).get("outcome", "")
+    body = request.get_json(silent=True) or {}
+    outcome = body.get("outcome", "")
     if outcome not in WRAPUPS:
         return _error(f"outcome must be one of {', '.join(WRAPUPS)}")
+    supersedes = body.get("supersedes")
+    if supersedes is not None and (isinstance(supersedes, bool) or not isinstance(supersedes, int)):
+        return _error("supersedes must be the id of the wrap-up being corrected")
     with svc.sessions() as session:
-        call = session.get(CallSession, call_id)
-        if call is None:
-            return _error(f"no call {call_id}", 404)
-        channel = call.channel
-    CallRunner(svc.sessions, svc.settings, channel).wrapup(call_id, current_user.username, outcome, svc.clock.now())
+        try:
+            wrapups.record(session, call_id, current_user.username, outcome, svc.clock.now(), supersedes=supersedes,
+                           note=str(body.get("note") or ""), supervisor=current_user.role == "admin")
+        except wrapups.WrapupRefused as exc:
+            return _error(str(exc), exc.status)
+        session.commit()
     return _done()

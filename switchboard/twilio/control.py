@@ -44,7 +44,6 @@ state lives in ``ConsoleOperator`` and :mod:`.operator` consults it.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from typing import Sequence
 
@@ -59,7 +58,7 @@ from ivr.protocol import Action, Bridged, Hangup, OperatorToQueue, Say, Transfer
 from switchboard.calls import CallRunner
 from switchboard.console import control as console
 from switchboard.console.models import ConsoleOperator
-from switchboard.twilio import replies, signature, twiml, urls
+from switchboard.twilio import replies, rest, signature, twiml, urls
 
 log = logging.getLogger(__name__)
 
@@ -309,10 +308,10 @@ def make_control(services, http_client: HttpClient | None = None) -> TwilioContr
     """
     if not services.settings["twilio"]["enabled"]:
         return console.simulated()
-    account, token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
-    if not account or not token:
-        raise console.ControlError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set to act on Twilio calls")
-    return TwilioControl(Client(account, token, http_client=http_client), services)
+    api = rest.client(services.settings, http_client)
+    if api is None:
+        raise console.ControlError(rest.MISSING + " to act on Twilio calls")
+    return TwilioControl(api, services)
 
 
 # -- the webhooks -----------------------------------------------------------------------------------

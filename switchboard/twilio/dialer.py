@@ -18,7 +18,6 @@ So the dispatcher process only places calls; configure it with
 
 from __future__ import annotations
 
-import os
 import re
 
 from twilio.base.exceptions import TwilioException
@@ -26,7 +25,7 @@ from twilio.http import HttpClient
 from twilio.rest import Client
 
 from callback.dialer import CallbackCall, DialError, OutcomeHandler
-from switchboard.twilio import urls
+from switchboard.twilio import rest, urls
 
 STATUS_EVENTS = ["answered", "completed"]
 MAX_BRIEF = 400  # characters of the operator brief carried in the answer URL
@@ -65,7 +64,7 @@ class TwilioDialer:
 def make_dialer(settings: dict, on_outcome: OutcomeHandler | None = None,
                 http_client: HttpClient | None = None) -> TwilioDialer:
     """The factory the dispatcher loads. Outcomes reach the web service, not ``on_outcome`` in this process."""
-    account, token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
-    if not account or not token:
-        raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set in the environment")
-    return TwilioDialer(Client(account, token, http_client=http_client), settings["public"]["url"])
+    api = rest.client(settings, http_client)
+    if api is None:
+        raise ValueError(rest.MISSING)
+    return TwilioDialer(api, settings["public"]["url"])

@@ -3,8 +3,14 @@
 Banner ``Asterisk Call Manager/13.0.0``; ``Response: Success`` with the client's own ActionID; list
 actions (``QueueStatus``, ``DeviceStateList``) answered with ``EventList: start``, their events and a
 ``...Complete`` event; events from the capture interleaved before and between responses, plus a stray
-response for somebody else's ActionID; ``Originate`` queued, then an ``OriginateResponse`` event.
+response for somebody else's ActionID; ``Originate`` queued, then an ``OriginateResponse`` event;
+``CoreShowChannels`` listing :attr:`FakeAmi.channels` as Asterisk's ``action_coreshowchannels`` does.
 :meth:`drop` cuts every connection, as a restarting Asterisk would.
+
+A booting Asterisk (``FakeAmi(booting=True)``) accepts logins but sends no ``FullyBooted`` yet, and
+answers the actions of modules it has not loaded (app_queue, res_manager_devicestate) as it answers
+any unknown action, until :meth:`FakeAmi.finish_booting` sends ``FullyBooted`` to every logged-in
+session. ``hidden_events`` are never sent (a proxy or an event filter in between).
 """
 
 from __future__ import annotations
@@ -29,6 +35,28 @@ def _captured() -> tuple[list[dict[str, str]], dict[str, dict[str, str]]]:
 
 CAPTURED_EVENTS, FIRST_EVENT = _captured()
 NOISE = [e for e in CAPTURED_EVENTS if e["Event"] in ("Newchannel", "VarSet", "DialBegin", "Newexten")][:6]
+# the actions of modules a starting Asterisk loads after it already accepts AMI logins
+MODULE_ACTIONS = {"QueueStatus", "QueueSummary", "QueueAdd", "QueueRemove", "QueuePause", "QueuePenalty",
+                  "QueueLog", "QueueReload", "QueueReset", "Queues", "DeviceStateList"}
+# ast_manager_build_channel_state_string_prefix(), as every channel event starts (see Newchannel in the capture)
+CHANNEL_STATE = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+                 "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid")
+
+
+def unknown_command(action: str, aid: str) -> dict[str, str]:
+    """main/manager.c process_message() for an action nobody registered (yet)."""
+    return {"Response": "Error", "ActionID": aid,
+            "Message": f"Invalid/unknown command: {action}. Use Action: ListCommands to show available commands."}
+
+
+def core_show_channel(channel: dict[str, str], aid: str) -> dict[str, str]:
+    """One ``CoreShowChannel`` event, headers in main/manager.c action_coreshowchannels()'s order."""
+    base = FIRST_EVENT["Newchannel"]
+    event = {"Event": "CoreShowChannel", "ActionID": aid}
+    event.update({key: channel.get(key, base[key]) for key in CHANNEL_STATE})
+    event.update(Application=channel.get("Application", ""), ApplicationData=channel.get("ApplicationData", ""),
+                 Duration=channel.get("Duration", "00:00:01"), BridgeId=channel.get("BridgeId", ""))
+    return event
 
 
 def frame(headers: dict[str, object]) -> bytes:
@@ -46,8 +74,14 @@ class FakeAmi:
     members: dict[str, dict[str, str]] = field(default_factory=dict)  # queue members (interface -> headers)
     received: list[dict[str, str]] = field(default_factory=list)  # every action, headers in order
     logins: int = 0
+    booting: bool = False  # still loading modules: no FullyBooted, app_queue's actions unknown
+    channels: list[dict[str, str]] = field(default_factory=list)  # what CoreShowChannels lists (missing: defaults)
+    hidden_events: set[str] = field(default_factory=set)  # never sent, as if filtered on the way
     _clients: list[socket.socket] = field(default_factory=list)
+    _authed: set[socket.socket] = field(default_factory=set)
+    _send_locks: dict[socket.socket, threading.Lock] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _boot: threading.Lock = field(default_factory=threading.Lock)  # a login is before FullyBooted or after
 
     def __post_init__(self) -> None:
         self.server = socket.create_server(("127.0.0.1", 0))
@@ -65,12 +99,23 @@ class FakeAmi:
                 return
             with self._lock:
                 self._clients.append(conn)
+                self._send_locks[conn] = threading.Lock()
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _send(self, conn: socket.socket, messages: list[dict[str, object]]) -> None:
+        """Whole messages at a time (answers and pushed events never interleave mid-message)."""
+        self._write(conn, b"".join(frame(m) for m in messages if m.get("Event") not in self.hidden_events))
+
+    def _write(self, conn: socket.socket, data: bytes) -> None:
+        with self._lock:
+            lock = self._send_locks.get(conn) or threading.Lock()
+        with lock:
+            conn.sendall(data)
 
     def _serve(self, conn: socket.socket) -> None:
         reader = conn.makefile("rb")
         try:
-            conn.sendall(f"{BANNER}\r\n".encode())
+            self._write(conn, f"{BANNER}\r\n".encode())
             while True:
                 headers: dict[str, str] = {}
                 multi: dict[str, list[str]] = {}
@@ -88,13 +133,23 @@ class FakeAmi:
                     continue
                 headers["_all"] = multi  # type: ignore[assignment]
                 self.received.append(headers)
-                for message in self.answer(headers):
-                    conn.sendall(frame(message))
+                if headers.get("Action") == "Login":
+                    with self._boot:
+                        answer = self.answer(headers)
+                        if answer and answer[0].get("Response") == "Success":
+                            with self._lock:
+                                self._authed.add(conn)
+                        self._send(conn, answer)
+                else:
+                    self._send(conn, self.answer(headers))
                 if headers.get("Action") == "Logoff":
                     return
         except OSError:
             return
         finally:
+            with self._lock:
+                self._authed.discard(conn)
+                self._send_locks.pop(conn, None)
             conn.close()
 
     def answer(self, a: dict[str, str]) -> list[dict[str, object]]:
@@ -105,7 +160,11 @@ class FakeAmi:
             if a.get("Secret") != self.secret:
                 return [{"Response": "Error", "ActionID": aid, "Message": "Authentication failed"}]
             self.logins += 1
+            if self.booting:  # action_login() sends FullyBooted only once ast_fully_booted
+                return [{**ok, "Message": "Authentication accepted"}]
             return [{**ok, "Message": "Authentication accepted"}, dict(FIRST_EVENT["FullyBooted"])]
+        if self.booting and action in MODULE_ACTIONS:
+            return [unknown_command(action, aid)]
         if action == "Ping":
             return [{"Response": "Success", "ActionID": "somebody-else"}, *noise, {**ok, "Ping": "Pong"}]
         if action == "QueueStatus":
@@ -121,6 +180,11 @@ class FakeAmi:
                       {"Event": "DeviceStateChange", "Device": "PJSIP/4417", "State": "UNAVAILABLE", "ActionID": aid}]
             return [{**ok, "EventList": "start", "Message": "Device State Changes will follow"}, *states,
                     {"Event": "DeviceStateListComplete", "ActionID": aid, "EventList": "Complete", "ListItems": "2"}]
+        if action == "CoreShowChannels":
+            listed = [core_show_channel(c, aid) for c in self.channels]
+            return [{**ok, "EventList": "start", "Message": "Channels will follow"}, *listed,
+                    {"Event": "CoreShowChannelsComplete", "ActionID": aid, "EventList": "Complete",
+                     "ListItems": str(len(listed))}]
         if action == "Originate":
             if "fail" in a.get("Channel", ""):
                 return [{"Response": "Error", "ActionID": aid, "Message": "Originate failed"}]
@@ -152,7 +216,7 @@ class FakeAmi:
                      "MemberName": member["Name"], "Paused": member["Paused"], "Reason": a.get("Reason", "")}]
         if action == "Logoff":
             return [{"Response": "Goodbye", "ActionID": aid, "Message": "Thanks for all the fish."}]
-        return [{"Response": "Error", "ActionID": aid, "Message": "Invalid/unknown command"}]
+        return [unknown_command(action, aid)]
 
     # -- test controls ------------------------------------------------------------------------
 
@@ -162,14 +226,28 @@ class FakeAmi:
             clients = list(self._clients)
         for conn in clients:
             try:
-                conn.sendall(b"".join(frame(e) for e in events))
+                self._send(conn, list(events))
             except OSError:
                 pass
+
+    def finish_booting(self) -> None:
+        """Asterisk has loaded its modules: their actions answer now, and every logged-in session gets
+        ``FullyBooted`` (asterisk.c publish_fully_booted())."""
+        with self._boot:
+            self.booting = False
+            with self._lock:
+                sessions = list(self._authed)
+            for conn in sessions:
+                try:
+                    self._send(conn, [dict(FIRST_EVENT["FullyBooted"])])
+                except OSError:
+                    pass
 
     def drop(self) -> None:
         """Cut every connection, as a restart of Asterisk would."""
         with self._lock:
             clients, self._clients = self._clients, []
+            self._authed.clear()
         for conn in clients:
             try:
                 conn.shutdown(socket.SHUT_RDWR)

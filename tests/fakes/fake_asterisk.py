@@ -10,6 +10,7 @@ It plays one caller, from a script read in order as the call asks for input:
     "ring:answered:40"    how the Dial now ringing ends (also ring:no-answer, ring:busy, ring:chanunavail,
                           ring:congestion); the number is the talk time in seconds
     "queue:wait"          a slice in app_queue passes (QUEUESTATUS=TIMEOUT)
+    "queue:hold:30"       ... after 30 s of real time (the fault benchmark kills vaxel meanwhile)
     "queue:operator:Anna:20"  an operator answers after 20 s in this slice, then the conversation ends
 
 When the script runs out the caller is silent and patient: prompts play out, listening times out, a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,6 +323,10 @@ class FakeAsterisk:
         parts = token.split(":")
         if parts[1] == "wait":
             self._pass(seconds)
+            self.vars["QUEUESTATUS"] = "TIMEOUT"
+            return "200 result=0"
+        if parts[1] == "hold":  # real time passes in app_queue (a fault test kills vaxel meanwhile)
+            time.sleep(float(parts[2]))
             self.vars["QUEUESTATUS"] = "TIMEOUT"
             return "200 result=0"
         name = parts[2] if len(parts) > 2 else "Operatör"

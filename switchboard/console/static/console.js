@@ -50,12 +50,31 @@
       `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}`)));
     if (!data.callbacks.length) $("callbacks").replaceChildren(el("li", {}, "Inga väntande."));
     document.querySelectorAll("[data-answer]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${b.dataset.answer}/answer`)));
-    renderCall(mine && mine.call);
+    renderCall(mine && mine.call, (mine && mine.to_wrap_up) || []);
   }
 
-  function renderCall(call) {
+  // A wrap-up is given once; choosing another outcome afterwards is an explicit, logged correction.
+  async function wrapUp(callId, outcome, done) {
+    if (!done) return post(`/api/console/calls/${callId}/wrapup`, {outcome});
+    if (done.outcome === outcome) { errorBox.textContent = `Utfallet är redan ”${done.label}”.`; return null; }
+    const note = window.prompt(`Rätta utfallet ”${done.label}”? Rättelsen loggas. Orsak:`, "");
+    if (note === null) return null;
+    return post(`/api/console/calls/${callId}/wrapup`, {outcome, supersedes: done.id, note});
+  }
+
+  function renderDue(box, due) {  // calls I answered that ended without a wrap-up: give it now
+    const items = due.map((d) => {
+      const buttons = $("call-panel").content.querySelector("fieldset.wrapup").cloneNode(true);
+      buttons.querySelector("legend").textContent = `${d.caller} · slutade för ${mmss(d.ended)} sedan`;
+      buttons.querySelectorAll("[data-wrapup]").forEach((b) => b.addEventListener("click", () => wrapUp(d.call_id, b.dataset.wrapup, null)));
+      return el("li", {"data-call": d.call_id}, buttons);
+    });
+    box.replaceChildren(el("p", {}, "Inget samtal."), ...(items.length ? [el("p", {}, "Ange utfall:"), el("ul", {class: "to-wrap-up"}, ...items)] : []));
+  }
+
+  function renderCall(call, due = []) {
     const box = $("my-call");
-    if (!call) { heldId = null; box.replaceChildren(el("p", {}, "Inget samtal.")); return; }
+    if (!call) { heldId = null; renderDue(box, due); return; }
     if (heldId === call.call_id) { updateCall(call); return; }  // keep the search box and its focus
     heldId = call.call_id;
     const panel = $("call-panel").content.firstElementChild.cloneNode(true);
@@ -65,7 +84,7 @@
     panel.querySelector("[data-act=hold]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/hold`, {on: !currentCall().on_hold}));
     panel.querySelector("[data-act=queue]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/queue`));
     panel.querySelector("[data-act=end]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/end`));
-    panel.querySelectorAll("[data-wrapup]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${call.call_id}/wrapup`, {outcome: b.dataset.wrapup})));
+    panel.querySelectorAll("[data-wrapup]").forEach((b) => b.addEventListener("click", () => wrapUp(call.call_id, b.dataset.wrapup, currentCall().wrapup)));
     const search = panel.querySelector(".target");
     let timer = null;
     search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => findTargets(search.value), 60); });
@@ -87,6 +106,9 @@
     if (call.returned_from) context.push(`tillbaka från ${call.returned_from}`);
     context.push(`samtalstid ${mmss(call.talking)}`);
     panel.querySelector(".context").textContent = context.join(" · ");
+    panel.querySelector("fieldset.wrapup legend").textContent =
+      call.wrapup ? `Utfall: ${call.wrapup.label} (välj ett annat för att rätta)` : "Avsluta med utfall";
+    panel.querySelectorAll("[data-wrapup]").forEach((b) => b.setAttribute("aria-pressed", String(Boolean(call.wrapup) && call.wrapup.outcome === b.dataset.wrapup)));
     const ring = panel.querySelector(".ring");
     ring.replaceChildren(call.transfer_ringing ? tag("ringing", "kopplingen ringer…") : "",
       call.on_hold ? tag("hold", "parkerat") : "");
