@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import click
 from flask.cli import AppGroup
@@ -18,19 +18,26 @@ from core.clock import Clock, parse_instant
 
 callbacks_cli = AppGroup("callbacks", help="Callback requests: list them, run the dispatcher, purge old numbers.")
 
+PURGE_AHEAD = timedelta(days=1)  # how far --at may run ahead of the real clock for a command that purges numbers
 AT_HELP = "Pretend it is this ISO-8601 time (and let the clock run on from it); not in production mode."
 
 
-def _clock(at_text: str | None) -> Clock:
+def _clock(at_text: str | None, purges: bool = False) -> Clock:
+    """The clock ``--at`` asks for. A command that ``purges`` refuses a time more than a day after the real clock:
+    pretending it is later would delete citizens' numbers before their retention has passed."""
     svc = services()
     if not at_text:
         return svc.clock
     if svc.settings["service"]["mode"] == "production":
         raise click.UsageError("--at is not allowed in production mode")
     try:
-        return Clock(svc.clock.tz, parse_instant(at_text, svc.clock.tz))
+        moment = parse_instant(at_text, svc.clock.tz)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    if purges and moment > datetime.now(timezone.utc) + PURGE_AHEAD:
+        raise click.UsageError(f"--at {at_text} is more than a day after the real clock: purging then would delete "
+                               f"numbers before their retention has passed")
+    return Clock(svc.clock.tz, moment)
 
 
 def _dispatcher(dialer, clock: Clock) -> Dispatcher:
@@ -46,7 +53,8 @@ def _local(moment: datetime | None, tz) -> str:
 
 
 @callbacks_cli.command("list")
-@click.option("--closed-hours", default=24, show_default=True, help="Also show requests closed this recently.")
+@click.option("--closed-hours", type=click.IntRange(0, 24 * 3660), default=24, show_default=True,
+              help="Also show requests closed this recently.")
 @click.option("--at", "at_text", help=AT_HELP)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per request.")
 def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> None:
@@ -82,7 +90,7 @@ def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> Non
 def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str | None) -> None:
     """Run the dispatcher: ONE process next to `vaxel serve` (a second one is harmless but pointless)."""
     svc = services()
-    clock = _clock(at_text)
+    clock = _clock(at_text, purges=not dry_run)  # a run purges numbers (--once too); a dry run changes nothing
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per wake-up
     if dry_run:
@@ -122,5 +130,5 @@ def callbacks_purge(at_text: str | None) -> None:
     svc = services()
     days = svc.settings["callback"]["retention_days"]
     with svc.sessions() as session:
-        purged = retention.purge(session, _clock(at_text).now(), days)
+        purged = retention.purge(session, _clock(at_text, purges=True).now(), days)
     click.echo(f"purged the numbers of {purged} request(s) closed more than {days} days ago")

@@ -58,6 +58,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "history_minutes": 120,  # how far back recent answered calls inform the estimate
         "history_min_calls": 5,
     },
+    "numbers": {  # the number policy for everything vaxel dials (directory/numbers.py; README "Number policy")
+        "allowed_types": ["fixed_line", "mobile", "fixed_line_or_mobile"],  # allow-list of phonenumbers types
+        "region": "SE",  # only numbers of this country (besides the exceptions)
+        "exceptions": [],  # E.164 numbers always allowed, e.g. a foreign mobile a named person may forward to
+    },
     "callback": {
         "allowed_types": ["fixed_line", "mobile", "fixed_line_or_mobile"],
         "region": "SE",
@@ -87,7 +92,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "transfer_caller_id": "caller",  # caller | called | an E.164 number
         "whisper": False,  # staff press 1 to accept a transferred call, so voicemail cannot take it
         "api_url": "https://api.twilio.com",  # the REST API: Twilio's, a regional edge, or a local double
-        "operators": [],  # From values allowed at /twilio/operator; [] = anyone reaching it
+        "operators": [],  # From values allowed at /twilio/operator, and the operator endpoints the console accepts
+        # besides extensions; [] = the line refuses every caller (production refuses to start with Twilio on)
     },
     "reconcile": {  # closing calls the platform no longer has (switchboard/reconcile.py)
         "interval_seconds": 15,  # how often `vaxel serve` looks for stale calls (and once at start-up)
@@ -127,7 +133,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "queue_wait_target_seconds": 300,  # average speed of answer, under
         "resolved_target_percent": 80,  # operator wrap-ups "answered by the centre", at least
         "amber_margin_percent": 10,  # amber when a target is missed by less than this share of it
-        "retention_days": 90,  # caller numbers in the event log are pseudonymised after this
+        "retention_days": 90,  # caller numbers in the event log are pseudonymised after this; directory
+        # queries (what callers said or keyed) are deleted after it
+        "personal_roles": ["admin"],  # roles that see personal figures: per-person reach rates, per-operator
+        # handling times, directory queries (stats/views.py); admin, operator, stats
     },
     "ami": {
         "host": "",  # empty: run without AMI (no PBX presence, no Asterisk callbacks)

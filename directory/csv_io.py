@@ -8,9 +8,9 @@ Columns (header row required; order free; UTF-8, comma or semicolon separated):
     title          job title
     unit           the unit's id (slug) or exact name      (required; must exist)
     extension      internal extension, 2–6 digits
-    phone          direct number, any Swedish format        (stored E.164)
-    mobile         mobile number, any Swedish format        (stored E.164)
-    other_numbers  further numbers or extensions, separated by |
+    phone          direct number, any Swedish format        (stored E.164; the number policy applies)
+    mobile         mobile number, any Swedish format        (stored E.164; the number policy applies)
+    other_numbers  further numbers or extensions, separated by | (numbers: the number policy applies)
     email
     keywords       sökord, separated by |
     hidden_number  yes/no: never give the numbers out
@@ -19,6 +19,13 @@ Columns (header row required; order free; UTF-8, comma or semicolon separated):
 An import is all or nothing: every bad line is named (line 1 is the header)
 and nothing is written until the whole file is good. Importing the same file
 again changes nothing.
+
+The delimiter is whichever of , and ; the header line has more of (outside
+quotes); quoting is always RFC 4180 ("" inside "…"). Export writes cells
+through ``core.csvsafe`` (a ' before a cell that could start a formula, E.164
+numbers as they are) and import takes exactly that ' off, so export → import →
+export gives the same bytes. ``prune`` with a file without rows is refused
+unless confirmed (``confirm_empty``).
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ import io
 import re
 from dataclasses import dataclass, field
 
-import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
+from core import audit, csvsafe
+from directory import numbers
 from directory.index import bump_version, fold
 from directory.models import KINDS, Keyword, Staff, StaffNumber, Unit
 
@@ -49,6 +57,15 @@ class ImportRejected(ValueError):
     def __init__(self, errors: list[str]):
         super().__init__(f"{len(errors)} problem(s); nothing was imported")
         self.errors = errors
+
+
+class EmptyPruneRefused(ImportRejected):
+    """``prune`` with a file that has no rows would empty the directory: refused unless confirmed."""
+
+    def __init__(self, entries: int):
+        super().__init__([f"the file has no rows: with prune, all {entries} entries would be removed; "
+                          "confirm explicitly to empty the directory"])
+        self.entries = entries
 
 
 @dataclass
@@ -79,34 +96,45 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def e164(raw: str) -> str:
-    try:
-        parsed = phonenumbers.parse(raw, "SE")
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"{raw!r} is not a phone number") from None
-    if not phonenumbers.is_possible_number(parsed):
-        raise ValueError(f"{raw!r} is not a phone number")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+def e164(raw: str, policy: numbers.Policy | None = None) -> str:
+    """A directory number as E.164, if the number policy allows dialling it; ValueError with the Swedish reason."""
+    decision = numbers.check(raw, policy)
+    if not decision.ok:
+        raise ValueError(decision.message)
+    return decision.number
 
 
-def _number_or_extension(raw: str) -> str:
-    raw = raw.strip()
-    return raw if re.fullmatch(r"\d{2,6}", raw) else e164(raw)
+def _number_or_extension(raw: str, policy: numbers.Policy | None = None) -> str:
+    decision = numbers.check_entry(raw, policy)
+    if not decision.ok:
+        raise ValueError(decision.message)
+    return decision.number
 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(LIST_SEPARATOR) if part.strip()]
 
 
+def delimiter(text: str) -> str:
+    """Comma or semicolon: whichever the header line has more of, outside quotes (a tie is a comma)."""
+    counts, quoted = {",": 0, ";": 0}, False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "\r\n":
+            break
+        elif not quoted and char in counts:
+            counts[char] += 1
+    return ";" if counts[";"] > counts[","] else ","
+
+
 def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
     """Rows and the problems found, line by line. ``units`` maps slug and name to units."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    try:
-        dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else "", delimiters=",;")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    # standard quoting (RFC 4180: "" is a quote inside a quoted field), whatever the delimiter
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter(text), quotechar='"',
+                            doublequote=True, skipinitialspace=False, strict=False)
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -121,7 +149,7 @@ def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
         if None in record:
             errors.append(f"line {line}: more fields than columns")
             continue
-        values = {k: (v or "").strip() for k, v in record.items() if k is not None}
+        values = {k: csvsafe.restore((v or "").strip()) for k, v in record.items() if k is not None}
         row, problems = parse_record(values, line, units)
         if values.get("id") in seen:
             problems.append(f"id {values['id']!r} also on line {seen[values['id']]}")
@@ -133,7 +161,8 @@ def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
     return rows, errors
 
 
-def parse_record(values: dict[str, str], line: int, units: dict[str, Unit]) -> tuple[Row | None, list[str]]:
+def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
+                 policy: numbers.Policy | None = None) -> tuple[Row | None, list[str]]:
     """One entry from column values (a CSV line or the admin's form): the row, or the problems with it."""
     problems = []
     for column in REQUIRED:
@@ -148,17 +177,18 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit]) -> t
     extension = values.get("extension") or None
     if extension and not re.fullmatch(r"\d{2,6}", extension):
         problems.append(f"extension {extension!r} is not 2–6 digits")
-    numbers = {}
+    policy = policy or numbers.current()  # the number policy: only numbers vaxel may dial are stored (as E.164)
+    dialled = {}
     for column in ("phone", "mobile"):
         if values.get(column):
             try:
-                numbers[column] = e164(values[column])
+                dialled[column] = e164(values[column], policy)
             except ValueError as exc:
                 problems.append(f"{column}: {exc}")
     others = []
     for raw in _split(values.get("other_numbers", "")):
         try:
-            others.append(_number_or_extension(raw))
+            others.append(_number_or_extension(raw, policy))
         except ValueError as exc:
             problems.append(f"other_numbers: {exc}")
     hidden = values.get("hidden_number", "").casefold()
@@ -167,7 +197,7 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit]) -> t
     if problems:
         return None, problems
     return Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,
-               numbers.get("phone"), numbers.get("mobile"), others, values.get("email", ""),
+               dialled.get("phone"), dialled.get("mobile"), others, values.get("email", ""),
                _split(values.get("keywords", "")), hidden in YES, values.get("notes", "")), []
 
 
@@ -203,13 +233,21 @@ def _snapshot(staff: Staff) -> tuple:
             staff.hidden_number, staff.notes)
 
 
-def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool = False) -> ImportResult:
-    """Upsert every row by id, all or nothing; with ``prune``, entries missing from the file are removed."""
+def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool = False, *,
+               confirm_empty: bool = False, audit_user: str | None = None, audit_source: str = "") -> ImportResult:
+    """Upsert every row by id, all or nothing; with ``prune``, entries missing from the file are removed.
+
+    A file without rows never empties the directory by ``prune`` unless ``confirm_empty``
+    (:class:`EmptyPruneRefused`). With ``audit_user``, a ``directory.import`` audit entry
+    (``audit_source``: the file's name) is written in the same transaction as the change.
+    """
     rows, errors = parse(text, units_by_key(session))
     if errors:
         raise ImportRejected(errors)
     existing = {s.external_id: s for s in session.scalars(
         select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers)))}
+    if prune and not rows and existing and not confirm_empty and not dry_run:
+        raise EmptyPruneRefused(len(existing))
     result = ImportResult(rows=len(rows))
     for row in rows:
         staff = existing.get(row.id)
@@ -234,13 +272,17 @@ def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool =
         return result
     if result.created or result.updated or result.removed:
         bump_version(session)
+    if audit_user is not None:
+        audit.record(session, audit_user, "directory.import", "directory", audit_source[:80],
+                     after={"created": result.created, "updated": result.updated,
+                            "unchanged": result.unchanged, "removed": result.removed})
     session.commit()
     return result
 
 
 def export_csv(session: Session) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out)  # cells that could start a formula get a ' in front; parse takes it off
     writer.writerow(COLUMNS)
     for staff in session.scalars(
         select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers), selectinload(Staff.unit))

@@ -76,6 +76,11 @@ def number_keys(raw: str) -> list[str]:
     return [k for k in keys if k]
 
 
+def is_extension(raw: str) -> bool:
+    """An internal extension (a few digits, no country or area code), as opposed to a number callers could dial."""
+    return bool(re.fullmatch(r"\d{1,6}", raw.strip()))
+
+
 @dataclass
 class Entry:
     """What a search result shows, kept with the index so a search reads no directory rows."""
@@ -147,6 +152,8 @@ class DirectoryIndex:
             for term in unit_keywords.get(unit.id, ()):
                 self._add_text(staff.id, term, UNIT_KEYWORD if unit.id == staff.unit_id else UNIT_NAME, "unit")
         for raw in [staff.extension, staff.phone, staff.mobile, *(n.value for n in staff.numbers)]:
+            if raw and staff.hidden_number and raw != staff.extension and not is_extension(raw):
+                continue  # hidden means hidden: a reverse lookup must not confirm whose number it is
             if raw:
                 entry.numbers.append(raw)
                 for key in number_keys(raw):
@@ -243,7 +250,10 @@ class DirectoryIndex:
         return [Candidate(sid, score, hows[sid]) for sid, score in ranked[:limit]]
 
     def search_number(self, text: str, limit: int = 50) -> list[Candidate]:
-        """Reverse lookup: an extension or a number in any format; prefixes while typing."""
+        """Reverse lookup: an extension or a number in any format; prefixes while typing.
+
+        Numbers of entries marked ``hidden_number`` are never indexed (only their extension), so no format of
+        such a number — E.164, national, spaced, a prefix of it — can confirm whose it is."""
         found: dict[int, float] = {}
         for key in number_keys(text):
             for staff_id in self.numbers.get(key, ()):

@@ -18,6 +18,7 @@ from collections import defaultdict
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from directory import numbers
 from directory.models import Presence, PresenceChange, Staff
 
 STATUSES = ("available", "busy", "absent", "forwarded", "closed")
@@ -98,12 +99,22 @@ def _log(session: Session, row: Presence, source: str, by: str, now: datetime) -
 
 
 def set_status(session: Session, staff_id: int, status: str, *, by: str, now: datetime, reason: str = "",
-               until: datetime | None = None, forward_to: str | None = None) -> Effective:
-    """An operator (or the person) sets or clears a status; 'available' clears it."""
+               until: datetime | None = None, forward_to: str | None = None,
+               policy: numbers.Policy | None = None) -> Effective:
+    """An operator (or the person) sets or clears a status; 'available' clears it.
+
+    A forward's number must pass the number policy (``policy``, else the running service's): it is stored as E.164,
+    and a refused one raises :class:`PresenceError` with the policy's Swedish message.
+    """
     if status not in SET_BY_PEOPLE:
         raise PresenceError(f"status must be one of {', '.join(SET_BY_PEOPLE)}")
     if status == "forwarded" and not (forward_to or "").strip():
         raise PresenceError("a forwarded extension needs a number to forward to")
+    if status == "forwarded":
+        decision = numbers.check(forward_to, policy or numbers.current())
+        if not decision.ok:
+            raise PresenceError(decision.message)
+        forward_to = decision.number
     if until is not None and until <= now:
         raise PresenceError("'until' must be in the future")
     row = _row(session, staff_id)

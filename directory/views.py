@@ -74,6 +74,10 @@ def api_set_status(external_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return jsonify(error="send a JSON object: {status, reason, until, forward_to}"), 400
+    wrong = [key for key in ("status", "reason", "until", "forward_to")
+             if body.get(key) is not None and not isinstance(body[key], str)]
+    if wrong:
+        return jsonify(error=f"{', '.join(wrong)} must be text (a JSON string)"), 400
     svc, now, tz, eve_close = _context()
     try:
         until = parse_instant(body["until"], tz) if body.get("until") else None
@@ -86,7 +90,7 @@ def api_set_status(external_id: str):
         try:
             presence.set_status(session, staff_id, str(body.get("status", "")), by=current_user.username, now=now,
                                 reason=str(body.get("reason") or ""), until=until,
-                                forward_to=body.get("forward_to") or None)
+                                forward_to=str(body.get("forward_to") or "") or None)  # number policy: presence
         except presence.PresenceError as exc:
             return jsonify(error=str(exc)), 400
         session.commit()
@@ -109,14 +113,15 @@ def admin():
             else:
                 with svc.sessions() as session:
                     try:
-                        result = csv_io.import_csv(session, text, prune=bool(request.form.get("prune")))
+                        # the audit entry is written in the import's own transaction; a file without rows
+                        # empties the directory by prune only when confirm_empty is ticked too
+                        result = csv_io.import_csv(session, text, prune=bool(request.form.get("prune")),
+                                                   confirm_empty=bool(request.form.get("confirm_empty")),
+                                                   audit_user=audit.who(), audit_source=upload.filename)
+                    except csv_io.EmptyPruneRefused as exc:
+                        errors = exc.errors + ["kryssa i ”töm hela katalogen” och skicka igen om katalogen verkligen ska tömmas"]
                     except csv_io.ImportRejected as exc:
                         errors = exc.errors
-                    else:
-                        audit.record(session, audit.who(), "directory.import", "directory", upload.filename,
-                                     after={"created": result.created, "updated": result.updated,
-                                            "unchanged": result.unchanged, "removed": result.removed})
-                        session.commit()
     with svc.sessions() as session:
         units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
         entries = list(session.execute(select(Staff.external_id, Staff.name, Staff.kind, Unit.name)

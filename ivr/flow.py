@@ -7,7 +7,7 @@ so a bad flow is never published and the engine never meets a dead end.
 
 from __future__ import annotations
 
-import string
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,28 @@ CALLBACK_PROMPTS = ("callback_confirm_number", "callback_enter_number", "callbac
                     "callback_confirmed_queue", "callback_confirmed_next_open", "refusal_hidden",
                     "refusal_invalid", "refusal_not_allowed", "refusal_international", "refusal_limit")
 QUEUE_DEFAULTS = {"name": "centre", "announce_every": 60, "callback": True, "callback_after": 120, "offer_timeout": 5}
+# prompt id -> the placeholders the engine fills in when it says that prompt (ivr/engine.py: ``say``/``text``);
+# every other prompt (greeting, menu, goodbye, refusal_* ...) is said as it stands, without placeholders
+PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
+    "crisis": ("message",),
+    "closure": ("message", "next_open"),
+    "closed_holiday": ("holiday", "next_open"),
+    "closed": ("hours", "next_open"),
+    "connecting": ("name", "unit"),
+    "directory_choice": ("choices",),
+    "directory_choice_item": ("key", "name", "unit"),
+    "target_unavailable": ("name",),
+    "target_closed_hours": ("name", "unit", "next_open", "hours"),
+    "transfer_no_answer": ("name",),
+    "transfer_busy": ("name",),
+    "transfer_failed": ("name",),
+    "returned_to_operator": ("name",),
+    "queue_position": ("position", "wait"),
+    "callback_confirm_number": ("number",),
+    "callback_refused": ("reason",),
+    "callback_confirmed_queue": ("number",),
+    "callback_confirmed_next_open": ("number", "when"),
+}
 HUMAN = {"queue", "transfer"}  # nodes where a person takes over
 ENDS = HUMAN | {"hangup"}
 
@@ -48,12 +70,146 @@ def load_file(path: str | Path) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def _placeholders(text: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+# A prompt text's only markup: ``{name}`` is filled in, ``{{`` and ``}}`` are a literal brace. Nothing else of
+# Python's format language (``{x:>9}``, ``{x!r}``, ``{x.attr}``, ``{x[0]}``) is ever interpreted.
+_TOKEN = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TEXT_KEYS = ("type", "prompt", "language", "schedule", "queue", "open", "closed", "next", "fallback", "transfer",
+              "no_match", "on_failure")  # node keys that must be texts (names of nodes, prompts, schedules, ...)
+MAX_TEXT_PROBLEMS = 5  # per text: a pasted novel of braces gives a readable list, not thousands of lines
+
+
+def render(template: str, values: dict[str, Any]) -> str:
+    """``template`` with every ``{name}`` replaced by ``str(values[name])`` (a name without a value: nothing).
+
+    Safe whatever is stored: no format specifications, conversions, attribute or index access are
+    interpreted — anything that is not a plain ``{name}`` is left as written — so a text can neither raise
+    nor allocate more than its own length plus the values.
+    """
+
+    def one(match: re.Match) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        name = token[1:-1]
+        if len(token) > 1 and _NAME.match(name):
+            return str(values[name]) if name in values else ""
+        return token
+
+    return _TOKEN.sub(one, template)
+
+
+def placeholders(text: str) -> set[str]:
+    """The well-formed ``{name}`` placeholders of a text."""
+    return {t[1:-1] for t in _TOKEN.findall(text) if len(t) > 2 and _NAME.match(t[1:-1])}
+
+
+def placeholder_problems(prompt: str, lang: str, text: str) -> list[str]:
+    """What is wrong with the placeholders of one prompt text (unknown names, format syntax, lone braces)."""
+    allowed = PROMPT_PLACEHOLDERS.get(prompt, ())
+    may = ("it may use " + ", ".join("{" + n + "}" for n in allowed)) if allowed else "it takes no placeholders"
+    where = f"prompt {prompt!r} ({lang})"
+    problems: list[str] = []
+    for token in _TOKEN.findall(text):
+        if token in ("{{", "}}"):
+            continue
+        inner = token[1:-1]
+        if token in ("{", "}"):
+            problem = (f"{where}: a lone {token!r} — write {{name}} for a placeholder, "
+                       f"or {token * 2} for the brace itself")
+        elif _NAME.match(inner):
+            if inner in allowed:
+                continue
+            problem = f"{where}: unknown placeholder {token}; {may}"
+        elif not inner.strip() or inner.strip().isdigit():
+            problem = f"{where}: {token} has no name; {may}"
+        else:
+            problem = (f"{where}: {token[:40]} is not allowed — write a plain placeholder like {{name}}, without "
+                       f"format specification (:), conversion (!), attribute (.) or index ([])")
+        if problem not in problems:
+            problems.append(problem)
+    if len(problems) > MAX_TEXT_PROBLEMS:
+        problems[MAX_TEXT_PROBLEMS:] = [f"{where}: {len(problems) - MAX_TEXT_PROBLEMS} more placeholder problems"]
+    return problems
+
+
+def _whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def malformed(doc: Any) -> list[str]:
+    """Why ``doc`` is not a flow document at all (wrong JSON types), so nothing can read it; [] if well-formed.
+
+    A well-formed document may still have problems (:func:`validate`); a malformed one cannot even be shown
+    in the editor's fields, so it is never saved.
+    """
+    if not isinstance(doc, dict):
+        return ["the flow must be a JSON object with nodes, prompts and languages"]
+    problems: list[str] = []
+    nodes = doc.get("nodes")
+    if nodes is not None and not isinstance(nodes, dict):
+        problems.append("nodes must be an object of named nodes")
+    for name, node in (nodes or {}).items() if isinstance(nodes, dict) else ():
+        if not isinstance(node, dict):
+            problems.append(f"node {name!r} must be an object with a type")
+            continue
+        for key in _TEXT_KEYS:
+            if key in node and not isinstance(node[key], str):
+                problems.append(f"node {name!r}: {key} must be a text")
+        for key in ("timeout", "retries", "ring_timeout"):
+            if key in node and not _whole_number(node[key]):
+                problems.append(f"node {name!r}: {key} must be a whole number")
+        if "callback" in node and not isinstance(node["callback"], bool):
+            problems.append(f"node {name!r}: callback must be true or false")
+        options = node.get("options")
+        if options is not None and not isinstance(options, dict):
+            problems.append(f"node {name!r}: options must be an object from key to option")
+        for key, option in options.items() if isinstance(options, dict) else ():
+            if not isinstance(option, dict):
+                problems.append(f"node {name!r}: option {key!r} must be an object with label and next")
+            elif any(k in option and not isinstance(option[k], str) for k in ("label", "next")):
+                problems.append(f"node {name!r}: option {key!r}: label and next must be texts")
+    prompts = doc.get("prompts")
+    if "prompts" in doc and not isinstance(prompts, dict):
+        problems.append("prompts must be an object from prompt to texts")
+    for prompt, texts in prompts.items() if isinstance(prompts, dict) else ():
+        if not isinstance(texts, dict) or not all(isinstance(t, str) for t in texts.values()):
+            problems.append(f"prompt {prompt!r} must be an object from language to text")
+    languages = doc.get("languages")
+    if languages is not None and (not isinstance(languages, list) or not all(isinstance(x, str) for x in languages)):
+        problems.append("languages must be a list of language codes")
+    if "start" in doc and not isinstance(doc["start"], str):
+        problems.append("start must be the name of a node")
+    queue = doc.get("queue")
+    if "queue" in doc and not isinstance(queue, dict):
+        problems.append("queue must be an object")
+    elif queue:
+        for key in ("announce_every", "callback_after", "offer_timeout"):
+            if key in queue and not _whole_number(queue[key]):
+                problems.append(f"queue.{key} must be a whole number")
+        if "callback" in queue and not isinstance(queue["callback"], bool):
+            problems.append("queue.callback must be true or false")
+        if "name" in queue and not isinstance(queue["name"], str):
+            problems.append("queue.name must be a text")
+    numbers = doc.get("numbers")
+    if "numbers" in doc and (not isinstance(numbers, dict)
+                             or not all(isinstance(o, dict) for o in numbers.values())):
+        problems.append("numbers must be an object from number to options")
+    elif numbers and not all(isinstance(o.get("lang", ""), str) for o in numbers.values()):
+        problems.append("numbers: lang must be a language code")
+    hints = doc.get("hints")
+    if "hints" in doc and (not isinstance(hints, list) or not all(isinstance(h, str) for h in hints)):
+        problems.append("hints must be a list of words")
+    return problems
 
 
 def validate(doc: dict[str, Any]) -> list[str]:
     """Every problem with a flow document, in words an administrator understands; [] if it is sound."""
+    shape = malformed(doc)
+    if shape:
+        return shape
     problems: list[str] = []
     nodes = doc.get("nodes")
     prompts = doc.get("prompts", {})
@@ -99,6 +255,9 @@ def validate(doc: dict[str, Any]) -> list[str]:
         for lang in languages:
             if not (prompts.get(prompt) or {}).get(lang, "").strip() and prompt != "crisis":
                 problems.append(f"prompt {prompt!r} has no {lang} text")
+    for prompt, texts in sorted(prompts.items()):
+        for lang, text in sorted(texts.items()):
+            problems.extend(placeholder_problems(prompt, lang, text))
     for number, options in (doc.get("numbers") or {}).items():
         if not number.startswith("+") or not number[1:].isdigit():
             problems.append(f"incoming number {number!r} is not in E.164 form like +46406280400")
@@ -185,12 +344,7 @@ class Flow:
     def text(self, prompt: str, lang: str, **values: Any) -> str:
         texts = self.doc["prompts"].get(prompt, {})
         template = texts.get(lang) or texts.get(self.languages[0], "")
-        return template.format_map(_Blank(values)).strip()
+        return render(template, values).strip()
 
     def hints(self) -> list[str]:
         return list(self.doc.get("hints", []))
-
-
-class _Blank(dict):
-    def __missing__(self, key: str) -> str:
-        return ""

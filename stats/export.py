@@ -3,12 +3,13 @@
 The raw file has one row per call — its outcome, its times and a compact
 timeline of its events — for QlikView, Power BI or a spreadsheet. It carries
 no personal data (caller number, operator and staff names, what the caller
-said to the directory) unless an administrator asks for it explicitly.
+said to the directory) unless an administrator asks for it explicitly; every
+such export is written to the audit log (``stats.personal_export``: who, which
+range and filters, which format, from where) before its first row is read.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from core import csvsafe
 from stats import definitions as defs
 from stats.definitions import Definitions
 from stats.models import CallEvent, CallFact
@@ -60,7 +62,7 @@ def _rows(prefix: str, value: Any) -> Iterator[tuple[str, Any]]:
 def to_csv(report: dict[str, Any]) -> str:
     """Long format (section, metric, value): one line per figure, easy to pivot in a spreadsheet."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    writer = csvsafe.writer(buf)  # no cell can start a formula in a spreadsheet
     writer.writerow(["section", "metric", "value"])
     for path, value in _rows("", report):
         section, _, metric = path.partition(".")
@@ -176,12 +178,37 @@ def timeline(events: Iterable[CallEvent], personal: bool) -> str:
     return "; ".join(parts)
 
 
+def cli_user() -> str:
+    """Who runs a command, for the audit log: ``cli:`` and the operating-system account."""
+    try:
+        import getpass
+
+        return f"cli:{getpass.getuser()}"[:80]
+    except Exception:  # no account name (a container without one): still say it was the command line
+        return "cli"
+
+
+def audit_personal_export(session: Session, user: str, f: Filters, fmt: str, via: str) -> None:
+    """Record an export of personal data (who, range and filters, format, api/cli); the caller commits."""
+    from core import audit
+
+    audit.record(session, user, "stats.personal_export", "calls", f"{f.start}..{f.end}",
+                 after=dict(filters=f.to_dict(), format=fmt, via=via, columns=PERSONAL_COLUMNS),
+                 note=f"raw call data with personal columns, {f.start} – {f.end}")
+
+
 def raw_rows(session: Session, f: Filters, d: Definitions, personal: bool = False,
-             tz: ZoneInfo | None = None) -> Iterator[dict[str, Any]]:
-    """One dict per call in ``f``, oldest first, read in batches (a year is a million rows)."""
+             tz: ZoneInfo | None = None, audit_as: str | None = "cli") -> Iterator[dict[str, Any]]:
+    """One dict per call in ``f``, oldest first, read in batches (a year is a million rows).
+
+    With ``personal`` the export is audited as ``audit_as`` (the command line's account by default) and committed
+    before the first row is read; ``audit_as=None`` only when the caller has audited it already (the web view)."""
     from stats.facts import timezone
 
     tz = tz or timezone()
+    if personal and audit_as is not None:
+        audit_personal_export(session, cli_user() if audit_as == "cli" else audit_as, f, "file", "cli")
+        session.commit()
     last: tuple[datetime, str] | None = None
     while True:
         query = select(CallFact).where(*_where(CallFact, f))
@@ -233,10 +260,10 @@ def raw_csv(rows: Iterable[dict[str, Any]], personal: bool = False) -> Iterator[
     """The raw file as CSV text, a chunk at a time (for streaming responses and files alike)."""
     columns = RAW_COLUMNS + (PERSONAL_COLUMNS if personal else [])
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csvsafe.writer(buf)  # no cell can start a formula in a spreadsheet; E.164 numbers stay as they are
+    writer.writerow(columns)
     for i, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([row.get(column) for column in columns])
         if i % 500 == 0:
             yield buf.getvalue()
             buf.seek(0)

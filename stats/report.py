@@ -239,8 +239,29 @@ def _periods(per_day: dict[tuple[date, str], list], d: Definitions, name) -> lis
                         Bucket.of(vsum(groups.get((k, "service"), []))), d) for k in keys]
 
 
-def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) -> dict[str, Any]:
-    """Every figure for the calls ``f`` selects, as plain data (JSON-ready)."""
+def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES,
+          personal: bool = True) -> dict[str, Any]:
+    """Every figure for the calls ``f`` selects, as plain data (JSON-ready).
+
+    ``personal=False`` leaves out the figures about persons (see :func:`without_personal`): what a role not in
+    ``stats.personal_roles`` gets."""
+    data = _build(session, f, d, top if personal else 0)
+    return data if personal else without_personal(data)
+
+
+def without_personal(data: dict[str, Any]) -> dict[str, Any]:
+    """The report without personal figures: reach rates per person (the transfer tree stops at the enhet),
+    figures per operator, and what callers said to the directory (speech transcripts, keyed names)."""
+
+    def prune(item: dict[str, Any]) -> dict[str, Any]:
+        return {**item, "children": [prune(c) for c in item.get("children", []) if c.get("level") != "person"]}
+
+    transfers = {**data["transfers"], "by_department": [prune(x) for x in data["transfers"]["by_department"]]}
+    return {**data, "personal": False, "transfers": transfers, "operators": [],
+            "directory": {**data["directory"], "top_unmatched": []}}
+
+
+def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, Any]:
     heat = [[0] * 7 for _ in range(24)]
     choices: Counter = Counter()
     entries: Counter = Counter()
@@ -312,6 +333,7 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
     menu_calls = total["calls"] - total["closed"]
     return {
         "filters": f.to_dict(),
+        "personal": True,  # personal figures included (per person, per operator, directory queries)
         "definitions": asdict(d),
         "calls": dict(total=total["calls"], closed=total["closed"], ivr_exits=total["ivr_exits"],
                       reached_by_transfer=total["reached_by_transfer"], transfer_hangups=total["transfer_hangup"],
@@ -344,7 +366,8 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES) 
                      invalid_inputs=total["invalid_inputs"], timeouts=total["timeouts"]),
         "directory": dict(lookups=total["lookups"], matched=total["lookups_matched"],
                           unmatched=total["lookups"] - total["lookups_matched"],
-                          top_unmatched=[dict(query=q, calls=n) for q, n in _unmatched(session, f, top)]),
+                          top_unmatched=[dict(query=q, calls=n) for q, n in _unmatched(session, f, top)]
+                          if top else []),
         "heatmap": dict(weekdays=list(WEEKDAYS_SV), hours=list(range(24)), calls=heat),
         "by_day": _periods(per_day, d, date.isoformat),
         "by_week": _periods(per_day, d, week_of),

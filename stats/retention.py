@@ -11,6 +11,14 @@ hold no numbers, so no figure changes.
 What is rewritten: ``call_started.data.caller`` in ``call_events``, and
 ``call_sessions.caller`` with the copy in the call's saved state. Callback
 numbers are the callback package's (``callback.retention``).
+
+What callers said or keyed to the directory (speech transcripts: the
+``query`` of ``directory_lookup`` events and the facts' ``unmatched_query``,
+the report's "top unmatched") follows the same retention but is deleted, not
+pseudonymised: a transcript can name anyone, and a keyed hash of free text
+serves no count. The event keeps ``hits`` and ``matched``, so lookup counts
+and a ``vaxel stats rebuild`` stay correct. Deleting needs no key, so it also
+happens when only counting (``dry_run`` counts them).
 """
 
 from __future__ import annotations
@@ -63,12 +71,49 @@ class PurgeReport:
     events: int  # call_started events whose caller was (or would be) replaced
     sessions: int  # call_sessions rows likewise
     dry_run: bool
+    queries: int = 0  # directory queries (events and facts) deleted, or that would be
 
 
 def _event_query(cutoff: datetime):
     caller = CallEvent.data["caller"].as_string()
     return and_(CallEvent.type == "call_started", CallEvent.at < cutoff, caller.is_not(None),
                 caller.not_like(f"{PREFIX}%"), caller != "")
+
+
+def _lookup_query(cutoff: datetime):
+    query = CallEvent.data["query"].as_string()
+    return and_(CallEvent.type == "directory_lookup", CallEvent.at < cutoff, query.is_not(None))
+
+
+def _fact_query(cutoff: datetime):
+    from stats.models import CallFact
+
+    return and_(CallFact.started_at < cutoff, CallFact.unmatched_query.is_not(None))
+
+
+def purge_queries(session: Session, cutoff: datetime, dry_run: bool = False, batch: int = 1000) -> int:
+    """Delete directory queries (transcripts) of calls before ``cutoff``: from the events and the facts."""
+    from sqlalchemy import update
+
+    from stats.models import CallFact
+
+    if dry_run:
+        return ((session.scalar(select(func.count()).select_from(CallEvent).where(_lookup_query(cutoff))) or 0)
+                + (session.scalar(select(func.count()).select_from(CallFact).where(_fact_query(cutoff))) or 0))
+    done = 0
+    while True:
+        rows = list(session.scalars(select(CallEvent).where(_lookup_query(cutoff)).order_by(CallEvent.id)
+                                    .limit(batch)))
+        for row in rows:
+            row.data = {k: v for k, v in row.data.items() if k != "query"}
+        session.commit()
+        done += len(rows)
+        if len(rows) < batch:
+            break
+    result = session.execute(update(CallFact).where(_fact_query(cutoff)).values(unmatched_query=None)
+                             .execution_options(synchronize_session=False))
+    session.commit()
+    return done + (result.rowcount or 0)
 
 
 def _session_query(cutoff: datetime):
@@ -87,8 +132,9 @@ def purge(session: Session, now: datetime, retention_days: int, key: bytes | Non
     if dry_run:
         events = session.scalar(select(func.count()).select_from(CallEvent).where(_event_query(cutoff))) or 0
         calls = session.scalar(select(func.count()).select_from(CallSession).where(_session_query(cutoff))) or 0
+        queries = purge_queries(session, cutoff, dry_run=True)
         session.rollback()
-        return PurgeReport(cutoff, events, calls, True)
+        return PurgeReport(cutoff, events, calls, True, queries)
     if key is None:
         raise RetentionError(f"no pseudonym key: set {KEY_ENV}")
     events = calls = 0
@@ -113,7 +159,8 @@ def purge(session: Session, now: datetime, retention_days: int, key: bytes | Non
         calls += len(rows)
         if len(rows) < batch:
             break
-    return PurgeReport(cutoff, events, calls, False)
+    queries = purge_queries(session, cutoff)
+    return PurgeReport(cutoff, events, calls, False, queries)
 
 
 def job(sessions: sessionmaker[Session], settings: dict, now: Callable[[], datetime]) -> Callable[[], None]:
@@ -124,9 +171,9 @@ def job(sessions: sessionmaker[Session], settings: dict, now: Callable[[], datet
             key = key_from()
             with sessions() as session:
                 done = purge(session, now(), settings["stats"]["retention_days"], key)
-            if done.events or done.sessions:
-                log.info("stats retention: pseudonymised %s events and %s calls before %s", done.events,
-                         done.sessions, done.cutoff.isoformat())
+            if done.events or done.sessions or done.queries:
+                log.info("stats retention: pseudonymised %s events and %s calls, deleted %s directory queries "
+                         "before %s", done.events, done.sessions, done.queries, done.cutoff.isoformat())
         except Exception:
             log.exception("stats retention: the purge failed; it runs again at the next wake-up")
 

@@ -3,7 +3,10 @@
 Access (``switchboard.access.RULES``): the dashboard for operators and
 statistics readers (admins may do everything); the API for statistics readers;
 the raw file with personal data only for an administrator who asks for it
-(``personal=1``).
+(``personal=1``), and every such export is written to the audit log first.
+Personal figures in the dashboard and the report API (reach rates per person,
+figures per operator, what callers said to the directory) only for the roles
+in ``stats.personal_roles`` (default: admin).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
 from flask_login import current_user
 
+from core import audit
+from core.services import services
 from stats import export, report, svg
 from stats.definitions import Definitions
-from core.services import services
 
 bp = Blueprint("stats", __name__, template_folder="templates")
 
@@ -33,13 +37,19 @@ def _granularity(f: report.Filters) -> tuple[str, str]:
     return ("by_week", "vecka") if days <= 400 else ("by_month", "månad")
 
 
+def may_see_personal(settings: dict) -> bool:
+    """Personal figures are for the roles the site names in ``stats.personal_roles``."""
+    role = getattr(current_user, "role", None) if current_user and current_user.is_authenticated else None
+    return role is not None and role in settings["stats"].get("personal_roles", ["admin"])
+
+
 @bp.get("/stats")
 def dashboard():
     svc = services()
     f = _filters()
     d = Definitions.from_settings(svc.settings)
     with svc.sessions() as session:
-        data = report.build(session, f, d)
+        data = report.build(session, f, d, personal=may_see_personal(svc.settings))
         departments = _departments(session)
     key, label = _granularity(f)
     return render_template(
@@ -64,7 +74,8 @@ def api_report():
     svc = services()
     f = _filters()
     with svc.sessions() as session:
-        data = report.build(session, f, Definitions.from_settings(svc.settings))
+        data = report.build(session, f, Definitions.from_settings(svc.settings),
+                            personal=may_see_personal(svc.settings))
     if request.args.get("format", "json") == "csv":
         return Response(export.to_csv(data), mimetype="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="vaxel-statistik-{f.start}-{f.end}.csv"'})
@@ -83,10 +94,14 @@ def api_calls():
     if fmt not in ("csv", "json"):
         return jsonify(error="format is csv or json"), 400
     d = Definitions.from_settings(svc.settings)
+    if personal:  # audited in this request, committed before a single row leaves
+        with svc.sessions() as session:
+            export.audit_personal_export(session, audit.who(), f, fmt, "api")
+            session.commit()
 
     def body():
         with svc.sessions() as session:
-            rows = export.raw_rows(session, f, d, personal)
+            rows = export.raw_rows(session, f, d, personal, audit_as=None)
             yield from (export.raw_csv(rows, personal) if fmt == "csv" else export.raw_json(rows))
 
     name = f"vaxel-radata-{f.start}-{f.end}.{fmt}"

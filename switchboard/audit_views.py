@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
@@ -10,6 +9,7 @@ from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import csvsafe
 from core.audit import AuditEntry
 from core.services import services
 
@@ -35,7 +35,7 @@ def log_page():
 @bp.get("/admin/audit.csv")
 def log_csv():
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out)  # no cell can start a formula in a spreadsheet
     writer.writerow(["at", "user", "action", "object_type", "object_id", "before", "after", "note"])
     with services().sessions() as session:
         for e in _entries(session, limit=100_000):

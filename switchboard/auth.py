@@ -1,9 +1,13 @@
 """Staff accounts: users and roles, login with back-off, CSRF on every form, the access guard.
 
 Passwords are hashed with werkzeug (scrypt). Repeated failed logins lock the
-account for a doubling time, so guessing is slow; the answer to a wrong user
-name and a wrong password is the same. Anonymous requests to staff pages get a
-redirect to the login page, to APIs a 401 — never data.
+account for a doubling time, so guessing is slow: the count and the lock move in
+one guarded ``UPDATE``, so guesses sent in parallel cannot pass the limit. A
+wrong user name, a wrong password, a locked and a disabled account get the same
+answer after the same work (one password hash check). Every session carries the
+account's session generation; logout, a new password and disabling the account
+move it, which ends every session made before. Anonymous requests to staff pages
+get a redirect to the login page, to APIs a 401 — never data.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect
-from sqlalchemy import Boolean, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Boolean, Integer, String, and_, case, literal, or_, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.urls import iri_to_uri
 
 from switchboard.access import ROLES, RULES, allowed
 from core.db import Base, UTCDateTime
@@ -30,6 +37,11 @@ bp = Blueprint("auth", __name__)
 FREE_ATTEMPTS = 5  # failed logins before the back-off starts
 MAX_LOCK = timedelta(hours=1)
 MIN_PASSWORD = 10
+MIN_DISTINCT = 4  # "aaaaaaaaaa" and "ababababab" are not passwords
+MAX_NEXT = 2000  # longer ``next`` values are refused
+# One answer for a wrong user name, a wrong password, a locked and a disabled account.
+LOGIN_FAILED = ("Fel användarnamn eller lösenord. För många felaktiga försök i rad låser kontot en stund; "
+                "vänta då några minuter.")
 
 
 class User(Base, UserMixin):
@@ -46,10 +58,24 @@ class User(Base, UserMixin):
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=lambda: datetime.now(timezone.utc))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Part of every session; moving it ends all sessions of the account (logout, new password, disabled).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session
+        return f"{self.id}:{self.session_generation or 0}"
+
+    def end_sessions(self) -> None:
+        self.session_generation = (self.session_generation or 0) + 1
+
+    @validates("active")
+    def _disabling_ends_sessions(self, _key: str, value: bool) -> bool:
+        if self.active and not value:
+            self.end_sessions()
+        return value
 
 
 class AuthError(ValueError):
@@ -60,9 +86,19 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def check_password_rules(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AuthError(f"the password must have at least {MIN_PASSWORD} characters")
+def check_password_rules(password: str, username: str = "", old_hash: str | None = None) -> None:
+    """At least MIN_PASSWORD characters not counting spaces around them, not blank, not one or two characters
+    repeated, not the user name, and not the password it replaces (the one-time one included)."""
+    if not password.strip():
+        raise AuthError("the password must not be blank")
+    if len(password.strip()) < MIN_PASSWORD:
+        raise AuthError(f"the password must have at least {MIN_PASSWORD} characters (minst {MIN_PASSWORD} tecken)")
+    if len(set(password.strip())) < MIN_DISTINCT:
+        raise AuthError(f"the password must have at least {MIN_DISTINCT} different characters")
+    if username and password.strip().casefold() == username.casefold():
+        raise AuthError("the password must not be the user name")
+    if old_hash and check_password_hash(old_hash, password):
+        raise AuthError("the new password must differ from the current one")
 
 
 def add_user(session: Session, username: str, role: str, password: str, name: str = "",
@@ -71,7 +107,7 @@ def add_user(session: Session, username: str, role: str, password: str, name: st
         raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
     if session.scalar(select(User).where(User.username == username)):
         raise AuthError(f"user {username!r} already exists")
-    check_password_rules(password)
+    check_password_rules(password, username)
     user = User(username=username, role=role, name=name, password_hash=generate_password_hash(password),
                 must_change_password=must_change)
     session.add(user)
@@ -80,10 +116,12 @@ def add_user(session: Session, username: str, role: str, password: str, name: st
 
 
 def set_password(user: User, password: str, must_change: bool = False) -> None:
-    check_password_rules(password)
+    """A new password (checked by the rules) ends every session of the account."""
+    check_password_rules(password, user.username, user.password_hash)
     user.password_hash = generate_password_hash(password)
     user.must_change_password = must_change
     user.failed_logins, user.locked_until = 0, None
+    user.end_sessions()
 
 
 def lock_time(failed: int) -> timedelta:
@@ -93,23 +131,66 @@ def lock_time(failed: int) -> timedelta:
     return min(MAX_LOCK, timedelta(minutes=2 ** (failed - FREE_ATTEMPTS)))
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash made like every real one, checked when there is no account, so that costs the same work."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _not_locked(now: datetime):
+    return or_(User.locked_until.is_(None), User.locked_until <= now)
+
+
+def _count_failure(session: Session, user_id: int, now: datetime) -> int | None:
+    """One atomic, guarded step: count a failure and set the lock it earns, unless the account is locked now.
+
+    The new count and lock are computed in the same ``UPDATE`` from the row as the database has it, so guesses
+    running in parallel are counted one by one (PostgreSQL re-checks the guard after waiting for the row, SQLite
+    runs one writer at a time): at most FREE_ATTEMPTS of them are checked before the lock. Returns the new
+    count, or None when the account was locked.
+    """
+    after = User.failed_logins + 1
+    steps = [(after < FREE_ATTEMPTS, literal(None, UTCDateTime()))]
+    failed = FREE_ATTEMPTS
+    while lock_time(failed) < MAX_LOCK:
+        steps.append((after == failed, literal(now + lock_time(failed), UTCDateTime())))
+        failed += 1
+    locked_until = case(*steps, else_=literal(now + MAX_LOCK, UTCDateTime()))
+    row = session.execute(
+        update(User).where(and_(User.id == user_id, _not_locked(now)))
+        .values(failed_logins=after, locked_until=locked_until)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session=False)
+    ).first()
+    return None if row is None else row[0]
+
+
 def authenticate(session: Session, username: str, password: str, now: datetime) -> tuple[User | None, str]:
-    """(user, "") on success, else (None, reason shown to the person logging in)."""
+    """(user, "") on success, else (None, LOGIN_FAILED) — the same answer for every failure.
+
+    Every attempt checks exactly one password hash (a dummy one for an unknown user name), whether the account
+    exists, is locked or disabled. The caller commits.
+    """
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        check_password_hash(generate_password_hash("x"), password)  # same work as a real check
-        return None, "Fel användarnamn eller lösenord."
-    if user.locked_until and now < user.locked_until:
-        minutes = max(1, round((user.locked_until - now).total_seconds() / 60))
-        return None, f"För många felaktiga försök. Försök igen om {minutes} min."
-    if not user.active or not check_password_hash(user.password_hash, password):
-        user.failed_logins += 1
-        wait = lock_time(user.failed_logins)
-        user.locked_until = now + wait if wait else None
-        log.warning("failed login for %s (%d in a row)", username, user.failed_logins)
-        return None, "Fel användarnamn eller lösenord."
-    user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
-    return user, ""
+        check_password_hash(_dummy_hash(), password)
+        return None, LOGIN_FAILED
+    right = check_password_hash(user.password_hash, password)
+    if right and user.active:
+        done = session.execute(
+            update(User).where(and_(User.id == user.id, _not_locked(now)))
+            .values(failed_logins=0, locked_until=None, last_login_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 1:
+            session.refresh(user)
+            return user, ""
+    else:
+        failed = _count_failure(session, user.id, now)
+        if failed is not None:
+            log.warning("failed login for %s (%d in a row)", username, failed)
+    session.expire(user)
+    return None, LOGIN_FAILED
 
 
 # --- web -----------------------------------------------------------------------------------------
@@ -122,10 +203,16 @@ def _sessions():
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    """The account of a session made at its current session generation, if still active."""
+    user_id, _, generation = session_id.partition(":")
+    if not (user_id.isdigit() and generation.isdigit()):
+        return None  # a session from before generations, or not ours
     with _sessions()() as session:
         user = session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        if user is None or not user.active or (user.session_generation or 0) != int(generation):
+            return None
+        return user
 
 
 @login_manager.unauthorized_handler
@@ -162,9 +249,38 @@ def guard():
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("web.index")
+    """``target`` if it is a path on this site, else the start page.
+
+    Refused: anything with a scheme or host (``https://x``, ``javascript:``, ``//x``), a backslash (browsers read
+    it as a slash), control characters (browsers drop tabs and newlines, so slash-tab-slash is ``//``; in a
+    header they break it), and any of these hidden by percent-encoding. What passes is sent as ASCII.
+    """
+    fallback = url_for("web.index")
+    if not target or len(target) > MAX_NEXT:
+        return fallback
+    seen = target
+    for _ in range(4):  # %252F%252F... is %2F%2F... is //...
+        if _unsafe_path(seen):
+            return fallback
+        decoded = unquote(seen)
+        if decoded == seen:
+            break
+        seen = decoded
+    else:
+        return fallback
+    try:
+        return iri_to_uri(target)
+    except Exception:  # e.g. lone surrogates
+        return fallback
+
+
+def _unsafe_path(path: str) -> bool:
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return True
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 or c in "\u2028\u2029" for c in path):
+        return True
+    parts = urlsplit(path)
+    return bool(parts.scheme or parts.netloc)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -187,6 +303,12 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    """Ends this session and every other session of the account: a copy of the cookie no longer works."""
+    with _sessions()() as session:
+        session.execute(update(User).where(User.id == current_user.id)
+                        .values(session_generation=User.session_generation + 1)
+                        .execution_options(synchronize_session=False))
+        session.commit()
     logout_user()
     return redirect(url_for("web.index"))
 
@@ -205,8 +327,9 @@ def password():
                 error = "De nya lösenorden är inte lika."
             else:
                 try:
-                    set_password(user, new)
+                    set_password(user, new)  # ends every session of the account ...
                     session.commit()
+                    login_user(user)  # ... but this one, which goes on at the new generation
                     flash("Lösenordet är bytt.")
                     return redirect(url_for("web.index"))
                 except AuthError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import uuid
@@ -81,9 +82,15 @@ def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: in
     settings = svc.settings["service"]
     host, port = host or settings["host"], port or settings["port"]
     phones = telephony.start(svc, agi_host, agi_port, say=click.echo)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     reconciler = Reconciler(svc.sessions, svc.settings, platforms(phones), svc.clock.now)
-    threading.Thread(target=reconciler.run_forever, args=(phones.stopping,), name="vaxel-reconcile",
-                     daemon=True).start()
+
+    def reconcile() -> None:
+        if phones.ami is not None:  # the first pass asks Asterisk too, when it answers within a few seconds
+            phones.ami.connected.wait(10)
+        reconciler.run_forever(phones.stopping)
+
+    threading.Thread(target=reconcile, name="vaxel-reconcile", daemon=True).start()
     click.echo(f"reconciling calls the platforms no longer have: now and every "
                f"{svc.settings['reconcile']['interval_seconds']} s")
     click.echo(f"vaxel serving on http://{host}:{port}/")
@@ -121,6 +128,7 @@ def reconcile_command(at_text: str | None, as_json: bool) -> None:
     phones = Telephony(ami=ami_client(svc.settings))  # holds no FastAGI connection: every stale beat is stale
     if phones.ami is not None:
         phones.ami.start()
+        phones.ami.connected.wait(10)  # so Asterisk is asked whether the caller is still there
     try:
         report = Reconciler(svc.sessions, svc.settings, platforms(phones), now).run_once()
     finally:
@@ -170,6 +178,16 @@ HINTS = {
 }
 
 
+def _is_phone_number(text: str) -> bool:
+    """A number someone can dial: '+46406280400' or '046-628 04 00' (read as Swedish)."""
+    import phonenumbers
+
+    try:
+        return phonenumbers.is_possible_number(phonenumbers.parse(text, "SE"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 @click.command("call")
 @with_appcontext
 @click.argument("tokens", nargs=-1)
@@ -186,6 +204,8 @@ def call(tokens: tuple[str, ...], at_text: str | None, caller: str, called: str,
     wait:SECONDS, operator, hangup. Without tokens the call is interactive.
     """
     svc = services()
+    if not _is_phone_number(called):
+        raise click.BadParameter(f"{called!r} is not a phone number, e.g. +46406280400", param_hint="'--to'")
     try:
         at = parse_instant(at_text, svc.clock.tz) if at_text else svc.clock.now()
         parse_script(tokens)
@@ -233,7 +253,7 @@ def _call_summary(call: CallSession, events: int) -> dict:
 
 @calls_cli.command("list")
 @click.option("--since", help="Only calls started at or after this ISO-8601 time (default: the last 24 hours).")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(0, 100_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def calls_list(since: str | None, limit: int, as_json: bool) -> None:
     """Calls, newest first."""
@@ -383,8 +403,12 @@ def user_ensure_admin() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--prune", is_flag=True, help="Remove entries that are not in the file.")
 @click.option("--dry-run", is_flag=True, help="Check the file and report, but write nothing.")
-def directory_import(path: str, prune: bool, dry_run: bool) -> None:
-    """Import staff and functions from CSV (columns in README); all or nothing."""
+@click.option("--confirm-empty", is_flag=True,
+              help="With --prune and a file without rows: really remove every entry.")
+def directory_import(path: str, prune: bool, dry_run: bool, confirm_empty: bool) -> None:
+    """Import staff and functions from CSV (columns in README); all or nothing. Audited like the web upload."""
+    from pathlib import Path
+
     from directory import csv_io
 
     try:
@@ -395,7 +419,13 @@ def directory_import(path: str, prune: bool, dry_run: bool) -> None:
         sys.exit(1)
     with services().sessions() as session:
         try:
-            result = csv_io.import_csv(session, text, prune=prune, dry_run=dry_run)
+            result = csv_io.import_csv(session, text, prune=prune, dry_run=dry_run, confirm_empty=confirm_empty,
+                                       audit_user="cli", audit_source=Path(path).name)
+        except csv_io.EmptyPruneRefused as exc:
+            for line in exc.errors:
+                click.echo(line, err=True)
+            click.echo("Error: nothing was imported; add --confirm-empty to empty the directory", err=True)
+            sys.exit(1)
         except csv_io.ImportRejected as exc:
             for line in exc.errors:
                 click.echo(line, err=True)

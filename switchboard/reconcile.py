@@ -8,9 +8,11 @@ moves ``updated_at``, and the process holding a FastAGI connection beats
 reconciler asks the call's platform (:class:`Platform`): Twilio's REST call
 status, Asterisk's ``CoreShowChannels``. A call the platform still has gets a
 fresh ``alive_at``; a call it no longer has — or that nobody holds any more —
-is ended in our books: a ``reconciled`` event, the caller's hang-up fed to the
-engine at the moment the platform ended it (else the last proof), and its
-queue entry closed, so a ghost never inflates positions or blocks a callback.
+is ended in our books: a ``reconciled`` event, then the caller's hang-up fed to
+the engine at the moment the platform ended it (else the last proof) — or, when
+the caller is still on the PBX (its fallback takes them to the operators), the
+hand-off ``CallRunner.handed_off`` records — and its queue entry closed, so a
+ghost never inflates positions or blocks a callback.
 A platform that cannot be asked leaves the call alone (and says so).
 
 It runs at start-up and every ``reconcile.interval_seconds`` in ``vaxel serve``
@@ -49,6 +51,7 @@ class Verdict:
     alive: bool | None
     detail: str = ""
     ended_at: datetime | None = None  # when the platform ended it, if it knows
+    with_pbx: bool = False  # gone from us, but the caller is still on the line: the PBX's fallback has them
 
 
 class Platform(Protocol):
@@ -109,7 +112,16 @@ def close_gone(sessions: sessionmaker[Session], settings: dict, call_id: str, st
             "platform": platform, "why": verdict.detail, "last_seen": seen.isoformat()})], at, call.channel)
         state = CallState.from_dict(call.state) if call.state else None
         version = session.get(FlowVersion, call.flow_version_id) if call.flow_version_id else None
-        if state is not None and not state.ended and version is not None:
+        if verdict.with_pbx:  # not a lost caller: as CallRunner.handed_off, the operators have them now
+            call.step += 1
+            event_log.record(session, call_id, call.step, [("call_ended", {
+                "reason": "handed_to_pbx", "detail": verdict.detail, "node": state.node if state else None,
+                "awaiting": state.awaiting if state else None})], at, call.channel)
+            centre.leave(session, call_id, at, "handed_off")
+            if state is not None:
+                state.awaiting = ""
+                call.state = state.to_dict()
+        elif state is not None and not state.ended and version is not None:
             runner = CallRunner(sessions, settings, channel=call.channel)
             runner._run(session, call, flow_for(version), state, Hangup(), at)  # what the caller's hang-up does
         else:  # no state to step: close it by hand

@@ -72,7 +72,7 @@ def test_one_time_password_must_be_changed_first(client, sessions):
 
 
 def test_session_cookie_flags(database_url, monkeypatch):
-    monkeypatch.setenv("VAXEL_SERVICE_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("VAXEL_SERVICE_SECRET_KEY", "a-production-secret-of-at-least-32-chars-3f9c")
     app = create_app({"database": {"url": database_url}, "service": {"mode": "production"}})
     client = app.test_client()
     client.environ_base["wsgi.url_scheme"] = "https"  # Secure cookies travel only over HTTPS

@@ -226,6 +226,13 @@ def test_set_operator_drives_queue_membership(desk):
     assert desk.ami.actions("QueueRemove")[-1]["Interface"] == "PJSIP/4400"
 
 
+def test_an_operator_endpoint_outside_the_number_policy_is_never_put_in_the_queue(desk):
+    for endpoint in ("+46900123456", "+447700900123"):  # premium rate; a number nobody listed
+        with pytest.raises(console.ControlError, match="varken en anknytning"):
+            desk.control.set_operator("operator", endpoint, "ready")
+    assert desk.ami.actions("QueueAdd") == []
+
+
 def test_unknown_channel_is_a_control_error(desk):
     with pytest.raises(console.ControlError):
         desk.control.perform("ast-nobody", [])

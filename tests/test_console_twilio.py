@@ -37,6 +37,7 @@ def desk(app, phone, monkeypatch):  # noqa: F811
     """Twilio on, public URL = the test host, the REST client recording; the demo operator ready on a client."""
     services = app.extensions["vaxel"]
     services.settings["public"]["url"] = HOST
+    services.settings["twilio"]["operators"].append(ENDPOINT)  # the console operator's client may take callers
     http = RecordingHttpClient(body={"sid": "CA" + "e" * 32, "status": "queued"})
     monkeypatch.setitem(services.controls, "twilio",
                         lambda svc: TwilioControl(Client(ACCOUNT, TOKEN, http_client=http), svc))

@@ -154,7 +154,7 @@ def test_a_bad_csv_imports_nothing_and_names_every_bad_line(app, sessions):
     errors = rejected.value.errors
     assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6", "line 7"]
     assert "missing name" in errors[0] and "unknown unit 'no-such-unit'" in errors[1]
-    assert "not a phone number" in errors[2] and "kind 'robot'" in errors[3] and "hidden_number" in errors[3]
+    assert "går inte att tolka som ett telefonnummer" in errors[2] and "kind 'robot'" in errors[3] and "hidden_number" in errors[3]
     assert "also on line 2" in errors[4]
 
 

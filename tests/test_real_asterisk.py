@@ -182,6 +182,7 @@ class Asterisk:
         self.etc = base / "etc"
         self.ami_port = free_port()
         self.proc: subprocess.Popen | None = None
+        self.out = None
         self.ami: Ami | None = None
 
     def write_config(self) -> None:
@@ -241,8 +242,9 @@ write = all
     def start(self, timeout: float = 120.0) -> None:
         self.write_config()
         # -f: no fork, so this Popen is the Asterisk process and the finaliser can always account for it
+        self.out = open(self.base / "stdout.log", "wb")
         self.proc = subprocess.Popen([self.binary, "-f", "-C", str(self.conf)], stdin=subprocess.DEVNULL,
-                                     stdout=open(self.base / "stdout.log", "wb"), stderr=subprocess.STDOUT)
+                                     stdout=self.out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         ctl = self.base / "run" / "asterisk.ctl"
         while not ctl.exists():
@@ -264,17 +266,18 @@ write = all
     def stop(self) -> None:
         if self.ami is not None:
             self.ami.close()
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        try:
-            self.rx("core stop now", timeout=20)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                self.rx("core stop now", timeout=20)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        if self.out is not None:
+            self.out.close()
 
     def logs(self, lines: int = 250) -> str:
         out = []
@@ -310,6 +313,7 @@ class Vaxel:
         self.proc: subprocess.Popen | None = None
         self.runs = 0
         self.first_start: float | None = None
+        self.out = None
 
     def cli(self, *args: str) -> str:
         done = subprocess.run([VAXEL, *args], env=self.env, capture_output=True, text=True, timeout=120)
@@ -328,8 +332,8 @@ class Vaxel:
             # same VAXEL_NOW would be behind the times it wrote itself. A real clock runs on; so does this one.
             env["VAXEL_NOW"] = (NOW + timedelta(seconds=time.monotonic() - self.first_start)).isoformat()
         self.runs += 1
-        log = open(self.log_path(self.runs), "wb")
-        self.proc = subprocess.Popen([VAXEL, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=log,
+        self.out = open(self.log_path(self.runs), "wb")
+        self.proc = subprocess.Popen([VAXEL, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=self.out,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while True:
@@ -347,6 +351,7 @@ class Vaxel:
     def kill9(self) -> None:
         os.kill(self.proc.pid, signal.SIGKILL)
         assert self.proc.wait(timeout=10) == -signal.SIGKILL
+        self.out.close()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -356,6 +361,8 @@ class Vaxel:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        if self.out is not None:
+            self.out.close()
 
     def logs(self) -> str:
         return "\n".join(f"---- {self.log_path(n)} ----\n{self.log_path(n).read_text(errors='replace')}"
@@ -563,9 +570,10 @@ def test_b_killed_vaxel_leaves_no_ghost_in_the_queue(pbx):
     closed = eventually(lambda: [q for q in entries(engine, call_id) if q.left_at is not None],
                         max(1.0, 30 - (time.monotonic() - killed)), "the old queue entry closed by the reconciler")
     print(f"ghost closed {time.monotonic() - killed:.1f} s after kill -9")
-    assert closed[0].outcome in ("reconciled", "abandoned")
+    assert closed[0].outcome == "handed_off"  # the caller is still on the line: not a lost call
     row = call(engine, call_id)
     assert row.ended_at is not None
+    assert [e.data["reason"] for e in events(engine, call_id, "call_ended")] == ["handed_to_pbx"]
     (reconciled,) = events(engine, call_id, "reconciled")
     assert reconciled.data["platform"] == "asterisk"
     why = reconciled.data["why"]
@@ -597,3 +605,28 @@ def test_b_killed_vaxel_leaves_no_ghost_in_the_queue(pbx):
     # vaxel's books are not reopened by it
     assert call(engine, call_id).ended_at is not None
     assert [q.call_id for q in open_entries(engine)] == [f"ast-{uid2}"]
+
+
+def test_c_caller_gone_while_vaxel_was_down_is_closed_as_gone(pbx):
+    asterisk, vaxel, engine = pbx
+    uid = new_uniqueid()
+    call_id = f"ast-{uid}"
+    asterisk.originate("test-caller-press2", uid)
+    joined = asterisk.queue_join(uid, timeout=45)
+    eventually(lambda: call(engine, call_id).alive_at is not None, 10, "a heartbeat (alive_at) for the call")
+
+    vaxel.kill9()
+    killed = time.monotonic()
+    asterisk.ami.action("Hangup", Channel=joined["Channel"])  # the caller gives up while nobody runs the call
+    asterisk.ami.wait_event(lambda e: e.get("Event") == "Hangup" and e.get("Uniqueid") == uid, 10, "the hang-up")
+    assert not any(uid in (c.get("Uniqueid"), c.get("Linkedid")) for c in asterisk.ami.channels())
+
+    vaxel.start()
+    closed = eventually(lambda: [q for q in entries(engine, call_id) if q.left_at is not None],
+                        max(1.0, 30 - (time.monotonic() - killed)), "the old queue entry closed by the reconciler")
+    assert closed[0].outcome in ("reconciled", "abandoned")
+    (reconciled,) = events(engine, call_id, "reconciled")
+    assert reconciled.data["platform"] == "asterisk"
+    assert reconciled.data["why"] == ("no vaxel process holds its FastAGI connection and Asterisk has no such "
+                                      "channel"), reconciled.data
+    assert call(engine, call_id).ended_at is not None and open_entries(engine) == []

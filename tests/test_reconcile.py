@@ -161,8 +161,13 @@ def test_asterisk_calls_nobody_holds_are_closed_and_say_what_asterisk_still_has(
         why = {e.call_id: e.data["why"] for e in session.scalars(select(CallEvent))
                if e.type == "reconciled"}
     assert "no such channel" in why["ast-1700000000.1"]
-    assert "fallback took it to the operators" in why["ast-1700000000.2"]
+    assert "fallback takes it to the operators" in why["ast-1700000000.2"]
     assert open_entries(sessions) == ["ast-1700000000.3"]
+    with sessions() as session:  # the caller still on the line is a hand-off, not a lost call
+        outcomes = dict(session.execute(select(centre.QueueEntry.call_id, centre.QueueEntry.outcome)).all())
+        ended = {e.call_id: e.data["reason"] for e in session.scalars(select(CallEvent)) if e.type == "call_ended"}
+    assert outcomes["ast-1700000000.1"] == "abandoned" and ended["ast-1700000000.1"] == "caller_hangup"
+    assert outcomes["ast-1700000000.2"] == "handed_off" and ended["ast-1700000000.2"] == "handed_to_pbx"
 
 
 def test_asterisk_calls_are_closed_even_when_ami_cannot_be_asked(app, sessions):

@@ -32,6 +32,7 @@ TOKEN = "test-twilio-auth-token"
 ACCOUNT = "AC" + "0" * 32
 HOST = "http://localhost"
 MAIN_NUMBER = "+46406280400"
+OPERATOR_PHONE = "+46701740699"  # the operator's phone, listed in twilio.operators by the phone fixture
 T0 = at("2026-11-24T10:00")  # a Tuesday, the switchboard is open
 
 
@@ -99,7 +100,7 @@ class Twilio:
 class Operator:
     """An operator's phone calling the operator line and taking whoever Twilio bridges."""
 
-    def __init__(self, client, number: str = "+46701740699"):
+    def __init__(self, client, number: str = OPERATOR_PHONE):
         self.twilio = Twilio(client, "CA" + "o" * 32, caller=number, called="+46406280490")
 
     def call(self) -> ET.Element:
@@ -157,6 +158,7 @@ def phone(app, client, monkeypatch):
     """Twilio enabled with a known auth token, the clock on a Tuesday at 10:00; returns a call maker."""
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", TOKEN)
     app.extensions["vaxel"].settings["twilio"]["enabled"] = True
+    app.extensions["vaxel"].settings["twilio"]["operators"] = [OPERATOR_PHONE]  # the line refuses unlisted callers
     set_clock(app, T0)
     made = iter(range(1, 1000))
     return lambda caller="+46701740601", **kw: Twilio(client, f"CA{next(made):032d}", caller=caller, **kw)

@@ -210,9 +210,9 @@ def test_a_failing_handler_leaves_the_outcome_for_the_next_report(phone, app, ou
 
 
 def production(database_url, monkeypatch, **twilio):
-    monkeypatch.setenv("VAXEL_SERVICE_SECRET_KEY", "x" * 32)
+    monkeypatch.setenv("VAXEL_SERVICE_SECRET_KEY", "a-production-secret-of-at-least-32-chars-3f9c")
     return create_app({"database": {"url": database_url}, "service": {"mode": "production"},
-                       "twilio": {"enabled": True, **twilio}})
+                       "twilio": {"enabled": True, "operators": ["+46701740699"], **twilio}})
 
 
 def test_production_refuses_to_start_without_the_auth_token(database_url, monkeypatch):

@@ -64,13 +64,23 @@ def _whole(value: str, what: str, problems: list[str]) -> int | None:
 
 
 def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
-    """Apply the editor's fields to a copy of ``base``; problems are input errors (not flow validation)."""
+    """Apply the editor's fields to a copy of ``base``; problems are input errors (not flow validation).
+
+    A document that is not a flow document at all (:func:`ivr.flow.malformed`: wrong JSON types) is an
+    input error too: it is never saved, since neither the editor nor the engine could read it.
+    """
     if form.get("json", "").strip():
         try:
             doc = json.loads(form["json"])
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             return base, [f"the JSON is not valid: {exc}"]
-        return (doc, []) if isinstance(doc, dict) else (base, ["the JSON must be an object"])
+        if not isinstance(doc, dict):
+            return base, ["the JSON must be an object"]
+        shape = flows.malformed(doc)
+        return (base, [f"the JSON is not a flow document: {p}" for p in shape]) if shape else (doc, [])
+    if flows.malformed(base):
+        return base, ["the draft is not a well-formed flow document, so its fields cannot be edited: "
+                      "correct it as JSON below or discard it"]
     doc, problems = copy.deepcopy(base), []
     for field, value in form.items():
         parts = field.split("__")
@@ -99,19 +109,42 @@ def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
             options[new_key] = {"label": form.get(f"newoption__{name}__label", "").strip(),
                                 "next": form.get(f"newoption__{name}__next", "")}
         node["options"] = options
+    problems.extend(flows.malformed(doc))
     return doc, problems
+
+
+def _fields_of(doc) -> dict | None:
+    """What the editor's fields show: the document with every part present, or None if it is malformed."""
+    if flows.malformed(doc):
+        return None
+    return {**doc, "nodes": {name: {**node, "options": node.get("options") or {}}
+                             for name, node in (doc.get("nodes") or {}).items()},
+            "prompts": doc.get("prompts") or {}, "languages": doc.get("languages") or [],
+            "queue": doc.get("queue") or {}}
+
+
+def _editor_page(session: Session, input_problems: list[str] | None = None, json_text: str | None = None,
+                 status: int = 200):
+    """The editor, whatever is stored: a malformed draft is shown as JSON with its problems, never a 500."""
+    svc = services()
+    published, draft, doc = editing(session)
+    try:
+        problems = flows.validate(doc)
+    except Exception:  # validate is written never to raise; the page must not fail on a case it missed
+        problems = ["the flow cannot be read: correct it as JSON below or discard the draft"]
+    fields = _fields_of(doc) if isinstance(doc, dict) else None
+    if json_text is None:
+        json_text = json.dumps(doc, ensure_ascii=False, indent=2)
+    return render_template(
+        "flow_editor.html", doc=fields, draft=draft, published=published, problems=problems,
+        input_problems=input_problems or [], node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS,
+        json_text=json_text, now=svc.clock.now().strftime("%Y-%m-%dT%H:%M")), status
 
 
 @bp.get("/admin/flow")
 def editor():
-    svc = services()
-    with svc.sessions() as session:
-        published, draft, doc = editing(session)
-        return render_template(
-            "flow_editor.html", doc=doc, draft=draft, published=published, problems=flows.validate(doc),
-            node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS, json_text=json.dumps(doc, ensure_ascii=False,
-                                                                                         indent=2),
-            now=svc.clock.now().strftime("%Y-%m-%dT%H:%M"))
+    with services().sessions() as session:
+        return _editor_page(session)
 
 
 @bp.post("/admin/flow/draft")
@@ -120,10 +153,8 @@ def save_draft():
     with svc.sessions() as session:
         published, draft, base = editing(session)
         doc, problems = document_from_form(base, request.form)
-        if problems:
-            for problem in problems:
-                flash(problem)
-            return redirect(url_for("flowadmin.editor"))
+        if problems:  # refused with the reasons, the administrator's JSON kept in the field to correct
+            return _editor_page(session, problems, request.form.get("json") or None, status=400)
         if draft is None:
             draft = _new_draft(session, published.flow_key, doc)
         else:
@@ -145,12 +176,13 @@ def publish():
         if draft is None:
             flash("Det finns inget utkast att publicera.")
             return redirect(url_for("flowadmin.editor"))
-        problems = flows.validate(draft.document)
-        if problems:
-            flash("Utkastet publicerades inte: " + "; ".join(problems))
-            return redirect(url_for("flowadmin.editor"))
         previous = published_flow(session, draft.flow_key)
-        _publish(session, draft, previous, "flow.publish")
+        try:
+            _publish(session, draft, previous, "flow.publish")
+        except flows.FlowError as exc:
+            session.rollback()
+            flash("Utkastet publicerades inte: " + "; ".join(exc.problems))
+            return redirect(url_for("flowadmin.editor"))
         session.commit()
         version = draft.version
     _after_publish(svc)
@@ -159,6 +191,10 @@ def publish():
 
 
 def _publish(session: Session, version: FlowVersion, previous: FlowVersion | None, action: str) -> None:
+    """Make ``version`` the one new calls use — only if it validates (raises FlowError), whatever the route."""
+    problems = flows.validate(version.document)
+    if problems:
+        raise flows.FlowError(problems)
     now = datetime.now(timezone.utc)
     if previous is not None:
         previous.status = "archived"
@@ -223,6 +259,10 @@ def rollback(version_id: int):
         old = session.get(FlowVersion, version_id)
         if old is None:
             abort(404)
+        problems = flows.validate(old.document)
+        if problems:  # a version published before today's rules may not pass them: refused, with the reasons
+            flash(f"Version {old.version} återställdes inte, den klarar inte valideringen: " + "; ".join(problems))
+            return redirect(url_for("flowadmin.history"))
         previous = published_flow(session, old.flow_key)
         copy_ = _new_draft(session, old.flow_key, copy.deepcopy(old.document), f"roll back to version {old.version}")
         _publish(session, copy_, previous, "flow.rollback")
@@ -238,9 +278,14 @@ def api_testcall():
     """Run a test call: {"at": ISO, "tokens": [...], "flow": "draft"|"published", "caller": "..."}."""
     svc = services()
     body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        return jsonify(error='send a JSON object: {"at", "tokens", "flow", "caller"}'), 400
     tokens = body.get("tokens") or []
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
         return jsonify(error="tokens must be a list of strings"), 400
+    wrong = [key for key in ("at", "flow", "caller") if body.get(key) is not None and not isinstance(body[key], str)]
+    if wrong:
+        return jsonify(error=f"{', '.join(wrong)} must be text (a JSON string)"), 400
     try:
         at = parse_instant(body["at"], svc.clock.tz) if body.get("at") else svc.clock.now()
     except ValueError as exc:

@@ -20,7 +20,7 @@ from ivr.schedules import weekly_of
 from core import audit
 from switchboard import testcall
 from core.services import services
-from core.clock import parse_instant
+from core.clock import YEARS, parse_instant
 from switchboard.seed import published_flow
 
 bp = Blueprint("hoursadmin", __name__, template_folder="templates")
@@ -62,6 +62,9 @@ def page():
     svc = services()
     now = svc.clock.now()
     year = request.args.get("year", type=int) or now.year
+    if not YEARS[0] <= year <= YEARS[1]:
+        return (f"Året måste ligga mellan {YEARS[0]} och {YEARS[1]}.", 400,
+                {"Content-Type": "text/plain; charset=utf-8"})
     preview = None
     with svc.sessions() as session:
         rows = list(session.scalars(select(PhoneHours).order_by(PhoneHours.key != "switchboard", PhoneHours.name)))

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Callable
 
+from directory import numbers
 from ivr.engine import CallState
 from ivr.flow import QUEUE_DEFAULTS
 from ivr.models import CallSession, FlowVersion
@@ -231,7 +233,14 @@ class AsteriskCall:
         return Digits(typed) if typed else NoInput()
 
     def transfer(self, transfer: Transfer) -> Step:
-        """``EXEC Dial "<string>,<ring timeout>"``, then ``DIALSTATUS`` says how it ended."""
+        """``EXEC Dial "<string>,<ring timeout>"``, then ``DIALSTATUS`` says how it ended.
+
+        A number the number policy refuses is never dialled (nor filled into the dial template): with no extension
+        left either, the transfer fails as any other failed transfer.
+        """
+        if transfer.number and not numbers.dialable(transfer.number, numbers.Policy.from_settings(
+                self.runner.settings), f"call {self.call_id}"):
+            transfer = replace(transfer, number=None)
         target = dial_string(transfer, self.dial_template, self.outbound_template)
         if target is None:
             log.warning("call %s: %s has no extension or number to dial", self.call_id, transfer.name)

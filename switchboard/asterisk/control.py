@@ -43,6 +43,7 @@ import json
 import logging
 from datetime import datetime
 
+from directory import numbers
 from ivr.protocol import (
     Action, Bridged, Enqueue, Gather, HangUp, OperatorToQueue, Say, Transfer, TransferEnded,
 )
@@ -153,6 +154,9 @@ class AsteriskControl:
     def set_operator(self, operator: str, endpoint: str, state: str, reason: str = "") -> None:
         if not endpoint:
             raise console.ControlError(f"operator {operator} has no phone (endpoint) to put in the queue")
+        decision = numbers.check_endpoint(endpoint, numbers.Policy.from_settings(self.services.settings))
+        if not decision.ok:
+            raise console.ControlError(decision.message)
         interface = operators.interface_of(endpoint, self.services.settings["asterisk"]["dial_template"])
         try:
             if state == "offline":
@@ -212,7 +216,10 @@ class ResumeCall(AsteriskCall):
         with self.runner.sessions() as session:
             row = session.get(ConsoleOperator, operator)
             endpoint = row.endpoint if row else ""
-        return operators.interface_of(endpoint, self.dial_template) if endpoint else None
+        if not numbers.endpoint_dialable(endpoint, numbers.Policy.from_settings(self.runner.settings),
+                                         f"operator {operator}"):
+            return None  # the number policy, again where it is dialled
+        return operators.interface_of(endpoint, self.dial_template)
 
     def run(self) -> str:
         result = "fallback"

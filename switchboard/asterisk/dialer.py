@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 
 from callback.dialer import CallbackCall, DialError, OutcomeHandler
+from directory import numbers
 from switchboard.asterisk.ami import AmiClient, AmiError, AmiUnavailable
 from switchboard.asterisk.mapping import NOT_NUMBER, SAFE_DIAL, app_queue_name
 
@@ -59,8 +60,9 @@ class AmiDialer:
     name = "asterisk"
 
     def __init__(self, client: AmiClient, on_outcome: OutcomeHandler, dial_template: str, outbound_template: str,
-                 ring_timeout: int = 30, brief_audio=None):
+                 ring_timeout: int = 30, brief_audio=None, policy: numbers.Policy | None = None):
         self.client, self.on_outcome = client, on_outcome
+        self.policy = policy or numbers.DEFAULT  # the callback number policy, checked again before dialling
         self.dial_template, self.outbound_template = dial_template, outbound_template
         self.ring_timeout = ring_timeout
         self.brief_audio = brief_audio  # an AudioLibrary, to play the brief to the operator
@@ -71,6 +73,8 @@ class AmiDialer:
         client.on_connect(lambda _client: self._forget_lost())
 
     def place(self, call: CallbackCall) -> str:
+        if not numbers.dialable(call.number, self.policy, f"callback {call.request_id}"):
+            raise DialError(f"callback {call.request_id}: the number policy refuses {call.number}")
         number = NOT_NUMBER.sub("", call.number)
         present = NOT_NUMBER.sub("", call.present_as)
         if not number:
@@ -165,7 +169,7 @@ def make_dialer(settings: dict, on_outcome: OutcomeHandler) -> AmiDialer:
         raise ValueError("the Asterisk dialer needs AMI: set VAXEL_AMI_HOST, VAXEL_AMI_USER and VAXEL_AMI_SECRET")
     ast = settings["asterisk"]
     dialer = AmiDialer(client, on_outcome, ast["dial_template"], ast["outbound_template"],
-                       brief_audio=library_from_settings(settings))
+                       brief_audio=library_from_settings(settings), policy=numbers.Policy.for_callbacks(settings))
     client.start()
     if not client.connected.wait(10):
         log.warning("AMI not connected yet; callbacks fail (and are retried) until it is")

@@ -35,5 +35,6 @@ class AsteriskChannels:
             return Verdict(False, f"no vaxel process holds its FastAGI connection; Asterisk not asked ({why})")
         if any(uniqueid in (c.get("Uniqueid"), c.get("Linkedid")) for c in channels):
             return Verdict(False, "no vaxel process holds its FastAGI connection; Asterisk still has the channel "
-                                  "(the dialplan's fallback took it to the operators)")
+                                  "(the dialplan's fallback takes it to the operators when its current application "
+                                  "returns)", with_pbx=True)
         return Verdict(False, "no vaxel process holds its FastAGI connection and Asterisk has no such channel")

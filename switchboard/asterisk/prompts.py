@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import string
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ivr import speech
-from ivr.flow import Flow
+from ivr.flow import Flow, placeholders
 from ivr.protocol import Say
 from switchboard.asterisk.audio import AudioLibrary, EspeakSox, SynthesisError
 from switchboard.calls import FALLBACK_TEXT  # what the runner says when our own error sends a caller to the centre
@@ -42,7 +41,8 @@ def pieces(say: Say) -> list[str]:
 
 
 def _fixed(template: str) -> bool:
-    return not any(name is not None for _, name, _, _ in string.Formatter().parse(template))
+    """No ``{name}`` to fill in (parsed as the engine renders, so a stored text with stray braces never raises)."""
+    return not placeholders(template)
 
 
 def texts_of_flow(doc: dict[str, Any]) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory import numbers
 from ivr.engine import CallState
 from ivr.models import CallSession
 from switchboard.console.models import ConsoleOperator
@@ -60,6 +61,16 @@ def set_state(session: Session, username: str, state: str, now: datetime, reason
     row = get(session, username, now)
     if row.state != state or row.reason != reason.strip():
         row.state, row.reason, row.since = state, reason.strip(), now
+    return row
+
+
+def set_endpoint(row: ConsoleOperator, endpoint: str, policy: numbers.Policy) -> ConsoleOperator:
+    """Where the operator's calls ring: "" (none), an internal extension, or an endpoint listed in
+    ``twilio.operators`` — the number policy for operator endpoints (:func:`directory.numbers.check_endpoint`)."""
+    decision = numbers.check_endpoint(endpoint, policy)
+    if not decision.ok:
+        raise OperatorError(decision.message)
+    row.endpoint = decision.number
     return row
 
 

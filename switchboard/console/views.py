@@ -19,9 +19,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_login import current_user
 
+from directory import numbers
 from directory.search import entry
 from ivr.engine import CallState
 from ivr.models import CallSession
@@ -81,6 +82,16 @@ def _error(message: str, status: int = 400):
     return jsonify(error=message), status
 
 
+def _body() -> dict:
+    """The request's JSON object ({} when none was sent); any other JSON value is refused with a 400."""
+    body = request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        refusal = jsonify(error="send a JSON object")
+        refusal.status_code = 400
+        abort(refusal)
+    return body
+
+
 def _done():
     broadcaster().poke()
     return snapshot()
@@ -89,7 +100,7 @@ def _done():
 @bp.post("/api/console/state")
 def set_state():
     svc = services()
-    body = request.get_json(silent=True) or {}
+    body = _body()
     with svc.sessions() as session:
         try:
             row = operators.set_state(session, current_user.username, str(body.get("state", "")), svc.clock.now(),
@@ -97,7 +108,11 @@ def set_state():
         except operators.OperatorError as exc:
             return _error(str(exc))
         if body.get("endpoint") is not None:
-            row.endpoint = str(body["endpoint"]).strip()
+            try:
+                operators.set_endpoint(row, str(body["endpoint"]), numbers.Policy.from_settings(svc.settings))
+            except operators.OperatorError as exc:
+                session.rollback()
+                return _error(str(exc))
         session.commit()
         state, endpoint, reason = row.state, row.endpoint, row.reason
     for channel in ("twilio", "asterisk"):
@@ -151,7 +166,7 @@ def answer(call_id: str):
 
 @bp.post("/api/console/calls/<call_id>/transfer")
 def transfer(call_id: str):
-    body = request.get_json(silent=True) or {}
+    body = _body()
     svc = services()
 
     def make(session, call, state):
@@ -192,7 +207,7 @@ def to_queue(call_id: str):
 @bp.post("/api/console/calls/<call_id>/simulate")
 def simulate(call_id: str):
     """How a simulated transfer ends — what a phone would have reported."""
-    status = (request.get_json(silent=True) or {}).get("status", "")
+    status = _body().get("status", "")
     if status not in ("answered", "no-answer", "busy", "failed"):
         return _error("status must be answered, no-answer, busy or failed")
 
@@ -255,7 +270,7 @@ def cancel(call_id: str):
 @bp.post("/api/console/calls/<call_id>/hold")
 def hold(call_id: str):
     svc = services()
-    on = bool((request.get_json(silent=True) or {}).get("on", True))
+    on = bool(_body().get("on", True))
     with svc.sessions() as session:
         found = _call(session, call_id)
         if found is None or not _mine(found[1]):
@@ -271,9 +286,9 @@ def hold(call_id: str):
 def wrapup(call_id: str):
     """The wrap-up of a call I held, during or after the talk, once; ``supersedes`` makes it a logged correction."""
     svc = services()
-    body = request.get_json(silent=True) or {}
+    body = _body()
     outcome = body.get("outcome", "")
-    if outcome not in WRAPUPS:
+    if not isinstance(outcome, str) or outcome not in WRAPUPS:
         return _error(f"outcome must be one of {', '.join(WRAPUPS)}")
     supersedes = body.get("supersedes")
     if supersedes is not None and (isinstance(supersedes, bool) or not isinstance(supersedes, int)):

@@ -4,7 +4,8 @@
   for the public URL (403 and a log line otherwise).
 * Never a dead call: a view that fails answers with its rescue TwiML — the
   apology and the centre queue, or hold music inside a queue — never a 500.
-* Startup refuses a production service that could not check signatures.
+* Startup refuses a production service that could not check signatures, or
+  whose operator line (``twilio.operators``) would refuse everyone.
 """
 
 from __future__ import annotations
@@ -47,6 +48,20 @@ def runner() -> CallRunner:
 
 def now():
     return services().clock.now()
+
+
+def known_operator(who: str) -> bool:
+    """May this ``From`` take callers at the operator line? Only if listed in ``twilio.operators``; an empty list
+    refuses everyone. A refusal is logged."""
+    allowed = config()["operators"]
+    if who and who in allowed:
+        return True
+    if not allowed:
+        log.warning("twilio: %s called the operator line, which refuses everyone while twilio.operators is empty",
+                    who or "-")
+    else:
+        log.warning("twilio: %s called the operator line but is not in twilio.operators", who or "-")
+    return False
 
 
 def base() -> str:
@@ -114,6 +129,11 @@ def check_setup(state) -> None:
     production = svc.settings["service"]["mode"] == "production"
     if production and not os.environ.get(TOKEN_VARIABLE):
         raise RuntimeError(f"{TOKEN_VARIABLE} must be set in production mode when twilio.enabled is true")
+    if production and not settings["operators"]:
+        raise RuntimeError("twilio.operators must list the operators' numbers or clients in production mode when "
+                           "twilio.enabled is true; with it empty the operator line refuses every caller")
+    if not settings["operators"]:
+        log.warning("twilio.operators is empty: /twilio/operator refuses every caller until operators are listed")
     if not settings["validate_signatures"]:
         if production:
             raise RuntimeError("twilio.validate_signatures = false is for development only; refused in production")
@@ -137,6 +157,8 @@ def rescue(kind: str) -> str:
     if kind == "wait":
         return str(twiml.hold(twiml.Links(wait=this_url()), audio()))
     if kind == "operator":
+        if not known_operator(form("From")):  # never hand a caller to a stranger, even when our answer failed
+            return str(twiml.say_and_hang_up(twiml.NOT_AN_OPERATOR, audio()))
         return str(twiml.operator_dial(twiml.CENTRE, link(urls.DEQUEUED, op=form("From")),
                                        link(urls.OPERATOR_NEXT, tried=twiml.CENTRE), int(config()["hold_seconds"])))
     if kind == "decline":

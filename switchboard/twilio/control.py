@@ -52,6 +52,7 @@ from twilio.http import HttpClient
 from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
+from directory import numbers
 from ivr.engine import CallState
 from ivr.models import CallSession
 from ivr.protocol import Action, Bridged, Hangup, OperatorToQueue, Say, Transfer, TransferEnded
@@ -171,7 +172,12 @@ class TwilioControl:
             return ""
         with self.services.sessions() as session:
             row = session.get(ConsoleOperator, operator)
-            return row.endpoint if row else ""
+            endpoint = row.endpoint if row else ""
+        # the number policy again before ringing: an endpoint no longer allowed is treated as no endpoint
+        return endpoint if numbers.endpoint_dialable(endpoint, self.policy(), f"operator {operator}") else ""
+
+    def policy(self) -> numbers.Policy:
+        return numbers.Policy.from_settings(self.settings)
 
     def links(self, call_id: str, step: int) -> twiml.Links:
         return twiml.Links(step=self.link(urls.STEP, s=step), dial=self.link(urls.CONSOLE_DIAL, s=step),
@@ -201,7 +207,7 @@ class TwilioControl:
         for _ in range(3):
             transfer = next((a for a in actions if isinstance(a, Transfer)), None)
             back = next((a for a in actions if isinstance(a, Bridged) and a.via == "returned"), None)
-            if transfer is not None and not transfer.number:
+            if transfer is not None and not numbers.dialable(transfer.number, self.policy(), f"call {call_id}"):
                 log.warning("call %s: %s has no dialable number; the transfer fails", call_id, transfer.name)
                 actions = [a for a in actions if a is not transfer] + calls.handle(call_id, TransferEnded("failed"),
                                                                                    now)
@@ -227,8 +233,9 @@ class TwilioControl:
 
     def perform(self, call_id: str, actions: list[Action]) -> None:
         transfer = next((a for a in actions if isinstance(a, Transfer)), None)
-        if transfer is not None and transfer.attended and transfer.number:
-            return self._consult(call_id, actions, transfer)
+        if transfer is not None and transfer.attended and transfer.number and numbers.dialable(
+                transfer.number, self.policy(), f"call {call_id}"):
+            return self._consult(call_id, actions, transfer)  # a refused number: render() fails the transfer
         self._hang_up_consult(call_id)
         self._update(call_id, twiml=self.render(call_id, actions))
 

@@ -25,6 +25,7 @@ from twilio.http import HttpClient
 from twilio.rest import Client
 
 from callback.dialer import CallbackCall, DialError, OutcomeHandler
+from directory import numbers
 from switchboard.twilio import rest, urls
 
 STATUS_EVENTS = ["answered", "completed"]
@@ -35,13 +36,16 @@ RINGABLE = re.compile(r"\+\d{6,15}|client:\S+|sip:\S+")
 class TwilioDialer:
     name = "twilio"
 
-    def __init__(self, client: Client, public_url: str):
+    def __init__(self, client: Client, public_url: str, policy: numbers.Policy | None = None):
         if not public_url:
             raise ValueError("public.url (VAXEL_PUBLIC_URL) must be set: Twilio needs an address to reach us at")
         self.client, self.base = client, public_url
+        self.policy = policy or numbers.DEFAULT  # the callback number policy, checked again before dialling
 
     def place(self, call: CallbackCall) -> str:
         """Start the call; the Twilio call SID comes back, the outcome later through the status webhook."""
+        if not numbers.dialable(call.number, self.policy, f"callback {call.request_id}"):
+            raise DialError(f"callback {call.request_id}: the number policy refuses {call.number}")
         attempt = {"r": call.request_id, "a": call.attempt}
         operator = call.operator if call.operator and RINGABLE.fullmatch(call.operator) else None
         if operator:
@@ -67,4 +71,4 @@ def make_dialer(settings: dict, on_outcome: OutcomeHandler | None = None,
     api = rest.client(settings, http_client)
     if api is None:
         raise ValueError(rest.MISSING)
-    return TwilioDialer(api, settings["public"]["url"])
+    return TwilioDialer(api, settings["public"]["url"], numbers.Policy.for_callbacks(settings))

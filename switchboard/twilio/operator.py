@@ -9,6 +9,11 @@ queue (:func:`callback.queue.waiting`), which knows the priorities. The
 engine hears ``OperatorAnswered``. When the talk ends — or an empty queue
 was waited on long enough — the operator is served the next caller.
 
+Only callers listed in ``twilio.operators`` are served; with the list empty
+(the default) the line refuses everyone — a stranger must never be connected
+to waiting citizens — and a production service with Twilio enabled refuses to
+start (:func:`.blueprint.check_setup`).
+
 Console operators: when the calling endpoint (``From``) is the
 ``ConsoleOperator.endpoint`` of a console operator, the line serves them only
 while they are *ready* and hold no other call (a transfer they follow, a
@@ -30,7 +35,7 @@ from core.services import services
 from switchboard.console.models import ConsoleOperator
 from switchboard.console.operators import holding, live_calls
 from switchboard.twilio import twiml, urls
-from switchboard.twilio.blueprint import answers, arg, audio, bp, config, form, link, now, runner
+from switchboard.twilio.blueprint import answers, arg, audio, bp, config, form, known_operator, link, now, runner
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +70,7 @@ def _returned_first(queue: str) -> bool:
 @answers("operator")
 def operator():
     who, queue = form("From"), arg("queue") or twiml.CENTRE
-    allowed = config()["operators"]
-    if allowed and who not in allowed:
-        log.warning("twilio: %s called the operator line but is not in twilio.operators", who or "-")
+    if not known_operator(who):
         return twiml.say_and_hang_up(twiml.NOT_AN_OPERATOR, audio())
     username, refusal = _console_operator(who)
     if refusal:

@@ -21,6 +21,7 @@ from typing import Iterable, Sequence
 from twilio.twiml.voice_response import Gather as GatherVerb
 from twilio.twiml.voice_response import VoiceResponse
 
+from directory import numbers
 from ivr.protocol import Action, Enqueue, Gather, HangUp, Say, Transfer
 
 CENTRE = "centre"
@@ -118,7 +119,12 @@ def _gather(response: VoiceResponse, action: Gather, url: str, silence_url: str,
     response.redirect(silence_url, method="POST")
 
 
-def _dial(response: VoiceResponse, action: Transfer, links: Links, caller_id: str) -> None:
+def _dial(response: VoiceResponse, action: Transfer, links: Links, caller_id: str,
+          policy: numbers.Policy | None = None) -> None:
+    if not numbers.dialable(action.number, policy or numbers.current(), f"transfer to {action.name}"):
+        # the number policy refuses it: never dialled; the Dial action hears no DialCallStatus -> a failed transfer
+        response.redirect(links.dial, method="POST")
+        return
     dial = response.dial(action=links.dial, method="POST", timeout=action.ring_timeout, answer_on_bridge=True,
                          caller_id=caller_id or None)
     dial.number(action.number, url=links.whisper or None, method="POST" if links.whisper else None)
@@ -130,12 +136,14 @@ def _enqueue(response: VoiceResponse, queue: str, returned: bool, links: Links) 
 
 
 def call_twiml(actions: Sequence[Action], where: Where, links: Links, audio: Audio, caller_id: str = "",
-               hints: Sequence[str] = ()) -> VoiceResponse:
+               hints: Sequence[str] = (), policy: numbers.Policy | None = None) -> VoiceResponse:
     """The TwiML for one step of a call in its normal flow (not inside a queue).
 
     If the actions end without handing the call on (a Gather, Dial, Enqueue or
     Hangup), ``where`` decides: back into the queue, hang up when the engine is
-    done, or let the engine time out through the step URL.
+    done, or let the engine time out through the step URL. A transfer to a number
+    the number policy refuses (``policy``, else the running service's) is not
+    dialled: a ``<Redirect>`` to the Dial action reports it as a failed transfer.
     """
     response = VoiceResponse()
     says: list[Say] = []
@@ -151,7 +159,7 @@ def call_twiml(actions: Sequence[Action], where: Where, links: Links, audio: Aud
             audio.say(response, say.text, say.lang)
         says = []
         if isinstance(action, Transfer):
-            _dial(response, action, links, caller_id)
+            _dial(response, action, links, caller_id, policy)
             handed_on = True
         elif isinstance(action, Enqueue):
             _enqueue(response, action.queue, action.returned, links)
