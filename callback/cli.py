@@ -22,7 +22,7 @@ PURGE_AHEAD = timedelta(days=1)  # how far --at may run ahead of the real clock 
 AT_HELP = "Pretend it is this ISO-8601 time (and let the clock run on from it); not in production mode."
 
 
-def _clock(at_text: str | None, purges: bool = False) -> Clock:
+def at_clock(at_text: str | None, purges: bool = False) -> Clock:
     """The clock ``--at`` asks for. A command that ``purges`` refuses a time more than a day after the real clock:
     pretending it is later would delete citizens' numbers before their retention has passed."""
     svc = services()
@@ -60,7 +60,7 @@ def _local(moment: datetime | None, tz) -> str:
 def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> None:
     """Requests to call back: failed first, then in the order they will be dialled."""
     svc = services()
-    now = _clock(at_text).now()
+    now = at_clock(at_text).now()
     with svc.sessions() as session:
         rows = operators.rows(session, now, svc.settings, closed_hours=closed_hours)
     if as_json:
@@ -90,7 +90,7 @@ def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> Non
 def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str | None) -> None:
     """Run the dispatcher: ONE process next to `vaxel serve` (a second one is harmless but pointless)."""
     svc = services()
-    clock = _clock(at_text, purges=not dry_run)  # a run purges numbers (--once too); a dry run changes nothing
+    clock = at_clock(at_text, purges=not dry_run)  # a run purges numbers (--once too); a dry run changes nothing
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per wake-up
     if dry_run:
@@ -130,5 +130,5 @@ def callbacks_purge(at_text: str | None) -> None:
     svc = services()
     days = svc.settings["callback"]["retention_days"]
     with svc.sessions() as session:
-        purged = retention.purge(session, _clock(at_text, purges=True).now(), days)
+        purged = retention.purge(session, at_clock(at_text, purges=True).now(), days)
     click.echo(f"purged the numbers of {purged} request(s) closed more than {days} days ago")

@@ -26,6 +26,7 @@ from core.services import services
 from switchboard import traffic
 from switchboard.calls import CallRunner
 from switchboard.reconcile import Reconciler
+from callback.cli import at_clock
 from core.clock import parse_instant
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -116,15 +117,7 @@ def reconcile_command(at_text: str | None, as_json: bool) -> None:
     from switchboard.asterisk.service import Telephony, ami_client
 
     svc = services()
-    now = svc.clock.now
-    if at_text:
-        if svc.settings["service"]["mode"] == "production":
-            raise click.UsageError("--at is not allowed in production mode")
-        try:
-            moment = parse_instant(at_text, svc.clock.tz)
-        except ValueError as exc:
-            raise click.UsageError(str(exc)) from None
-        now = lambda: moment  # noqa: E731
+    now = at_clock(at_text).now
     phones = Telephony(ami=ami_client(svc.settings))  # holds no FastAGI connection: every stale beat is stale
     if phones.ami is not None:
         phones.ami.start()
