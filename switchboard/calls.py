@@ -37,6 +37,12 @@ FALLBACK_TEXT = {
 }
 
 
+def _column(number: str | None) -> str | None:
+    """A caller id as the call row keeps it: a SIP URI or a client name longer than the column is cut, never
+    refused (PostgreSQL would refuse the whole call, and the caller would have no call in our books)."""
+    return number[:CallSession.caller.type.length] if number else number
+
+
 class CallNotFound(LookupError):
     pass
 
@@ -72,8 +78,9 @@ class CallRunner:
                 version = published_flow(session)
                 if version is None:
                     raise RuntimeError("no published call flow; run `vaxel db upgrade`")
-                call = CallSession(call_id=call_id, channel=self.channel, flow_version_id=version.id, caller=caller,
-                                   called=called, started_at=now, updated_at=now, step=0, state={})
+                call = CallSession(call_id=call_id, channel=self.channel, flow_version_id=version.id,
+                                   caller=_column(caller), called=_column(called), started_at=now, updated_at=now,
+                                   step=0, state={})
                 session.add(call)
                 result = self._run(session, call, flow_for(version), None, Start(caller, called, lang), now)
                 session.commit()
@@ -189,8 +196,8 @@ class CallRunner:
                 if call is None:
                     version = published_flow(session)
                     call = CallSession(call_id=call_id, channel=self.channel,
-                                       flow_version_id=version.id if version else None, caller=caller,
-                                       called=called, started_at=now, updated_at=now, step=0, state={})
+                                       flow_version_id=version.id if version else None, caller=_column(caller),
+                                       called=_column(called), started_at=now, updated_at=now, step=0, state={})
                     session.add(call)
                 placement = centre.join(session, call_id, "centre", now, self.settings["queue"])
                 position, wait = placement.position, placement.estimated_wait

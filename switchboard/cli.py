@@ -171,6 +171,9 @@ HINTS = {
 }
 
 
+HIDDEN_CALLER = {"anonymous", "unknown", "restricted", "private", "unavailable"}
+
+
 def _is_phone_number(text: str) -> bool:
     """A number someone can dial: '+46406280400' or '046-628 04 00' (read as Swedish)."""
     import phonenumbers
@@ -199,6 +202,9 @@ def call(tokens: tuple[str, ...], at_text: str | None, caller: str, called: str,
     svc = services()
     if not _is_phone_number(called):
         raise click.BadParameter(f"{called!r} is not a phone number, e.g. +46406280400", param_hint="'--to'")
+    if caller.strip().lower() not in HIDDEN_CALLER and not _is_phone_number(caller):
+        raise click.BadParameter(f"{caller!r} is not a phone number (or 'anonymous'), e.g. +46701740699",
+                                 param_hint="'--from'")
     try:
         at = parse_instant(at_text, svc.clock.tz) if at_text else svc.clock.now()
         parse_script(tokens)

@@ -190,3 +190,15 @@ def test_handed_off_closes_a_call_the_pbx_took_over(calls, sessions):
     calls.handed_off("pbx", T0 + timedelta(seconds=10), "again")  # idempotent
     with sessions() as session:
         assert [e.type for e in events_of(session, "pbx")].count("call_ended") == 1
+
+
+def test_a_caller_id_longer_than_the_column_is_kept_cut_not_refused(calls, sessions):
+    """A SIP URI caller id of 100 characters: on PostgreSQL the whole call used to be refused (and then missing)."""
+    from ivr.models import CallSession
+
+    caller = "sip:" + "a" * 80 + "@pbx.example.org"
+    actions = calls.start("long-caller", T0, caller=caller)
+    assert "to_centre" not in [a.prompt for a in actions if a.kind == "say"]  # the flow, not the fallback
+    calls.handle("long-caller", Digits("2"), T0)
+    with sessions() as session:
+        assert session.get(CallSession, "long-caller").caller == caller[:32]

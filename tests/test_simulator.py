@@ -113,6 +113,7 @@ def test_human_output_and_calls_show(runner):
     (["call", "--at", "tomorrow", "2"], "ISO-8601"),
     (["call", "--at", "9999-12-31T16:55:00+01:00", "2"], "outside the years"),  # was an OverflowError mid-call
     (["call", "--at", "0001-01-01T10:00:00+01:00", "2"], "outside the years"),
+    (["call", "--from", "x" * 1000, "2"], "is not a phone number"),  # PostgreSQL refused the call row
 ])
 def test_bad_tokens_or_time_give_a_clear_error_and_exit_2(runner, sessions, args, message):
     result = runner.invoke(args=args)
