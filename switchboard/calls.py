@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ivr.engine import CallState, Step
 from ivr.flow import Flow
 from ivr.models import CallSession, FlowVersion
-from ivr.protocol import Action, Enqueue, Input, Request, Say, Start
+from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
 from switchboard.call_facts import CallFacts, drive
@@ -139,19 +139,35 @@ class CallRunner:
         """The adapter failed and the PBX's own fallback (the operators) took the call: close it in our books."""
         with self.sessions() as session:
             call = session.get(CallSession, call_id)
-            if call is None or not call.state:
+            if call is None or not call.state or CallState.from_dict(call.state).ended:
                 return
-            state = CallState.from_dict(call.state)
-            if state.ended:
-                return
-            call.step += 1
-            event_log.record(session, call_id, call.step, [("call_ended", {
-                "reason": "handed_to_pbx", "detail": detail, "node": state.node, "awaiting": state.awaiting})],
-                now, self.channel)
-            centre.leave(session, call_id, now, "handed_off")
-            state.awaiting = ""
-            call.state, call.ended_at, call.updated_at = state.to_dict(), now, now
+            self.hand_off_in(session, call, now, detail)
             session.commit()
+
+    def hand_off_in(self, session: Session, call: CallSession, now: datetime, detail: str) -> None:
+        """Within the caller's transaction: the PBX has the caller now (not a lost call) — end it so."""
+        state = CallState.from_dict(call.state) if call.state else None
+        call.step += 1
+        event_log.record(session, call.call_id, call.step, [("call_ended", {
+            "reason": "handed_to_pbx", "detail": detail, "node": state.node if state else None,
+            "awaiting": state.awaiting if state else None})], now, self.channel)
+        centre.leave(session, call.call_id, now, "handed_off")
+        if state is not None:
+            state.awaiting = ""
+            call.state = state.to_dict()
+        call.ended_at = call.updated_at = now
+
+    def hang_up_in(self, session: Session, call: CallSession, now: datetime) -> None:
+        """Within the caller's transaction: what the caller hanging up now does (abandoned, transfer failed, ...)."""
+        state = CallState.from_dict(call.state) if call.state else None
+        version = session.get(FlowVersion, call.flow_version_id) if call.flow_version_id else None
+        if state is None or state.ended or version is None:  # nothing the engine can step: close it by hand
+            call.step += 1
+            event_log.record(session, call.call_id, call.step, [("call_ended", {"reason": "caller_hangup"})], now,
+                             self.channel)
+        else:
+            self._run(session, call, flow_for(version), state, Hangup(), now)
+        call.ended_at = call.updated_at = now
 
     def state_of(self, call_id: str) -> CallState | None:
         with self.sessions() as session:

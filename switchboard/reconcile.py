@@ -35,11 +35,9 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from callback import queue as centre
-from ivr.engine import CallState
-from ivr.models import CallSession, FlowVersion
-from ivr.protocol import Hangup
+from ivr.models import CallSession
 from stats import events as event_log
-from switchboard.calls import CallRunner, flow_for
+from switchboard.calls import CallRunner
 
 log = logging.getLogger(__name__)
 
@@ -110,25 +108,11 @@ def close_gone(sessions: sessionmaker[Session], settings: dict, call_id: str, st
         call.step += 1
         event_log.record(session, call_id, call.step, [("reconciled", {
             "platform": platform, "why": verdict.detail, "last_seen": seen.isoformat()})], at, call.channel)
-        state = CallState.from_dict(call.state) if call.state else None
-        version = session.get(FlowVersion, call.flow_version_id) if call.flow_version_id else None
-        if verdict.with_pbx:  # not a lost caller: as CallRunner.handed_off, the operators have them now
-            call.step += 1
-            event_log.record(session, call_id, call.step, [("call_ended", {
-                "reason": "handed_to_pbx", "detail": verdict.detail, "node": state.node if state else None,
-                "awaiting": state.awaiting if state else None})], at, call.channel)
-            centre.leave(session, call_id, at, "handed_off")
-            if state is not None:
-                state.awaiting = ""
-                call.state = state.to_dict()
-        elif state is not None and not state.ended and version is not None:
-            runner = CallRunner(sessions, settings, channel=call.channel)
-            runner._run(session, call, flow_for(version), state, Hangup(), at)  # what the caller's hang-up does
-        else:  # no state to step: close it by hand
-            call.step += 1
-            event_log.record(session, call_id, call.step, [("call_ended", {"reason": "reconciled"})], at,
-                             call.channel)
-        call.ended_at = call.updated_at = at
+        runner = CallRunner(sessions, settings, channel=call.channel)
+        if verdict.with_pbx:  # not a lost caller: the PBX's fallback takes them to the operators
+            runner.hand_off_in(session, call, at, verdict.detail)
+        else:
+            runner.hang_up_in(session, call, at)
         centre.leave(session, call_id, at, "reconciled")
         session.commit()
         return True
