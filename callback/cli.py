@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from datetime import datetime, timedelta, timezone
 
 import click
@@ -13,6 +12,7 @@ from callback import operators, outcomes, retention
 from callback.dialer import OUTCOMES
 from callback.dispatcher import Dispatcher, load_dialer
 from callback.dryrun import DryRunDialer
+from core import logs
 from core.services import services
 from core.clock import Clock, parse_instant
 
@@ -91,8 +91,10 @@ def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str 
     """Run the dispatcher: ONE process next to `vaxel serve` (a second one is harmless but pointless)."""
     svc = services()
     clock = at_clock(at_text, purges=not dry_run)  # a run purges numbers (--once too); a dry run changes nothing
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per wake-up
+    try:
+        logs.configure(svc.settings)
+    except ValueError as exc:  # a log.format or log.level that does not exist
+        raise click.UsageError(str(exc)) from None
     if dry_run:
         calls = _dispatcher(DryRunDialer(click.echo), clock).preview()
         click.echo(f"dry run at {clock.now().isoformat(timespec='seconds')}: {len(calls)} callback(s) due; "

@@ -101,6 +101,13 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "heartbeat_seconds": 15,  # a process holding FastAGI connections proves them alive this often
         "batch": 200,  # stale calls looked at per pass
     },
+    "log": {  # core/logs.py; README "Production"
+        "format": "text",  # "json": one JSON object per line (call id, channel, step), for a log shipper
+        "level": "INFO",  # DEBUG, INFO, WARNING, ERROR
+    },
+    "metrics": {  # /metrics for Prometheus (switchboard/metrics.py); the token only from VAXEL_METRICS_TOKEN
+        "callback_overdue_minutes": 15,  # a callback due this long and not dialled counts as overdue
+    },
     "demo": {
         "file": str(CONFIG_DIR / "demo" / "municipality.toml"),
     },
@@ -143,9 +150,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "port": 5038,
         "user": "vaxel",  # the secret only from VAXEL_AMI_SECRET
     },
+    "smtp": {
+        "host": "",  # empty: e-mail off
+        "port": 25,
+        "starttls": False,
+        "username": "",
+        "password": "",
+        "sender": "vaxel@kommun.example",
+        "timeout_seconds": 10,
+    },
 }
 
-SECRETS = {("service", "secret_key"), ("ami", "secret")}
+SECRETS = {("service", "secret_key"), ("ami", "secret"), ("metrics", "token")}
 
 
 class SettingsError(ValueError):
@@ -179,6 +195,7 @@ def load_settings(
     settings = copy.deepcopy(DEFAULTS)
     settings["service"]["secret_key"] = None
     settings["ami"]["secret"] = None
+    settings["metrics"]["token"] = None
     path = path or environ.get("VAXEL_CONFIG")
     if path:
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Callable
 
@@ -11,6 +10,7 @@ from flask.cli import AppGroup
 
 from stats import export, facts, report, retention
 from stats.definitions import Definitions
+from core import logs
 from core.services import services
 
 stats_cli = AppGroup("stats", help="Statistics: service targets, reports, the raw data file, retention.")
@@ -113,7 +113,10 @@ def stats_run() -> None:
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     svc = services()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(svc.settings)
+    except ValueError as exc:  # a log.format or log.level that does not exist
+        raise click.UsageError(str(exc)) from None
     try:
         retention.key_from()
     except retention.RetentionError as exc:

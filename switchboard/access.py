@@ -7,8 +7,9 @@ directory and the console; ``stats`` reads statistics. ``public`` needs no
 login; ``any`` needs a login of any role; ``operator,stats`` lists several
 roles; ``twilio`` endpoints are the webhooks Twilio's platform posts to: no
 login, but refused (403) without a valid ``X-Twilio-Signature`` by the Twilio
-blueprint's own check (and 404 while ``twilio.enabled`` is false). Nothing
-changes this table at run time.
+blueprint's own check (and 404 while ``twilio.enabled`` is false);
+``monitoring`` is for Prometheus: no login, but loopback only or a bearer token
+(:mod:`switchboard.metrics`). Nothing changes this table at run time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ RULES: dict[str, str] = {
     "static": "public",
     "web.index": "public",
     "web.healthz": "public",
+    "metrics.metrics": "monitoring",  # loopback, or VAXEL_METRICS_TOKEN (switchboard/metrics.py)
     "ivr.hours_page": "public",
     "auth.login": "public",
     "auth.logout": "any",  # any logged-in user
@@ -102,7 +104,7 @@ RULES: dict[str, str] = {
 
 def allowed(rule: str, role: str | None) -> bool:
     """May a user with ``role`` (None = anonymous) use an endpoint with ``rule``?"""
-    if rule in ("public", "twilio"):
+    if rule in ("public", "twilio", "monitoring"):
         return True
     if role is None:
         return False

@@ -21,7 +21,7 @@ from directory.views import bp as directory_bp
 from ivr.views import bp as ivr_bp
 from stats import facts
 from stats.views import bp as stats_bp
-from switchboard import auth, cli
+from switchboard import auth, cli, metrics
 from switchboard.admin.flow import bp as flow_admin_bp
 from switchboard.admin.hours import bp as hours_admin_bp
 from switchboard.audit_views import bp as audit_bp
@@ -47,7 +47,7 @@ SECURITY_HEADERS = {
 }
 
 BLUEPRINTS = (web_bp, ivr_bp, callback_bp, directory_bp, flow_admin_bp, hours_admin_bp, audit_bp, console_bp,
-              twilio_bp, stats_bp)
+              twilio_bp, stats_bp, metrics.bp)
 
 
 def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Flask:
@@ -79,6 +79,7 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     auth.init_app(app)
     app.before_request(refuse_nul)
     app.after_request(security_headers)
+    metrics.instrument(app, svc)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     cli.register(app)

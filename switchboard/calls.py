@@ -25,6 +25,7 @@ from ivr.models import CallSession, FlowVersion
 from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
+from core import logs
 from switchboard.call_facts import CallFacts, drive
 from switchboard.console import wrapups
 from switchboard.seed import published_flow
@@ -70,7 +71,7 @@ class CallRunner:
 
     def start(self, call_id: str, now: datetime, caller: str | None = None, called: str | None = None,
               lang: str | None = None) -> list[Action]:
-        with self.sessions() as session:
+        with logs.call_context(call_id, self.channel), self.sessions() as session:
             existing = session.get(CallSession, call_id)
             if existing is not None:  # a retried "call comes in" webhook: the call already runs
                 return []
@@ -91,7 +92,7 @@ class CallRunner:
                 return self._fallback(call_id, now, caller, called)
 
     def handle(self, call_id: str, inp: Input, now: datetime) -> list[Action]:
-        with self.sessions() as session:
+        with logs.call_context(call_id, self.channel), self.sessions() as session:
             query = select(CallSession).where(CallSession.call_id == call_id)
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update()
@@ -195,7 +196,10 @@ class CallRunner:
     def _record(self, session: Session, call: CallSession, result: Step, now: datetime) -> None:
         event_log.record(session, call.call_id, call.step, [(e.type, e.data) for e in result.events], now,
                          self.channel)
-        for event in result.events:
+        logs.set_step(call.step)
+        for event in result.events:  # the log follows a call as `vaxel calls show` does (numbers masked there)
+            details = " ".join(f"{k}={v}" for k, v in event.data.items() if v not in (None, [], ""))
+            log.info("%s %s", event.type, details, extra={"event": event.type})
             if event.type == "queue_left":
                 centre.leave(session, call.call_id, now, event.data["reason"])
 

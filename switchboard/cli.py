@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import threading
 import uuid
@@ -20,7 +19,7 @@ from ivr.protocol import Hangup
 from ivr.simulator import ScriptError, Simulation, parse_script
 from stats.events import events_of
 from stats.models import CallEvent
-from core import audit
+from core import audit, logs
 from switchboard import db
 from core.services import services
 from switchboard import traffic
@@ -82,8 +81,11 @@ def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: in
     svc = services()
     settings = svc.settings["service"]
     host, port = host or settings["host"], port or settings["port"]
+    try:
+        logs.configure(svc.settings)
+    except ValueError as exc:  # a log.format or log.level that does not exist
+        raise click.UsageError(str(exc)) from None
     phones = telephony.start(svc, agi_host, agi_port, say=click.echo)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     reconciler = Reconciler(svc.sessions, svc.settings, platforms(phones), svc.clock.now)
 
     def reconcile() -> None:
@@ -487,10 +489,30 @@ def demo_traffic(days: int, per_day: int, seed: int) -> None:
                f"{counts['wrapups']} wrap-ups)")
 
 
+@click.command("doctor")
+@with_appcontext
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.5, 60),
+              help="Seconds to wait for each server (AMI, Twilio, the mail server).")
+def doctor_command(timeout: float) -> None:
+    """Check this site's set-up and say what is wrong; exits 1 on any error (README "Production")."""
+    from collections import Counter
+
+    from switchboard import doctor
+
+    levels: Counter[str] = Counter()
+    for finding in doctor.run(services(), timeout):
+        click.echo(finding.line())
+        levels[finding.level] += 1
+    click.echo(f"{sum(levels.values())} checks: {levels[doctor.OK]} ok, {levels[doctor.OFF]} off, "
+               f"{levels[doctor.WARNING]} warning(s), {levels[doctor.ERROR]} error(s)")
+    sys.exit(1 if levels[doctor.ERROR] else 0)
+
+
 def register(app: Flask) -> None:
     from callback.cli import callbacks_cli
 
-    for command in (db_cli, demo_cli, calls_cli, user_cli, directory_cli, serve, call, reconcile_command):
+    for command in (db_cli, demo_cli, calls_cli, user_cli, directory_cli, serve, call, reconcile_command,
+                    doctor_command):
         app.cli.add_command(command)
     app.cli.add_command(callbacks_cli)
     from switchboard.asterisk.cli import prompts_cli

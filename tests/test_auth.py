@@ -100,7 +100,7 @@ def test_every_route_has_an_access_rule_and_anonymous_gets_no_staff_data(app, cl
         if "GET" not in rule.methods or rule.arguments - set(rule.defaults or {}):
             continue
         reply = client.get(rule.rule)
-        if RULES[rule.endpoint] in ("public", "twilio"):
+        if RULES[rule.endpoint] in ("public", "twilio", "monitoring"):  # monitoring: tests/test_metrics.py
             continue
         assert reply.status_code in (302, 401), (rule.rule, reply.status_code)
         if reply.status_code == 302:
@@ -112,7 +112,9 @@ def test_the_access_table_is_complete_and_honest(app, client, monkeypatch):
     ``twilio`` rule, and each of them refuses a request that Twilio did not sign."""
     endpoints = {r.endpoint for r in app.url_map.iter_rules()}
     assert sorted(set(RULES) - endpoints) == [], "rules for endpoints that do not exist"
-    assert set(RULES.values()) <= {"public", "any", "twilio", "admin", "operator", "stats", "operator,stats"}
+    assert set(RULES.values()) <= {"public", "any", "twilio", "monitoring", "admin", "operator", "stats",
+                                   "operator,stats"}
+    assert [e for e, rule in RULES.items() if rule == "monitoring"] == ["metrics.metrics"]
     twilio_rules = sorted(e for e, rule in RULES.items() if rule == "twilio")
     assert twilio_rules == sorted(e for e in endpoints if e.startswith("twilio."))
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "a-token-nobody-signed-with")

@@ -307,6 +307,16 @@ class AmiClient:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def probe(self, boot_wait: float) -> bool:
+        """Log in once, without the reconnecting supervisor (``vaxel doctor``): True when Asterisk says
+        ``FullyBooted`` within ``boot_wait`` seconds. Raises :class:`AmiUnavailable` (unreachable) or
+        :class:`AmiError` (login refused). Actions work on this connection until :meth:`stop`."""
+        manager = self._connect()
+        booted = manager.fully_booted.wait(boot_wait)
+        self._booting = False
+        self.connected.set()
+        return booted
+
     def _supervise(self) -> None:
         delay = self.backoff_first
         while not self._stop.is_set():

@@ -35,6 +35,7 @@ from switchboard.asterisk.mapping import (
 from switchboard.asterisk.prompts import pieces
 from switchboard.asterisk.queueing import wait_in_queue
 from switchboard.calls import CallRunner, flow_for
+from switchboard.metrics import AGI_STEP_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,9 @@ class AsteriskCall:
         result, started = "fallback", False
         try:
             self.channel.answer()
-            actions = self.runner.start(self.call_id, self.clock.now(), caller_of(self.channel.env),
-                                        called_of(self.channel.env))
+            with AGI_STEP_SECONDS.labels("start").time():  # the adapter boundary: what the caller waits for
+                actions = self.runner.start(self.call_id, self.clock.now(), caller_of(self.channel.env),
+                                            called_of(self.channel.env))
             if not actions:  # already in our books: another process runs it, or it is over
                 self._duplicate("already exists")
                 return result  # fallback, told in finally; nothing recorded: started is False
@@ -121,7 +123,9 @@ class AsteriskCall:
                 if self.channel.hung_up and self.console_took_over():
                     return "console"
                 inp, at = step
-                step = self.perform(self.runner.handle(self.call_id, inp, at))
+                with AGI_STEP_SECONDS.labels(inp.kind).time():
+                    actions = self.runner.handle(self.call_id, inp, at)
+                step = self.perform(actions)
             result = "hangup" if self.channel.hung_up else "done"
         except AgiBoundExceeded:  # Asterisk stopped answering, not the caller: the dialplan's fallback has them
             if started:

@@ -77,6 +77,7 @@ class FakeAmi:
     booting: bool = False  # still loading modules: no FullyBooted, app_queue's actions unknown
     channels: list[dict[str, str]] = field(default_factory=list)  # what CoreShowChannels lists (missing: defaults)
     hidden_events: set[str] = field(default_factory=set)  # never sent, as if filtered on the way
+    queues: set[str] | None = None  # the queues app_queue has; None = every queue asked about
     _clients: list[socket.socket] = field(default_factory=list)
     _authed: set[socket.socket] = field(default_factory=set)
     _send_locks: dict[socket.socket, threading.Lock] = field(default_factory=dict)
@@ -169,6 +170,9 @@ class FakeAmi:
             return [{"Response": "Success", "ActionID": "somebody-else"}, *noise, {**ok, "Ping": "Pong"}]
         if action == "QueueStatus":
             queue = a.get("Queue", "centre")
+            if self.queues is not None and queue not in self.queues:  # app_queue lists nothing for it
+                return [{**ok, "EventList": "start", "Message": "Queue status will follow"},
+                        {"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete", "ListItems": "0"}]
             params = {**FIRST_EVENT["QueueParams"], "Queue": queue, "ActionID": aid}
             members = [{**FIRST_EVENT["QueueMember"], **m, "Queue": queue, "Location": i, "StateInterface": i,
                         "ActionID": aid} for i, m in self.members.items()]
