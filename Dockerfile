@@ -22,7 +22,8 @@ FROM python:3.11-slim-bookworm
 RUN apt-get update \
     && apt-get install -y --no-install-recommends espeak-ng sox \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /var/lib/vaxel --create-home --shell /usr/sbin/nologin vaxel
+    && useradd --system --uid 10001 --user-group --home-dir /var/lib/vaxel --create-home --shell /usr/sbin/nologin vaxel \
+    && install -d -o vaxel -g vaxel -m 0750 /var/lib/vaxel/sounds
 
 COPY --from=build /opt/vaxel /opt/vaxel
 

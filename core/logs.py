@@ -102,9 +102,10 @@ class _Handler(logging.StreamHandler):
     """The handler :func:`configure` owns (so configuring again replaces it and leaves others alone)."""
 
 
-def configure(settings: dict, stream=None) -> logging.Handler:
-    """Send log lines to ``stream`` (standard error) in ``log.format`` at ``log.level``; replaces an earlier call."""
-    fmt, level = settings["log"]["format"], str(settings["log"]["level"]).upper()
+def configure(settings: dict, stream=None, level: str | None = None) -> logging.Handler:
+    """Send log lines to ``stream`` (standard error) in ``log.format`` at ``log.level`` (or ``level``); replaces an
+    earlier call."""
+    fmt, level = settings["log"]["format"], str(level or settings["log"]["level"]).upper()
     if fmt not in FORMATS:
         raise ValueError(f"log.format (VAXEL_LOG_FORMAT) must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if level not in LEVELS:

@@ -79,9 +79,9 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     auth.init_app(app)
     app.before_request(refuse_nul)
     app.after_request(security_headers)
-    metrics.instrument(app, svc)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    metrics.instrument(app, svc)  # after the blueprints: it times the Twilio webhooks among them
     cli.register(app)
     return app
 

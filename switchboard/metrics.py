@@ -23,7 +23,9 @@ import time
 from datetime import timedelta
 
 from flask import Blueprint, Flask, Response, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from sqlalchemy import func, select
 
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
+disable_created_metrics()  # no *_created series: a process's start time says nothing here
 PROCESS = CollectorRegistry()  # this process's own figures; the database's are collected per app
 # a webhook answers within Twilio's 15 s; an AGI step is silence on the line: both should be well under a second
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0)
@@ -185,6 +188,10 @@ def instrument(app: Flask, services: Services) -> None:
     registry.register(Switchboard(services))
     app.extensions["vaxel_metrics"] = registry
     count_errors()
+    for rule in app.url_map.iter_rules():  # every series from the first scrape on, at 0 until used
+        if rule.endpoint.startswith("twilio."):
+            WEBHOOK_SECONDS.labels(rule.rule)
+    AGI_STEP_SECONDS.labels("start")
 
     @app.before_request
     def start_timer() -> None:
