@@ -154,7 +154,7 @@ def prompts(site: Site) -> Iterator[Finding]:
 
 
 def ami(site: Site) -> Iterator[Finding]:
-    from switchboard.asterisk.ami import AmiClient
+    from switchboard.asterisk.ami import AmiClient, AmiError
     from switchboard.asterisk.mapping import app_queue_name
 
     cfg = site.settings["ami"]
@@ -168,7 +168,7 @@ def ami(site: Site) -> Iterator[Finding]:
         try:
             booted = client.probe(site.timeout)
         except Exception as exc:
-            refused = "refused" in str(exc)
+            refused = isinstance(exc, AmiError)  # Asterisk answered, and said no
             hint = ("check VAXEL_AMI_SECRET against the secret in manager_vaxel.conf, and its permit line"
                     if refused else "is Asterisk running, and may this host reach its AMI port?")
             yield Finding(ERROR, "ami", f"cannot log in to AMI at {where} as {cfg['user']!r} ({_why(exc)}): {hint}")
