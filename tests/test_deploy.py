@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
+UNITS = sorted((ROOT / "deploy" / "systemd").glob("vaxel*.*"))  # services and the backup timer
 VAXEL = str(Path(sys.executable).parent / "vaxel")
 HARDENING = {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
              "User": "vaxel", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes"}
@@ -31,13 +31,19 @@ def unit_settings(path: Path) -> dict[str, list[str]]:
 def test_a_unit_for_the_service_the_dispatcher_and_the_statistics_jobs_each_hardened():
     commands = {}
     for unit in UNITS:
+        if unit.suffix != ".service":
+            continue
         settings = unit_settings(unit)
         for key, value in HARDENING.items():
             assert settings.get(key) == [value], (unit.name, key)
+        if unit.name == "vaxel-backup.service":
+            assert settings["Type"] == ["oneshot"] and "pg_dump --format=custom" in settings["ExecStart"][0]
+            continue
         assert settings["Restart"] == ["always"]
         commands[unit.name] = settings["ExecStart"][0].split("/bin/vaxel ")[1]
     assert commands == {"vaxel.service": "serve", "vaxel-callbacks.service": "callbacks run",
                         "vaxel-stats.service": "stats run"}
+    assert unit_settings(ROOT / "deploy" / "systemd" / "vaxel-backup.timer")["Persistent"] == ["true"]
 
 
 def _installed_units(tmp_path: Path, text_of=lambda text: text) -> list[Path]:
@@ -56,7 +62,7 @@ def test_systemd_verifies_the_units_and_rates_their_exposure_ok(tmp_path):
     verified = subprocess.run(["systemd-analyze", "verify", *map(str, units)], capture_output=True, text=True,
                               timeout=60)
     assert verified.returncode == 0 and verified.stderr == "", verified.stderr
-    for unit in units:
+    for unit in (u for u in units if u.suffix == ".service"):
         security = subprocess.run(["systemd-analyze", "security", "--offline=true", str(unit)], capture_output=True,
                                   text=True, timeout=60)
         exposure = re.search(r"Overall exposure level for \S+: ([\d.]+) (\w+)", security.stdout)
