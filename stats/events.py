@@ -6,6 +6,7 @@ definition per figure. ``EVENT_TYPES`` is the documented vocabulary (README).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Iterable
 
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from stats import facts
 from stats.models import CallEvent
+
+log = logging.getLogger(__name__)
 
 EVENT_TYPES: dict[str, str] = {
     "call_started": "a call reached the flow (caller, called number, language, flow version)",
@@ -59,6 +62,10 @@ def record(
         rows.append(dict(call_id=call_id, step=step, seq=seq, type=type_, at=at, channel=channel, data=data))
     if not rows:
         return
+    for row in rows:  # the log follows a call as `vaxel calls show` does (core/logs.py masks the numbers)
+        details = " ".join(f"{k}={v}" for k, v in row["data"].items() if v not in (None, [], ""))
+        log.info("%s %s", row["type"], details,
+                 extra={"event": row["type"], "call_id": call_id, "channel": channel, "step": step})
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(CallEvent).on_conflict_do_nothing(index_elements=["call_id", "step", "seq"]), rows)
     facts.mark(session, call_id)  # its stats fact row is re-folded before this transaction commits

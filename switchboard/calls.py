@@ -196,10 +196,8 @@ class CallRunner:
     def _record(self, session: Session, call: CallSession, result: Step, now: datetime) -> None:
         event_log.record(session, call.call_id, call.step, [(e.type, e.data) for e in result.events], now,
                          self.channel)
-        logs.set_step(call.step)
-        for event in result.events:  # the log follows a call as `vaxel calls show` does (numbers masked there)
-            details = " ".join(f"{k}={v}" for k, v in event.data.items() if v not in (None, [], ""))
-            log.info("%s %s", event.type, details, extra={"event": event.type})
+        logs.set_step(call.step)  # other lines written during this step carry it too
+        for event in result.events:
             if event.type == "queue_left":
                 centre.leave(session, call.call_id, now, event.data["reason"])
 
