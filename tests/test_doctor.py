@@ -166,8 +166,11 @@ class TwilioHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def twilio_site(app, monkeypatch):
+    servers: list[FakeTwilioApi] = []
+
     def make(voice_url: str, token: str = TOKEN) -> FakeTwilioApi:
         api = FakeTwilioApi(voice_url)
+        servers.append(api)
         monkeypatch.setenv("TWILIO_ACCOUNT_SID", ACCOUNT)
         monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
         settings = app.extensions["vaxel"].settings
@@ -176,6 +179,9 @@ def twilio_site(app, monkeypatch):
         return api
 
     yield make
+    for api in servers:
+        api.shutdown()
+        api.server_close()
 
 
 def test_twilio_credentials_and_a_matching_public_url_pass(app, twilio_site):

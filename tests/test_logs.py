@@ -30,10 +30,15 @@ def test_numbers_are_masked_and_nothing_else(text, masked):
 
 @pytest.fixture
 def captured():
+    """Log lines into a string; the root logger as it was afterwards (level and handlers)."""
+    root, scheduler = logging.getLogger(), logging.getLogger("apscheduler")
+    levels = root.level, scheduler.level
     stream = io.StringIO()
     yield stream
-    for handler in [h for h in logging.getLogger().handlers if isinstance(h, logs._Handler)]:
-        logging.getLogger().removeHandler(handler)
+    for handler in [h for h in root.handlers if isinstance(h, logs._Handler)]:
+        root.removeHandler(handler)
+    root.setLevel(levels[0])
+    scheduler.setLevel(levels[1])
 
 
 def test_a_simulated_call_is_followed_through_json_lines(app, captured):
