@@ -217,13 +217,15 @@ class DirectoryIndex:
             if whole:
                 meant.add(token)
             for staff_id, weights in self.tokens.get(token, {}).items():
+                mine = fields[staff_id]
                 for where, weight in weights.items():
-                    if where == "name" and not names:
+                    if not sure:
+                        where += UNSURE_WHERE
+                    elif where == "name" and not names:
                         continue
-                    where = where if sure else where + UNSURE_WHERE
                     score = weight * factor
-                    if fields[staff_id].get(where, 0.0) < score:
-                        fields[staff_id][where] = score
+                    if mine.get(where, 0.0) < score:
+                        mine[where] = score
 
         forms = [f for f in word_forms(word) if f in self.tokens]
         for form in forms:
@@ -256,9 +258,14 @@ class DirectoryIndex:
                         offer(token, FUZZY - 0.05 * (distance - 1), sure=False)
         best = {}
         for staff_id, scores in fields.items():
-            where, top = max(scores.items(), key=lambda item: (item[1], WHERE_ORDER.get(item[0], 0)))
-            best[staff_id] = (top + 0.1 * (sum(scores.values()) - top), where.rstrip(UNSURE_WHERE),
-                              not where.endswith(UNSURE_WHERE))
+            if len(scores) == 1:
+                (where, total), = scores.items()
+            elif not scores:
+                continue  # only a name began like this compound
+            else:
+                where, top = max(scores.items(), key=lambda item: (item[1], WHERE_ORDER.get(item[0], 0)))
+                total = top + 0.1 * (sum(scores.values()) - top)
+            best[staff_id] = (total, where, True) if where[-1] != UNSURE_WHERE else (total, where[:-1], False)
         return best, meant
 
     def search(self, query: str, limit: int = 50, lang: str = "sv", synonyms: Synonyms | None = None
@@ -281,49 +288,59 @@ class DirectoryIndex:
                 unknown += 1  # a word the directory does not know ("bygga", "hämtats"): context, not a condition
         if not matches:
             return []
+        totals = self._all_words(matches) or self._most_words(matches)
+        phrase = " ".join(query_words)
+        for said in {phrase} | {" ".join(query_words[:-1] + [f]) for f in word_forms(query_words[-1])[1:]}:
+            for bonus, phrases in ((PHRASE_BONUS, self.phrases), (UNIT_PHRASE_BONUS, self.unit_phrases)):
+                for staff_id in phrases.get(said, ()):
+                    if staff_id in totals:
+                        score, how, sure = totals[staff_id]
+                        totals[staff_id] = (score + bonus, how, sure)
+        ranked = []
+        entries = self.entries
+        subjects = [t for t in meant if len(t) >= 5]  # a title naming one of these is the subject's lead
+        for staff_id, (score, how, sure) in totals.items():
+            if how in SUBJECTS:
+                score = self._role(entries[staff_id], subjects, score)
+            elif how == "name" and unknown:
+                sure = False  # "Linda Strömberg": the surname alone is not enough to ring Linnea
+            ranked.append((-score, entries[staff_id].name, staff_id, how, sure))
+        ranked.sort()
+        return [Candidate(sid, -neg, how, sure) for neg, _, sid, how, sure in ranked[:limit]]
+
+    @staticmethod
+    def _all_words(matches: list[dict[int, tuple[float, str, bool]]]) -> dict[int, tuple[float, str, bool]]:
+        """Entries every word matched: summed scores, how the best word matched, sure if every word was."""
+        totals = dict(matches[0])
+        for matched in matches[1:]:
+            joined = {}
+            for staff_id, (score, how, sure) in totals.items():
+                hit = matched.get(staff_id)
+                if hit is not None:
+                    joined[staff_id] = (score + hit[0], how if score >= hit[0] else hit[1], sure and hit[2])
+            totals = joined
+            if not totals:
+                break
+        return totals
+
+    @staticmethod
+    def _most_words(matches: list[dict[int, tuple[float, str, bool]]]) -> dict[int, tuple[float, str, bool]]:
+        """Nobody matched every word: those matching most of them, all unsure."""
         found: dict[int, list[tuple[float, str, bool]]] = defaultdict(list)
         for matched in matches:
             for staff_id, hit in matched.items():
                 found[staff_id].append(hit)
         most = max(len(hits) for hits in found.values())
-        partial = most < len(matches)  # nobody matches every known word: those matching most, unsure
-        totals: dict[int, tuple[float, str, bool]] = {}
-        for staff_id, hits in found.items():
-            if len(hits) < most:
-                continue
-            score = sum(h[0] for h in hits)
-            top = max(hits, key=lambda h: h[0])
-            totals[staff_id] = (score, top[1], not partial and all(h[2] for h in hits))
-        phrase = " ".join(query_words)
-        phrases = {phrase} | {" ".join(query_words[:-1] + [f]) for f in word_forms(query_words[-1])}
-        for said in phrases:
-            for staff_id in self.phrases.get(said, ()):
-                if staff_id in totals:
-                    score, how, sure = totals[staff_id]
-                    totals[staff_id] = (score + PHRASE_BONUS, how, sure)
-            for staff_id in self.unit_phrases.get(said, ()):
-                if staff_id in totals:
-                    score, how, sure = totals[staff_id]
-                    totals[staff_id] = (score + UNIT_PHRASE_BONUS, how, sure)
-        ranked = []
-        for staff_id, (score, how, sure) in totals.items():
-            entry = self.entries[staff_id]
-            if how in SUBJECTS:
-                score = self._role(entry, meant, score)
-            elif how == "name" and unknown:
-                sure = False  # "Linda Strömberg": the surname alone is not enough to ring Linnea
-            ranked.append((staff_id, score, how, sure))
-        ranked.sort(key=lambda item: (-item[1], self.entries[item[0]].name))
-        return [Candidate(sid, score, how, sure) for sid, score, how, sure in ranked[:limit]]
+        return {sid: (sum(h[0] for h in hits), max(hits)[1], False) for sid, hits in found.items() if len(hits) == most}
 
     @staticmethod
-    def _role(entry: Entry, meant: set[str], score: float) -> float:
+    def _role(entry: Entry, meant: list[str], score: float) -> float:
         """For a subject: the unit's function first, then its lead for that subject, heads of department last."""
         if entry.kind == "function":
             return score + FUNCTION_BONUS
         if entry.head:
             return score * HEAD_FACTOR
-        if entry.title_words and any(len(t) >= 5 and t in entry.title_words for t in meant):
+        if entry.title_words and any(t in entry.title_words for t in meant):
             return score + LEAD_BONUS
         return score
 
