@@ -33,7 +33,9 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[0-9a-zåäö]+")
 # Letters of neighbouring alphabets typed for Swedish ones, and accents Swedish names carry.
 _LETTERS = str.maketrans({"ø": "ö", "æ": "ä", "é": "e", "è": "e", "ê": "e", "ë": "e", "ü": "u", "á": "a", "à": "a",
-                          "â": "a", "í": "i", "ó": "o", "ú": "u", "ñ": "n", "ç": "c", "š": "s", "ž": "z"})
+                          "â": "a", "í": "i", "ó": "o", "ú": "u", "ñ": "n", "ç": "c", "š": "s", "ž": "z",
+                          "ć": "c", "č": "c", "đ": "d", "ł": "l", "ś": "s", "ź": "z", "ż": "z", "ń": "n", "ğ": "g",
+                          "ş": "s", "ı": "i"})
 
 
 def words(text: str) -> list[str]:

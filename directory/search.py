@@ -188,3 +188,14 @@ def entry(session: Session, external_id: str, now: datetime, tz: ZoneInfo, eve_c
     found = Searcher(session, index_for(session), now, tz, eve_close).results([Candidate(staff_id, 0.0, "id")], 1,
                                                                            colleagues)
     return found[0] if found else None
+
+
+def speech_hints(session: Session, synonyms: Synonyms | None = None, limit: int = 500) -> list[str]:
+    """Words callers say for option 1, for a speech recogniser: the directory's keywords, the names of staff
+    and functions, then the site's synonym phrases in every language (``limit`` of each)."""
+    from directory.models import Keyword
+
+    terms = session.scalars(select(Keyword.term).distinct().order_by(Keyword.term).limit(limit)).all()
+    names = session.scalars(select(Staff.name).order_by(Staff.name).limit(limit)).all()
+    said = [p for lang in sorted((synonyms or Synonyms()).terms) for p in (synonyms or Synonyms()).phrases(lang)]
+    return list(dict.fromkeys([*terms, *names, *said[:limit]]))
