@@ -116,6 +116,14 @@ SUBJECTS: list[tuple[str, tuple[str, ...]]] = [
     ("serveringstillstånd", ("p047",)), ("serveringstillståndet", ("p047",)), ("gymnasieantagningen", ("p053",)),
     ("komvux", ("p054",)), ("förskoleplats", ("p056",)), ("maxtaxan", ("p057",)), ("skolskjutsen", ("p058",)),
     ("skolskjuts tack", ("p058",)), ("diariet", ("p003",)), ("allmänna handlingar", ("p003",)),
+    ("jag ringer angående min mammas hemtjänst", ("p031", "p033")), ("vem har hand om snöröjningen", ("p035",)),
+    ("min pappa behöver ett trygghetslarm", ("p032",)), ("det är en vattenläcka på vår gata", ("p041",)),
+    ("jag vill anmäla buller från grannen", ("p045",)), ("hur söker jag försörjningsstöd", ("p012", "p013")),
+    ("jag vill överklaga ett bygglov", BYGGLOV), ("fakturan för förskolan", ("p057",)),
+    ("jag behöver en god man till min pappa", ("f002", "p008")), ("när töms soptunnan", AVFALL),
+    ("mögel i lägenheten", ("p045",)), ("jag vill boka en idrottshall", ("p027",)),
+    ("lekplatsen i parken är trasig", ("p036",)), ("vi vill ha ett farthinder på gatan", ("p037",)),
+    ("jag har fått ett beslut om skolskjuts", ("p058",)),
     ("kommunfullmäktige", ("p004",)), ("konsumentvägledningen", ("p005",)), ("skuldrådgivning", ("p006",)),
 ]
 # Misspelled or misheard, or a sound-alike: the caller wants ``right`` but the switchboard must ask first.

@@ -290,7 +290,8 @@ class DirectoryIndex:
             return []
         totals = self._all_words(matches) or self._most_words(matches)
         phrase = " ".join(query_words)
-        for said in {phrase} | {" ".join(query_words[:-1] + [f]) for f in word_forms(query_words[-1])[1:]}:
+        whole = {phrase, fold(text)} | {" ".join(query_words[:-1] + [f]) for f in word_forms(query_words[-1])[1:]}
+        for said in whole:  # as understood, as said ("vård och omsorg"), or its last word's base form
             for bonus, phrases in ((PHRASE_BONUS, self.phrases), (UNIT_PHRASE_BONUS, self.unit_phrases)):
                 for staff_id in phrases.get(said, ()):
                     if staff_id in totals:

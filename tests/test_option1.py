@@ -36,6 +36,7 @@ SYNONYMS = synonyms_from(str(CONFIG_DIR / "synonyms.toml"))
     ("angående sophämtningen", ["sophämtningen"]),
     ("hej jag skulle vilja tala med Goran Petrović", ["goran", "petrovic"]),
     ("Anna Blom är det", ["anna", "blom"]),
+    ("vem har hand om snöröjningen", ["snöröjningen"]),
     ("tack", ["tack"]),  # nothing but a filler: kept, so the search still has something to say "no" to
 ])
 def test_fillers_and_politeness_are_dropped(said, words):
@@ -154,6 +155,11 @@ def test_heads_of_department_come_last_for_a_subject_but_first_by_name(app):
     assert [h.id for h in find(app, "förvaltningschef")][:1] != []
     assert find(app, "Eva Holm")[0].id == "p009"
     assert find(app, "miljönämnden")[0].id != "p043" or len(find(app, "miljönämnden")) == 1
+
+
+def test_a_keyword_phrase_with_a_filler_word_in_it_still_counts_whole(app):
+    hits = find(app, "barn och unga")  # "och" is a filler, yet the phrase is Mohamed Abdi's keyword
+    assert hits[0].id == "p010" and hits[0].score > hits[1].score + 10
 
 
 def test_found_lindqvist_is_sara_lundqvist_but_unsure(app):
