@@ -21,6 +21,7 @@ beginnings are directory words (:meth:`directory.index.DirectoryIndex._word`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -101,17 +102,26 @@ def word_forms(word: str) -> list[str]:
     return forms
 
 
+@functools.lru_cache(maxsize=32)
+def _fillers(lang: str, extra: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """Filler phrases by their first word, the longest first."""
+    by_first: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted({tuple(p.split()) for p in FILLERS.get(lang, ()) + extra if p.split()}, key=len,
+                         reverse=True):
+        by_first.setdefault(phrase[0], []).append(phrase)
+    return by_first
+
+
 def strip_fillers(text: str, lang: str = "sv", extra: tuple[str, ...] = ()) -> list[str]:
     """The words of ``text`` without politeness and filler phrases; all of them if nothing else is left."""
     found = words(text)
-    phrases = sorted({tuple(p.split()) for p in FILLERS.get(lang, ()) + tuple(extra)}, key=len, reverse=True)
+    fillers = _fillers(lang, tuple(extra))
     kept: list[str] = []
     i = 0
     while i < len(found):
-        for phrase in phrases:
-            if tuple(found[i:i + len(phrase)]) == phrase:
-                i += len(phrase)
-                break
+        phrase = next((p for p in fillers.get(found[i], ()) if tuple(found[i:i + len(p)]) == p), None)
+        if phrase:
+            i += len(phrase)
         else:
             kept.append(found[i])
             i += 1

@@ -327,6 +327,11 @@ def test_call_lindqvist_asks_before_ringing_sara_lundqvist(runner):
     assert rung(declined) == [] and "Vi kopplar dig till kundcenter." in said(declined)
 
 
+def test_call_the_question_can_be_answered_by_saying_ja(runner):
+    assert rung(call(runner, "1", "say:Lindqvist", "say:ja")) == ["Sara Lundqvist"]
+    assert rung(call(runner, "1", "say:Lindqvist", "say:nej tack")) == []
+
+
 def test_call_at_most_two_questions_then_the_centre(runner):
     out = call(runner, "1", "say:Nillson", "2", "2")
     questions = [s for s in said(out) if s.startswith("Menar du")]
