@@ -43,6 +43,7 @@ __all__ = ["words", "fold", "ascii_fold", "keypad", "DirectoryIndex", "Candidate
 
 KEYWORD, NAME, UNIT_KEYWORD, TITLE, UNIT_NAME = 100.0, 100.0, 60.0, 45.0, 40.0
 EXACT, FORM, PREFIX, COMPOUND, ASCII_EXACT, ASCII_PREFIX, SOUNDS, FUZZY = 1.0, 0.95, 0.75, 0.72, 0.7, 0.55, 0.6, 0.45
+SPOKEN_PREFIX = 0.5  # a spoken word is whole: "person" only begins "personlig" (below a sound-alike), unsure
 UNSURE_WHERE = "~"  # marks a field matched only by a sound-alike or a typo
 SUBJECTS = ("keyword", "unit", "title")
 FUNCTION_BONUS, LEAD_BONUS, HEAD_FACTOR = 15.0, 8.0, 0.1  # roles, for a subject: heads keep a tenth
@@ -207,7 +208,7 @@ class DirectoryIndex:
             found.append(token)
         return found
 
-    def _word(self, word: str) -> tuple[dict[int, tuple[float, str, bool]], set[str]]:
+    def _word(self, word: str, spoken: bool = False) -> tuple[dict[int, tuple[float, str, bool]], set[str]]:
         """Every entry the word matches: (its best score plus a tenth of matches in other fields, where, sure);
         and the directory words it was taken for (to see whose title names the subject)."""
         fields: dict[int, dict[str, float]] = defaultdict(dict)  # staff -> where (+ "~" if unsure) -> best score
@@ -232,7 +233,7 @@ class DirectoryIndex:
             offer(form, EXACT if form == word else FORM)
         for token in self._prefixed(self.sorted_tokens, word):
             if token != word:
-                offer(token, PREFIX, whole=False)
+                offer(token, SPOKEN_PREFIX if spoken else PREFIX, sure=not spoken, whole=False)
         if not fields and len(word) >= MIN_COMPOUND + 2:  # "bygglovsansökan": its longest known beginning
             part = next((word[:k] for k in range(len(word) - 2, MIN_COMPOUND - 1, -1) if word[:k] in self.tokens), None)
             if part:
@@ -268,8 +269,10 @@ class DirectoryIndex:
             best[staff_id] = (total, where, True) if where[-1] != UNSURE_WHERE else (total, where[:-1], False)
         return best, meant
 
-    def search(self, query: str, limit: int = 50, lang: str = "sv", synonyms: Synonyms | None = None
-               ) -> list[Candidate]:
+    def search(self, query: str, limit: int = 50, lang: str = "sv", synonyms: Synonyms | None = None,
+               spoken: bool = False) -> list[Candidate]:
+        """Candidates for a query, best first; ``spoken``: words were said (a recogniser's whole words), not typed
+        while searching, so a word that only begins a longer one is unsure."""
         text = query.strip()
         if not text:
             return []
@@ -280,7 +283,7 @@ class DirectoryIndex:
             return []
         matches, meant, unknown = [], set(), 0
         for word in dict.fromkeys(query_words):
-            matched, taken_for = self._word(word)
+            matched, taken_for = self._word(word, spoken)
             if matched:
                 matches.append(matched)
                 meant |= taken_for

@@ -171,9 +171,10 @@ class Searcher:
 def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",
            limit: int = 20, mode: str = "text", lang: str = "sv", synonyms: Synonyms | None = None) -> list[Result]:
     """Search by name, keyword, title, unit or number, as people ask (``lang``: the caller's language, for
-    fillers and ``synonyms``); ``mode="keypad"`` also tries dial-by-name digits."""
+    fillers and ``synonyms``); ``mode="keypad"`` also tries dial-by-name digits, ``mode="speech"`` takes the
+    words as whole words a recogniser heard."""
     index = index_for(session)
-    candidates = index.search(query, limit * 3, lang, synonyms)
+    candidates = index.search(query, limit * 3, lang, synonyms, spoken=mode == "speech")
     if mode == "keypad" and query.isdigit():
         exact = [c for c in candidates if c.score >= 200]
         candidates = exact or index.search_keypad(query, limit * 3)

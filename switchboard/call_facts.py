@@ -106,7 +106,7 @@ class CallFacts:
         """Directory hits for the flow: speech/words by name or subject as people say them (the line's language
         and the site's synonyms); keys as an extension or a spelled name."""
         results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
-                         mode="keypad" if mode == "dtmf" else "text", lang=lang,
+                         mode="keypad" if mode == "dtmf" else mode, lang=lang,
                          synonyms=synonyms_from(self.settings["directory"]["synonyms_file"]))
         return [
             Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
