@@ -316,6 +316,7 @@ class _Run:
     def _confirm(self) -> None:
         """Ask about the first hit left: "Menar du Sara Lundqvist på Barn och familj? Tryck 1 för ja, 2 för nej"."""
         first = self.s.choices[0]
+        self.s.retries = 0  # a new question: silence or a wrong key may be repeated once, as at the directory
         self.event("directory_confirm", target_id=first["id"], question=self.s.questions)
         self.say("directory_confirm", name=first["name"], unit=first["unit"])
         self.gather("directory_confirm", timeout=self.flow.node(self.s.node).get("timeout", 8))

@@ -327,6 +327,11 @@ def test_call_lindqvist_asks_before_ringing_sara_lundqvist(runner):
     assert rung(declined) == [] and "Vi kopplar dig till kundcenter." in said(declined)
 
 
+def test_call_silence_at_the_directory_does_not_use_up_the_questions_retry(runner):
+    out = call(runner, "1", "silence", "say:Lindqvist", "silence", "1")
+    assert rung(out) == ["Sara Lundqvist"]
+
+
 def test_call_the_question_can_be_answered_by_saying_ja(runner):
     assert rung(call(runner, "1", "say:Lindqvist", "say:ja")) == ["Sara Lundqvist"]
     assert rung(call(runner, "1", "say:Lindqvist", "say:nej tack")) == []
