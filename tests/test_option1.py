@@ -387,3 +387,25 @@ def test_confirm_events_are_logged(app):
     with services.sessions() as session:
         kinds = [(e.type, e.data.get("target_id")) for e in events_of(session, "c1")]
     assert ("directory_confirm", "p011") in kinds and ("directory_declined", "p011") in kinds
+
+
+def test_upgrading_adds_the_new_prompts_to_a_published_flow(bare_app):
+    """A site that published its flow before issue 17 gets ask_person_keys and directory_confirm on upgrade."""
+    from sqlalchemy import select
+
+    from ivr.models import FlowVersion
+    from switchboard.seed import ensure_defaults, published_flow
+
+    services = bare_app.extensions["vaxel"]
+    with services.sessions() as session:
+        current = published_flow(session)
+        old = {**current.document, "prompts": {k: v for k, v in current.document["prompts"].items()
+                                               if k not in ("ask_person_keys", "directory_confirm")}}
+        current.document = old
+        session.commit()
+        done = ensure_defaults(session, services.settings)
+        assert any("ask_person_keys" in d and "directory_confirm" in d for d in done)
+        newest = published_flow(session)
+        assert newest.version == current.version + 1
+        assert newest.document["prompts"]["ask_person_keys"]["sv"].startswith("Slå anknytningen")
+        assert session.scalar(select(FlowVersion).where(FlowVersion.id == current.id)).status == "archived"
