@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from directory import presence
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
-from directory.models import Staff
+from directory.models import Keyword, Staff
 from directory.query import Synonyms
 from ivr import hours as phone_hours
 from ivr import schedules, speech
@@ -194,8 +194,6 @@ def entry(session: Session, external_id: str, now: datetime, tz: ZoneInfo, eve_c
 def speech_hints(session: Session, synonyms: Synonyms | None = None, limit: int = 500) -> list[str]:
     """Words callers say for option 1, for a speech recogniser: the directory's keywords, the names of staff
     and functions, then the site's synonym phrases in every language (``limit`` of each)."""
-    from directory.models import Keyword
-
     terms = session.scalars(select(Keyword.term).distinct().order_by(Keyword.term).limit(limit)).all()
     names = session.scalars(select(Staff.name).order_by(Staff.name).limit(limit)).all()
     said = [p for lang in sorted((synonyms or Synonyms()).terms) for p in (synonyms or Synonyms()).phrases(lang)]
