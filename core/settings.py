@@ -50,6 +50,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "flow": {
         "seed_file": str(CONFIG_DIR / "flows" / "default.toml"),
     },
+    "directory": {
+        # how callers and operators ask: phrases per language -> directory words (README "Option 1")
+        "synonyms_file": str(CONFIG_DIR / "synonyms.toml"),
+    },
     "hours": {
         "eve_close": "15:00",  # dag före helgdag closes here; "" disables shortened eves
     },
@@ -127,6 +131,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "sounds_dir": str(VAR_DIR / "sounds"),  # prompt audio; Asterisk must be able to read it
         "espeak": "espeak-ng",  # speech synthesiser binary
         "sox": "sox",  # resampler binary
+        # speech recognition in option 1 through res_speech (AGI SPEECH commands), e.g. "unimrcp"; "" = none:
+        # callers are asked for keys only (extension or the name spelled on the keypad)
+        "speech_engine": "",
+        "speech_seconds": 6,  # silence after the prompt before the recogniser gives up
     },
     "stats": {  # the definitions behind every figure: stats/definitions.py, README "Statistics"
         "short_abandon_seconds": 5,  # queue hang-ups this quick are neither offered nor abandoned; 0 = off

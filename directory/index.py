@@ -7,9 +7,19 @@ ranked lower), and 10,000 people with 30,000 keywords fit in a few megabytes.
 A query then costs a dictionary lookup, a bisect for prefixes and, for words of
 four letters or more, one rapidfuzz pass for typos.
 
-Ranking, per query word: exact > prefix > the same without å/ä/ö > one or two
-letters wrong; weighted by where it matched (own keyword or name over unit
-keyword over title over unit name). Every word must match something.
+The query is first reduced to the words that mean something
+(:func:`directory.query.understand`: fillers, politeness and synonyms). Ranking,
+per word: exact > a definite or genitive form of it ("bygglovet") > prefix > the
+beginning of a compound ("bygglovsansökan") > the same without å/ä/ö > sounds
+alike (Lundkvist/Lundqvist) > one or two letters wrong; weighted by where it
+matched (own keyword or name over unit keyword over title over unit name).
+Sound-alikes and typos are *unsure* (:attr:`Candidate.sure`): the IVR asks
+before it rings. Words that match nothing are dropped; if no entry matches all
+the others, those matching most are returned, unsure.
+
+Roles, for a subject (not a name): a unit's function first, then a person whose
+title names the subject (the lead: "Torghandelsansvarig"), heads of a department
+(a chef or direktör of a förvaltning) last.
 """
 
 from __future__ import annotations
@@ -27,9 +37,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from directory.models import DirectoryVersion, Keyword, Staff, Unit
+from directory.query import Synonyms, sound_key, understand, word_forms, words
+
+__all__ = ["words", "fold", "ascii_fold", "keypad", "DirectoryIndex", "Candidate", "Entry", "index_for"]
 
 KEYWORD, NAME, UNIT_KEYWORD, TITLE, UNIT_NAME = 100.0, 100.0, 60.0, 45.0, 40.0
-EXACT, PREFIX, ASCII_EXACT, ASCII_PREFIX, FUZZY = 1.0, 0.75, 0.7, 0.55, 0.45
+EXACT, FORM, PREFIX, COMPOUND, ASCII_EXACT, ASCII_PREFIX, SOUNDS, FUZZY = 1.0, 0.95, 0.75, 0.72, 0.7, 0.55, 0.6, 0.45
+SPOKEN_PREFIX = 0.5  # a spoken word is whole: "person" only begins "personlig" (below a sound-alike), unsure
+UNSURE_WHERE = "~"  # marks a field matched only by a sound-alike or a typo
+SUBJECTS = ("keyword", "unit", "title")
+FUNCTION_BONUS, LEAD_BONUS, HEAD_FACTOR = 15.0, 8.0, 0.1  # roles, for a subject: heads keep a tenth
+UNIT_PHRASE_BONUS = 20.0  # the whole query names the entry's own unit ("hemtjänsten")
+HEAD_TITLE = re.compile(r"chef|direktör")
+MIN_COMPOUND = 4  # letters of a compound's first part ("bygg" is too short to mean bygglov; "bygglov" is not)
 WHERE_ORDER = {"keyword": 4, "name": 3, "unit": 2, "title": 1}  # which to report when two fields tie
 PHRASE_BONUS = 50.0  # the whole query is a keyword or the whole name
 NUMBER_EXACT, NUMBER_PREFIX, T9_EXACT, T9_PREFIX = 200.0, 80.0, 100.0, 70.0
@@ -37,15 +57,6 @@ NUMBER_EXACT, NUMBER_PREFIX, T9_EXACT, T9_PREFIX = 200.0, 80.0, 100.0, 70.0
 _ASCII = str.maketrans("åäö", "aao")
 _T9 = {c: d for d, letters in {"2": "abcåä", "3": "def", "4": "ghi", "5": "jkl", "6": "mnoö", "7": "pqrs",
                                 "8": "tuv", "9": "wxyz"}.items() for c in letters}
-_WORD = re.compile(r"[0-9a-zåäö]+")
-# Letters of neighbouring alphabets typed for Swedish ones, and accents Swedish names carry.
-_LETTERS = str.maketrans({"ø": "ö", "æ": "ä", "é": "e", "è": "e", "ê": "e", "ë": "e", "ü": "u", "á": "a", "à": "a",
-                          "â": "a", "í": "i", "ó": "o", "ú": "u", "ñ": "n", "ç": "c", "š": "s", "ž": "z"})
-
-
-def words(text: str) -> list[str]:
-    """Lower-case words; å, ä and ö stay letters of their own."""
-    return _WORD.findall(text.casefold().translate(_LETTERS))
 
 
 def fold(text: str) -> str:
@@ -102,13 +113,16 @@ class Entry:
     unit_slugs: list[str] = field(default_factory=list)
     numbers: list[str] = field(default_factory=list)
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet -> unit id
+    head: bool = False  # heads a department (förvaltningschef, direktör): last for a subject
+    title_words: str = ""  # the folded title, to see whether it names a subject
 
 
 @dataclass(frozen=True)
 class Candidate:
     staff_id: int
     score: float
-    how: str  # keyword | name | number | keypad | fuzzy ... the best kind of match, for the IVR's choice
+    how: str  # keyword | name | unit | title | number | keypad ... the best kind of match, for the IVR's choice
+    sure: bool = True  # False: found by a sound-alike, a typo or only some of the words — ask before ringing
 
 
 class DirectoryIndex:
@@ -116,6 +130,8 @@ class DirectoryIndex:
         self.entries: dict[int, Entry] = {}
         self.tokens: dict[str, dict[int, dict[str, float]]] = defaultdict(dict)  # word -> staff -> field -> weight
         self.phrases: dict[str, set[int]] = defaultdict(set)  # whole keyword or name -> staff
+        self.unit_phrases: dict[str, set[int]] = defaultdict(set)  # a unit's whole name -> its own staff
+        self.by_sound: dict[str, set[str]] = defaultdict(set)  # sound_key -> tokens
         self.numbers: dict[str, set[int]] = defaultdict(set)
         self.keypad: dict[str, set[int]] = defaultdict(set)
         self.sorted_tokens: list[str] = []
@@ -137,8 +153,13 @@ class DirectoryIndex:
         entry = Entry(staff.id, staff.external_id, staff.name, staff.kind, staff.unit_id, staff.title,
                       staff.extension, staff.phone, staff.mobile, staff.hidden_number, staff.email, staff.notes,
                       [k.term for k in staff.keywords], [u.name for u in chain], [u.slug for u in chain],
-                      departments=departments_of(chain))
+                      departments=departments_of(chain),
+                      head=staff.kind == "person" and bool(HEAD_TITLE.search(staff.title.casefold()))
+                      and bool(chain) and (chain[-1].kind == "forvaltning" or chain[-1].parent_id is None),
+                      title_words=fold(staff.title))
         self.entries[staff.id] = entry
+        if chain:
+            self.unit_phrases[fold(chain[-1].name)].add(staff.id)
         if staff.kind == "person":
             self.by_unit[staff.unit_id].append(staff.id)
         self._add_text(staff.id, staff.name, NAME, "name")
@@ -168,6 +189,8 @@ class DirectoryIndex:
         self.sorted_tokens = sorted(self.tokens)
         for token in self.tokens:
             self.by_ascii[ascii_fold(token)].add(token)
+            if not token.isdigit():
+                self.by_sound[sound_key(token)].add(token)
         self.sorted_ascii = sorted(self.by_ascii)
         self.sorted_numbers = sorted(self.numbers)
         self.sorted_keypad = sorted(self.keypad)
@@ -185,22 +208,36 @@ class DirectoryIndex:
             found.append(token)
         return found
 
-    def _word(self, word: str) -> dict[int, tuple[float, str]]:
-        """Every entry the word matches: its best score (plus a tenth of matches in other fields) and how."""
-        fields: dict[int, dict[str, float]] = defaultdict(dict)  # staff -> where -> best score
+    def _word(self, word: str, spoken: bool = False) -> tuple[dict[int, tuple[float, str, bool]], set[str]]:
+        """Every entry the word matches: (its best score plus a tenth of matches in other fields, where, sure);
+        and the directory words it was taken for (to see whose title names the subject)."""
+        fields: dict[int, dict[str, float]] = defaultdict(dict)  # staff -> where (+ "~" if unsure) -> best score
+        meant: set[str] = set()
 
-        def offer(token: str, factor: float, fuzzy: bool = False) -> None:
+        def offer(token: str, factor: float, sure: bool = True, whole: bool = True, names: bool = True) -> None:
+            if whole:
+                meant.add(token)
             for staff_id, weights in self.tokens.get(token, {}).items():
+                mine = fields[staff_id]
                 for where, weight in weights.items():
-                    where = "fuzzy" if fuzzy else where
+                    if not sure:
+                        where += UNSURE_WHERE
+                    elif where == "name" and not names:
+                        continue
                     score = weight * factor
-                    if fields[staff_id].get(where, 0.0) < score:
-                        fields[staff_id][where] = score
+                    if mine.get(where, 0.0) < score:
+                        mine[where] = score
 
-        offer(word, EXACT)
+        forms = [f for f in word_forms(word) if f in self.tokens]
+        for form in forms:
+            offer(form, EXACT if form == word else FORM)
         for token in self._prefixed(self.sorted_tokens, word):
             if token != word:
-                offer(token, PREFIX)
+                offer(token, SPOKEN_PREFIX if spoken else PREFIX, sure=not spoken, whole=False)
+        if not fields and len(word) >= MIN_COMPOUND + 2:  # "bygglovsansökan": its longest known beginning
+            part = next((word[:k] for k in range(len(word) - 2, MIN_COMPOUND - 1, -1) if word[:k] in self.tokens), None)
+            if part:
+                offer(part, COMPOUND, names=False)  # "Lundkvist" is not a compound of Lund
         plain = ascii_fold(word)
         if plain == word:  # typed without å/ä/ö: find the entries that have them, ranked lower
             for token in self.by_ascii.get(word, ()):
@@ -209,45 +246,107 @@ class DirectoryIndex:
             for folded in self._prefixed(self.sorted_ascii, word):
                 for token in self.by_ascii[folded]:
                     if not token.startswith(word) and folded != word:
-                        offer(token, ASCII_PREFIX)
+                        offer(token, ASCII_PREFIX, whole=False)
         if len(word) >= 4:
+            for token in self.by_sound.get(sound_key(word), ()):
+                if token not in forms and ascii_fold(token) != plain:
+                    offer(token, SOUNDS, sure=False)
             limit = 1 if len(word) < 7 else 2
             for folded, distance, _ in process.extract(plain, self.sorted_ascii, scorer=Levenshtein.distance,
                                                        score_cutoff=limit, limit=100):
                 if distance:
                     for token in self.by_ascii[folded]:
-                        offer(token, FUZZY - 0.05 * (distance - 1), fuzzy=True)
+                        offer(token, FUZZY - 0.05 * (distance - 1), sure=False)
         best = {}
         for staff_id, scores in fields.items():
-            where, top = max(scores.items(), key=lambda item: (item[1], WHERE_ORDER.get(item[0], 0)))
-            best[staff_id] = (top + 0.1 * (sum(scores.values()) - top), where)
-        return best
+            if len(scores) == 1:
+                (where, total), = scores.items()
+            elif not scores:
+                continue  # only a name began like this compound
+            else:
+                where, top = max(scores.items(), key=lambda item: (item[1], WHERE_ORDER.get(item[0], 0)))
+                total = top + 0.1 * (sum(scores.values()) - top)
+            best[staff_id] = (total, where, True) if where[-1] != UNSURE_WHERE else (total, where[:-1], False)
+        return best, meant
 
-    def search(self, query: str, limit: int = 50) -> list[Candidate]:
+    def search(self, query: str, limit: int = 50, lang: str = "sv", synonyms: Synonyms | None = None,
+               spoken: bool = False) -> list[Candidate]:
+        """Candidates for a query, best first; ``spoken``: words were said (a recogniser's whole words), not typed
+        while searching, so a word that only begins a longer one is unsure."""
         text = query.strip()
         if not text:
             return []
         if re.fullmatch(r"[+\d][\d\s()-]*", text):
             return self.search_number(text, limit)
-        query_words = words(text)
+        query_words = understand(text, lang, synonyms)
         if not query_words:
             return []
-        totals: dict[int, float] = {}
-        hows: dict[int, str] = {}
-        for i, word in enumerate(query_words):
-            matched = self._word(word)
-            if i == 0:
-                totals = {sid: score for sid, (score, _) in matched.items()}
-                hows = {sid: how for sid, (_, how) in matched.items()}
+        matches, meant, unknown = [], set(), 0
+        for word in dict.fromkeys(query_words):
+            matched, taken_for = self._word(word, spoken)
+            if matched:
+                matches.append(matched)
+                meant |= taken_for
             else:
-                totals = {sid: total + matched[sid][0] for sid, total in totals.items() if sid in matched}
+                unknown += 1  # a word the directory does not know ("bygga", "hämtats"): context, not a condition
+        if not matches:
+            return []
+        totals = self._all_words(matches) or self._most_words(matches)
+        phrase = " ".join(query_words)
+        whole = {phrase, fold(text)} | {" ".join(query_words[:-1] + [f]) for f in word_forms(query_words[-1])[1:]}
+        for said in whole:  # as understood, as said ("vård och omsorg"), or its last word's base form
+            for bonus, phrases in ((PHRASE_BONUS, self.phrases), (UNIT_PHRASE_BONUS, self.unit_phrases)):
+                for staff_id in phrases.get(said, ()):
+                    if staff_id in totals:
+                        score, how, sure = totals[staff_id]
+                        totals[staff_id] = (score + bonus, how, sure)
+        ranked = []
+        entries = self.entries
+        subjects = [t for t in meant if len(t) >= 5]  # a title naming one of these is the subject's lead
+        for staff_id, (score, how, sure) in totals.items():
+            if how in SUBJECTS:
+                score = self._role(entries[staff_id], subjects, score)
+            elif how == "name" and unknown:
+                sure = False  # "Linda Strömberg": the surname alone is not enough to ring Linnea
+            ranked.append((-score, entries[staff_id].name, staff_id, how, sure))
+        ranked.sort()
+        return [Candidate(sid, -neg, how, sure) for neg, _, sid, how, sure in ranked[:limit]]
+
+    @staticmethod
+    def _all_words(matches: list[dict[int, tuple[float, str, bool]]]) -> dict[int, tuple[float, str, bool]]:
+        """Entries every word matched: summed scores, how the best word matched, sure if every word was."""
+        totals = dict(matches[0])
+        for matched in matches[1:]:
+            joined = {}
+            for staff_id, (score, how, sure) in totals.items():
+                hit = matched.get(staff_id)
+                if hit is not None:
+                    joined[staff_id] = (score + hit[0], how if score >= hit[0] else hit[1], sure and hit[2])
+            totals = joined
             if not totals:
-                return []
-        for staff_id in self.phrases.get(fold(text), ()):
-            if staff_id in totals:
-                totals[staff_id] += PHRASE_BONUS
-        ranked = sorted(totals.items(), key=lambda item: (-item[1], self.entries[item[0]].name))
-        return [Candidate(sid, score, hows[sid]) for sid, score in ranked[:limit]]
+                break
+        return totals
+
+    @staticmethod
+    def _most_words(matches: list[dict[int, tuple[float, str, bool]]]) -> dict[int, tuple[float, str, bool]]:
+        """Nobody matched every word: those matching most of them, all unsure."""
+        found: dict[int, list[tuple[float, str, bool]]] = defaultdict(list)
+        for matched in matches:
+            for staff_id, hit in matched.items():
+                found[staff_id].append(hit)
+        most = max(len(hits) for hits in found.values())
+        return {sid: (sum(h[0] for h in hits), max(hits)[1], False) for sid, hits in found.items() if len(hits) == most}
+
+    @staticmethod
+    def _role(entry: Entry, meant: list[str], score: float) -> float:
+        """For a subject: the unit's function first, then its lead for that subject, heads of department last."""
+        if entry.kind == "function":
+            return score + FUNCTION_BONUS
+        if entry.head:
+            return score * HEAD_FACTOR
+        if entry.title_words and any(t in entry.title_words for t in meant):
+            return score + LEAD_BONUS
+        return score
 
     def search_number(self, text: str, limit: int = 50) -> list[Candidate]:
         """Reverse lookup: an extension or a number in any format; prefixes while typing.

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session
 
 from directory import presence
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
-from directory.models import Staff
+from directory.models import Keyword, Staff
+from directory.query import Synonyms
 from ivr import hours as phone_hours
 from ivr import schedules, speech
 from ivr.models import PhoneHours
@@ -68,6 +69,7 @@ class Result:
     closes: str | None = None
     colleagues: list[Colleague] = field(default_factory=list)
     departments: dict = field(default_factory=dict)  # forvaltning/avdelning/enhet -> unit id, for statistics
+    sure: bool = True  # False: a sound-alike, a typo or only some words matched — the IVR asks first
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
 
@@ -128,6 +130,7 @@ class Searcher:
         return self._hours[key]
 
     def results(self, candidates: list[Candidate], limit: int, colleagues: int = 3) -> list[Result]:
+        """Candidates as results; within a tie (the search's own order) reachable entries before closed ones."""
         entries = self.index.entries
         candidates = [c for c in candidates if c.staff_id in entries]
         if not candidates:
@@ -152,7 +155,7 @@ class Searcher:
                 extension=entry.extension, phone=None if entry.hidden_number else entry.phone,
                 mobile=None if entry.hidden_number else entry.mobile, email=entry.email, notes=entry.notes,
                 keywords=entry.keywords, score=round(cand.score, 2), matched_by=cand.how,
-                status=state.status, status_label=presence.LABELS["sv"][state.status],
+                status=state.status, sure=cand.sure, status_label=presence.LABELS["sv"][state.status],
                 status_reason=state.reason, status_until=state.until.isoformat() if state.until else None,
                 forward_to=state.forward_to, status_set_by=state.set_by, hours_key=key,
                 hours_text=hours_text, weekly=weekly,
@@ -166,10 +169,12 @@ class Searcher:
 
 
 def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",
-           limit: int = 20, mode: str = "text") -> list[Result]:
-    """Search by name, keyword, title, unit or number; ``mode="keypad"`` also tries dial-by-name digits."""
+           limit: int = 20, mode: str = "text", lang: str = "sv", synonyms: Synonyms | None = None) -> list[Result]:
+    """Search by name, keyword, title, unit or number, as people ask (``lang``: the caller's language, for
+    fillers and ``synonyms``); ``mode="keypad"`` also tries dial-by-name digits, ``mode="speech"`` takes the
+    words as whole words a recogniser heard."""
     index = index_for(session)
-    candidates = index.search(query, limit * 3)
+    candidates = index.search(query, limit * 3, lang, synonyms, spoken=mode == "speech")
     if mode == "keypad" and query.isdigit():
         exact = [c for c in candidates if c.score >= 200]
         candidates = exact or index.search_keypad(query, limit * 3)
@@ -184,3 +189,12 @@ def entry(session: Session, external_id: str, now: datetime, tz: ZoneInfo, eve_c
     found = Searcher(session, index_for(session), now, tz, eve_close).results([Candidate(staff_id, 0.0, "id")], 1,
                                                                            colleagues)
     return found[0] if found else None
+
+
+def speech_hints(session: Session, synonyms: Synonyms | None = None, limit: int = 500) -> list[str]:
+    """Words callers say for option 1, for a speech recogniser: the directory's keywords, the names of staff
+    and functions, then the site's synonym phrases in every language (``limit`` of each)."""
+    terms = session.scalars(select(Keyword.term).distinct().order_by(Keyword.term).limit(limit)).all()
+    names = session.scalars(select(Staff.name).order_by(Staff.name).limit(limit)).all()
+    said = [p for lang in sorted((synonyms or Synonyms()).terms) for p in (synonyms or Synonyms()).phrases(lang)]
+    return list(dict.fromkeys([*terms, *names, *said[:limit]]))

@@ -26,6 +26,7 @@ from directory import csv_io, presence
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
+from directory.query import synonyms_from
 from core import audit
 from core.services import services
 from core.clock import parse_instant
@@ -55,7 +56,8 @@ def api_search():
         return jsonify(error="limit must be a whole number"), 400
     svc, now, tz, eve_close = _context()
     with svc.sessions() as session:
-        results = search(session, query, now, tz, eve_close, limit=limit)
+        results = search(session, query, now, tz, eve_close, limit=limit,
+                         synonyms=synonyms_from(svc.settings["directory"]["synonyms_file"]))
         return jsonify(query=query, now=now.isoformat(), results=[r.to_dict() for r in results])
 
 

@@ -27,30 +27,43 @@ from ivr.protocol import (
 FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "busy": "transfer_busy"}
 MAX_CALLBACK_TRIES = 2
 # states in which the call listens for the caller's keys or speech
-LISTENING = {"menu", "directory", "directory_choice", "target_offer", "queue_offer", "closed_offer",
-             "callback_confirm", "callback_enter"}
+LISTENING = {"menu", "directory", "directory_choice", "directory_confirm", "target_offer", "queue_offer",
+             "closed_offer", "callback_confirm", "callback_enter"}
 SUBJECT_MATCHES = {"keyword", "unit", "title"}  # the caller named a matter, not a person
 TIE_MARGIN = 10.0  # scores this close are equally good answers
 MAX_CHOICES = 3
+MAX_QUESTIONS = 2  # "Menar du ...?" or a list of choices; after two the caller goes to the centre
+SURE_SPEECH = 0.5  # a recogniser less confident than this: even a clear hit is confirmed first
+YES, NO = ("ja", "japp", "jo", "precis", "stämmer", "yes", "yeah", "correct"), ("nej", "nä", "no", "nope")
 
 
-def choose(matches: tuple[Match, ...]) -> tuple[list[Match], bool]:
-    """From directory hits: (whom to offer, whether it is one clear destination).
+def choose(matches: tuple[Match, ...], heard_clearly: bool = True) -> tuple[str, list[Match]]:
+    """From directory hits: what to do — ``connect`` one, ``confirm`` (ask about each in turn), ``choose``
+    (read them out) or ``none`` — and whom.
 
-    One hit, or a clearly best one, is clear. Several equally good hits found by
-    subject ("torghandel") are interchangeable: the first who can answer now is
-    clear. Several equally good people found by name are read out as a choice.
+    A wrong transfer costs a citizen more than a question. One hit, or a clearly
+    best one, found for sure is connected. A hit found by a sound-alike, a typo or
+    only part of what was said (or heard unclearly) is confirmed first. Several
+    equally good hits found by subject in one unit ("torghandel") are
+    interchangeable: the first who can answer now is connected; in several units
+    ("hemtjänst") the caller chooses, one per unit. Several equally good people
+    found by name are read out as a choice.
     """
     usable = [m for m in matches if m.number or m.extension or m.forward_to]
     if not usable:
-        return [], False
+        return "none", []
     tied = [m for m in usable if m.score >= usable[0].score - TIE_MARGIN]
+    if not usable[0].sure or not heard_clearly:
+        return "confirm", tied[:MAX_QUESTIONS]
     if len(tied) == 1:
-        return tied, True
+        return "connect", tied
     if all(m.matched_by in SUBJECT_MATCHES for m in tied):
-        ready = [m for m in tied if m.status in ("available", "busy", "forwarded") and m.open_now]
-        return [(ready or tied)[0]], True
-    return tied[:MAX_CHOICES], False
+        units = list(dict.fromkeys(m.unit for m in tied))
+        if len(units) == 1:
+            ready = [m for m in tied if m.status in ("available", "busy", "forwarded") and m.open_now]
+            return "connect", [(ready or tied)[0]]
+        return "choose", [next(m for m in tied if m.unit == unit) for unit in units][:MAX_CHOICES]
+    return "choose", tied[:MAX_CHOICES]
 
 
 @dataclass
@@ -70,7 +83,10 @@ class CallState:
     queue: dict[str, Any] | None = None  # name, joined_at, position, last_announce, offered
     callback: dict[str, Any] | None = None  # number, spoken, when, back_to, tries
     bridged_at: str | None = None
-    choices: list[dict[str, Any]] | None = None  # directory hits read out for the caller to pick
+    choices: list[dict[str, Any]] | None = None  # directory hits read out for the caller to pick, or to confirm
+    questions: int = 0  # questions asked about directory hits in this call (at most MAX_QUESTIONS)
+    speech: bool = True  # the platform hears speech on this call; if not, option 1 asks for keys only
+    heard_clearly: bool = True  # the last request was keys, or speech the recogniser was sure of
     party: str | None = None  # whom the caller talks to while bridged
     transfer_by: str | None = None  # the operator following the transfer now ringing
     failed_reason: str | None = None  # why the operator's transfer failed, while we ask whether they are free
@@ -153,9 +169,14 @@ class _Run:
         self.gather("menu", timeout=node.get("timeout", 6))
 
     def _enter_directory(self, node: dict) -> None:
-        self.say(node["prompt"])
-        self.gather("directory", input="dtmf speech", max_digits=None, finish_on_key="#",
-                    timeout=node.get("timeout", 8), hints=tuple(self.flow.hints()))
+        """Ask who or what the caller wants — by speech only where the platform can hear it."""
+        if self.s.speech:
+            self.say(node["prompt"])
+            self.gather("directory", input="dtmf speech", max_digits=None, finish_on_key="#",
+                        timeout=node.get("timeout", 8), hints=tuple(self.flow.hints()))
+        else:
+            self.say(node.get("keys_prompt", "ask_person_keys"))
+            self.gather("directory", max_digits=None, finish_on_key="#", timeout=node.get("timeout", 8))
 
     def _enter_transfer(self, node: dict) -> None:
         target = self.s.target
@@ -260,9 +281,11 @@ class _Run:
     def _on_directory(self, inp: Input) -> None:
         node = self.flow.node(self.s.node)
         if isinstance(inp, Speech) and inp.text.strip():
-            return self.ask(Lookup(inp.text.strip(), "speech"), "lookup")
+            self.s.heard_clearly = inp.confidence is None or inp.confidence >= SURE_SPEECH
+            return self.ask(Lookup(inp.text.strip(), "speech", self.s.lang), "lookup")
         if isinstance(inp, Digits) and inp.digits.strip("#"):
-            return self.ask(Lookup(inp.digits.strip("#"), "dtmf"), "lookup")
+            self.s.heard_clearly = True
+            return self.ask(Lookup(inp.digits.strip("#"), "dtmf", self.s.lang), "lookup")
         if self._retry(node, "no_input"):
             self.say("no_input")
             retries = self.s.retries
@@ -278,14 +301,47 @@ class _Run:
         node = self.flow.node(self.s.node)
         self.event("directory_lookup", query=inp.query, hits=len(inp.matches), matched=bool(inp.matches),
                    top=[m.id for m in inp.matches[:3]])
-        picked, clear = choose(inp.matches)
-        if not picked:
+        what, picked = choose(inp.matches, self.s.heard_clearly)
+        if what == "none":
             self.say("no_match")
             return self.enter(node["no_match"])
-        if clear:
+        if what == "connect":
             return self._reach(picked[0])
         self.s.choices = [asdict(m) for m in picked]
+        self.s.questions += 1
+        if what == "confirm":
+            return self._confirm()
         self._read_choices()
+
+    def _confirm(self) -> None:
+        """Ask about the first hit left: "Menar du Sara Lundqvist på Barn och familj? Tryck 1 för ja, 2 för nej"."""
+        first = self.s.choices[0]
+        self.s.retries = 0  # a new question: silence or a wrong key may be repeated once, as at the directory
+        self.event("directory_confirm", target_id=first["id"], question=self.s.questions)
+        self.say("directory_confirm", name=first["name"], unit=first["unit"])
+        self.gather("directory_confirm", timeout=self.flow.node(self.s.node).get("timeout", 8))
+
+    def _on_directory_confirm(self, inp: Input) -> None:
+        node = self.flow.node(self.s.node)
+        answer = inp.digits[:1] if isinstance(inp, Digits) else ""
+        if isinstance(inp, Speech):
+            said = inp.text.strip().casefold().split()[:1]
+            answer = "1" if said and said[0] in YES else "2" if said and said[0] in NO else ""
+        if answer == "1":
+            return self._reach(Match(**self.s.choices[0]))
+        if answer == "2":
+            self.event("directory_declined", target_id=self.s.choices[0]["id"], question=self.s.questions)
+            self.s.choices = self.s.choices[1:]
+            if self.s.choices and self.s.questions < MAX_QUESTIONS:
+                self.s.questions += 1
+                return self._confirm()
+        elif self._retry(node, "no_input" if not answer else "invalid", **({"digits": answer} if answer else {})):
+            self.say("no_input" if not answer else "invalid")
+            first = self.s.choices[0]
+            self.say("directory_confirm", name=first["name"], unit=first["unit"])
+            return self.gather("directory_confirm", timeout=node.get("timeout", 8))
+        self.say("to_centre")
+        self.enter(node["no_match"])
 
     def _read_choices(self) -> None:
         items = " ".join(self.flow.text("directory_choice_item", self.s.lang, key=i, name=m["name"], unit=m["unit"])
@@ -566,7 +622,7 @@ def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step
         if state is not None:
             raise ValueError("the call has already started")
         lang = inp.lang if inp.lang in flow.languages else flow.language_for(inp.called)
-        run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called), now)
+        run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called, speech=inp.speech), now)
         run.event("call_started", caller=inp.caller, called=inp.called, lang=lang, flow_version=flow.version)
         run.enter(flow.start)
         return run.out

@@ -21,6 +21,7 @@ NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] 
     "language": (("next",), ("language",), ()),
     "directory": (("transfer", "no_match"), ("prompt",), ("no_input", "invalid", "no_match", "to_centre",
                                                          "directory_choice", "directory_choice_item",
+                                                         "directory_confirm",
                                                          "target_unavailable", "target_closed_hours",
                                                          "unavailable_offer")),
     "transfer": (("on_failure",), (), ("connecting", "transfer_no_answer", "transfer_busy", "transfer_failed")),
@@ -43,6 +44,7 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "connecting": ("name", "unit"),
     "directory_choice": ("choices",),
     "directory_choice_item": ("key", "name", "unit"),
+    "directory_confirm": ("name", "unit"),
     "target_unavailable": ("name",),
     "target_closed_hours": ("name", "unit", "next_open", "hours"),
     "transfer_no_answer": ("name",),
@@ -74,7 +76,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
 # Python's format language (``{x:>9}``, ``{x!r}``, ``{x.attr}``, ``{x[0]}``) is ever interpreted.
 _TOKEN = re.compile(r"\{\{|\}\}|\{[^{}]*\}|[{}]")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_TEXT_KEYS = ("type", "prompt", "language", "schedule", "queue", "open", "closed", "next", "fallback", "transfer",
+_TEXT_KEYS = ("type", "prompt", "keys_prompt", "language", "schedule", "queue", "open", "closed", "next", "fallback", "transfer",
               "no_match", "on_failure")  # node keys that must be texts (names of nodes, prompts, schedules, ...)
 MAX_TEXT_PROBLEMS = 5  # per text: a pasted novel of braces gives a readable list, not thousands of lines
 
@@ -236,6 +238,8 @@ def validate(doc: dict[str, Any]) -> list[str]:
         needed_prompts.update(uses)
         if "prompt" in node:
             needed_prompts.add(node["prompt"])
+        if kind == "directory":  # said instead of the prompt where the platform cannot hear speech
+            needed_prompts.add(node.get("keys_prompt", "ask_person_keys"))
         if kind == "menu":
             options = node.get("options") or {}
             if not options:

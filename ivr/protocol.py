@@ -35,6 +35,7 @@ class Start(Input):
     caller: str | None = None
     called: str | None = None
     lang: str | None = None  # a per-number language, or None for the flow's default
+    speech: bool = True  # can the platform hear speech on this call? If not, prompts ask for keys only
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class Match:
     weekly: dict[str, list[str]] = field(default_factory=dict)
     next_open: str | None = None  # ISO, when closed now
     score: float = 0.0
-    matched_by: str = ""  # keyword | name | unit | title | fuzzy | number | keypad
+    matched_by: str = ""  # keyword | name | unit | title | number | keypad
+    sure: bool = True  # False: found by a sound-alike, a typo or only some of the words said — ask first
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
 
 
@@ -264,6 +266,7 @@ class Lookup(Request):
     kind: ClassVar[str] = "lookup"
     query: str
     mode: str  # speech | dtmf
+    lang: str = "sv"  # the caller's language: its fillers and synonyms
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ EVENT_TYPES: dict[str, str] = {
     "input_invalid": "a key that leads nowhere (node, digits)",
     "input_timeout": "no input before the timeout (node)",
     "directory_lookup": "a directory search from the flow (query, mode, hits, matched)",
+    "directory_confirm": "the flow asked whether an unsure hit is the one meant (target id, question number)",
+    "directory_declined": "the caller said no to that question (target id, question number)",
     "transfer_started": "a transfer rings a person (target, ring timeout)",
     "transfer_answered": "the person answered",
     "transfer_failed": "nobody answered (reason: no-answer, busy, failed, canceled, caller_hangup)",

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callback import policy, requests as callbacks
 from callback import queue as centre
+from directory.query import synonyms_from
 from directory.search import search
 from ivr import hours as phone_hours
 from ivr import schedules
@@ -70,7 +71,8 @@ class CallFacts:
         if isinstance(request, CheckHours):
             return self.hours(session, request.schedule, now)
         if isinstance(request, Lookup):
-            return LookupResult(request.query, tuple(self.lookup(session, request.query, request.mode, now)))
+            return LookupResult(request.query, tuple(self.lookup(session, request.query, request.mode, now,
+                                                                 request.lang)))
         if isinstance(request, (JoinQueue, QueueStatus)):
             return self._queue_place(session, call_id, request, now) if live else self._queue_preview(
                 session, request, now)
@@ -100,14 +102,17 @@ class CallFacts:
             crisis=st.crisis.message if st.crisis else None,
         )
 
-    def lookup(self, session: Session, query: str, mode: str, now: datetime) -> list[Match]:
-        """Directory hits for the flow: speech/words by name or subject; keys as an extension or a spelled name."""
+    def lookup(self, session: Session, query: str, mode: str, now: datetime, lang: str = "sv") -> list[Match]:
+        """Directory hits for the flow: speech/words by name or subject as people say them (the line's language
+        and the site's synonyms); keys as an extension or a spelled name."""
         results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
-                         mode="keypad" if mode == "dtmf" else "text")
+                         mode="keypad" if mode == "dtmf" else mode, lang=lang,
+                         synonyms=synonyms_from(self.settings["directory"]["synonyms_file"]))
         return [
             Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
                   status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
-                  next_open=r.opens, score=r.score, matched_by=r.matched_by, departments=r.departments)
+                  next_open=r.opens, score=r.score, matched_by=r.matched_by, sure=r.sure,
+                  departments=r.departments)
             for r in results
         ]
 

@@ -70,7 +70,8 @@ class CallRunner:
     # -- public API for adapters ------------------------------------------------------------
 
     def start(self, call_id: str, now: datetime, caller: str | None = None, called: str | None = None,
-              lang: str | None = None) -> list[Action]:
+              lang: str | None = None, speech: bool = True) -> list[Action]:
+        """Start the flow for a new call; ``speech`` False where the platform cannot hear speech on it."""
         with logs.call_context(call_id, self.channel), self.sessions() as session:
             existing = session.get(CallSession, call_id)
             if existing is not None:  # a retried "call comes in" webhook: the call already runs
@@ -83,7 +84,7 @@ class CallRunner:
                                    caller=_column(caller), called=_column(called), started_at=now, updated_at=now,
                                    step=0, state={})
                 session.add(call)
-                result = self._run(session, call, flow_for(version), None, Start(caller, called, lang), now)
+                result = self._run(session, call, flow_for(version), None, Start(caller, called, lang, speech), now)
                 session.commit()
                 return result
             except Exception:

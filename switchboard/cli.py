@@ -458,12 +458,13 @@ def directory_export(path: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def directory_search(words: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Search the directory as operators do: name, keyword, unit, title or number."""
+    from directory.query import synonyms_from
     from directory.search import search
 
     svc = services()
     with svc.sessions() as session:
         results = search(session, " ".join(words), svc.clock.now(), svc.clock.tz, svc.settings["hours"]["eve_close"],
-                         limit=limit)
+                         limit=limit, synonyms=synonyms_from(svc.settings["directory"]["synonyms_file"]))
     if as_json:
         click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=1))
         return

@@ -223,6 +223,23 @@ def test_option_2_is_queued_and_answered_by_an_operator(phone, app, client, sess
         assert session.get(CallSession, caller.call_sid).channel == "twilio"
 
 
+def test_option_1_an_unsure_name_is_asked_about_by_key_before_anyone_is_rung(phone, sessions):
+    caller = phone()
+    asked = caller.say(caller.press(caller.call(), "1"), "Lindqvist")
+    assert asked.find("Dial") is None
+    assert "Menar du Sara Lundqvist på Barn och familj? Tryck 1 för ja, 2 för nej." in said(asked)
+    assert gather(asked).get("input") == "dtmf" and gather(asked).get("numDigits") == "1"  # keys, as it says
+    ringing = caller.press(asked, "1")
+    assert verb(ringing, "Dial").find("Number").text == "+46406280411"
+    assert ("directory_confirm", {"target_id": "p011", "question": 1}) in events(sessions, caller.call_sid)
+
+
+def test_option_1_english_line_understands_building_permit(phone):
+    caller = phone(called="+46406280498")
+    ringing = caller.say(caller.press(caller.call(), "1"), "I need a building permit please")
+    assert verb(ringing, "Dial").find("Number").text == "+46406280459"  # Bygglov – dagens handläggare
+
+
 def test_option_1_by_speech_is_transferred_and_answered(phone, sessions):
     caller = phone()
     menu = caller.call()

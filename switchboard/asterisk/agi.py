@@ -36,7 +36,8 @@ from typing import Mapping
 
 from asterisk.agi import AGI, AGIAppError, AGIHangup, AGIInvalidCommand, AGIUnknownError, AGIUsageError
 
-__all__ = ["AgiBounds", "AgiBoundExceeded", "AgiChannel", "ChannelHungUp", "Reply", "parse_reply", "quote", "arg",
+__all__ = ["AgiBounds", "AgiBoundExceeded", "AgiChannel", "ChannelHungUp", "Heard", "Reply", "parse_heard",
+           "parse_reply", "quote", "arg",
            "reply_bound",  # pyst2's errors, re-exported:
            "AGIAppError", "AGIInvalidCommand", "AGIUsageError", "AGIUnknownError"]
 
@@ -170,6 +171,42 @@ def parse_reply(line: str) -> Reply:
         data, tail = (tail[1:end], tail[end + 1:]) if end > 0 else (tail[1:], "")
     extras = dict(part.split("=", 1) for part in tail.split() if "=" in part)
     return Reply(code, result, data, extras, line)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What ``SPEECH RECOGNIZE`` heard: ``kind`` speech | digit | timeout | hangup | failed."""
+
+    kind: str
+    text: str = ""  # the best result's text (speech)
+    score: int = 0  # the engine's score of it, 0-100 for UniMRCP and most engines
+    digit: str = ""  # the key that stopped it (digit)
+
+
+_SPEECH_RESULT = re.compile(r'score(\d+)=(-?\d+) text\1="([^"]*)" grammar\1=(\S*)')
+
+
+def parse_heard(reply: Reply) -> Heard:
+    """res_agi's replies to ``SPEECH RECOGNIZE``::
+
+        200 result=1 (speech) endpos=0 results=1 score0=87 text0="sven olofsson" grammar0=vaxel-directory
+        200 result=1 (digit) digit=4 endpos=0
+        200 result=1 (timeout) endpos=0      200 result=1 (hangup) endpos=0
+        200 result=0 endpos=0                (failed, or no speech object: "200 result=0")
+
+    Results come best first; speech with ``results=0`` (nothing matched the grammar) is a timeout.
+    """
+    if reply.result != "1":
+        return Heard("failed")
+    if reply.data == "digit":
+        return Heard("digit", digit=reply.extras.get("digit", "")[:1])
+    if reply.data == "speech":
+        found = _SPEECH_RESULT.findall(reply.text)
+        if not found or not found[0][2].strip():
+            return Heard("timeout")
+        _, score, text, _ = found[0]
+        return Heard("speech", text=text.strip(), score=int(score))
+    return Heard(reply.data if reply.data in ("timeout", "hangup") else "failed")
 
 
 def quote(value: object) -> str:
@@ -363,6 +400,29 @@ class AgiChannel(AGI):
     def read_digits(self, timeout_ms: int, max_digits: int) -> Reply:
         """``GET DATA`` with no prompt (prompts were streamed before): the digits themselves; ``#`` ends them."""
         return self.command("GET DATA", quote(""), int(timeout_ms), int(max_digits))
+
+    # -- speech recognition (res_speech: the AGI SPEECH commands) -----------------------------
+
+    def speech_create(self, engine: str) -> bool:
+        """``SPEECH CREATE <engine>``: result 1 when Asterisk has that engine, 0 when not (or one exists)."""
+        return self.command("SPEECH CREATE", arg(engine)).result == "1"
+
+    def speech_load_grammar(self, name: str, path: str) -> bool:
+        """``SPEECH LOAD GRAMMAR <name> <path>``: result 1 when the engine loaded the file."""
+        return self.command("SPEECH LOAD GRAMMAR", arg(name), quote(path)).result == "1"
+
+    def speech_activate_grammar(self, name: str) -> bool:
+        return self.command("SPEECH ACTIVATE GRAMMAR", arg(name)).result == "1"
+
+    def speech_recognize(self, prompt: str, timeout_s: int) -> "Heard":
+        """``SPEECH RECOGNIZE <prompt> <timeout>``: speech, a key, a timeout or a hang-up (:func:`parse_heard`).
+
+        The timeout is in whole seconds and starts when the prompt has played (no prompt: at once)."""
+        return parse_heard(self.command("SPEECH RECOGNIZE", quote(prompt), int(timeout_s)))
+
+    def speech_destroy(self) -> None:
+        """``SPEECH DESTROY`` (allowed on a dead channel too)."""
+        self.command("SPEECH DESTROY")
 
     def run_app(self, application: str, data: str) -> int:
         """``EXEC app "data"``: the application's return (-1 hang-up or, after Dial, an answered call; -2 unknown)."""

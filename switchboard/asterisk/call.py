@@ -26,7 +26,7 @@ from directory import numbers
 from ivr.engine import CallState
 from ivr.flow import QUEUE_DEFAULTS
 from ivr.models import CallSession, FlowVersion
-from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Transfer, TransferEnded
+from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Speech, Transfer, TransferEnded
 from switchboard.asterisk.agi import ALL_KEYS, AgiBoundExceeded, AgiChannel, ChannelHungUp
 from switchboard.asterisk.audio import AudioLibrary
 from switchboard.asterisk.mapping import (
@@ -34,6 +34,7 @@ from switchboard.asterisk.mapping import (
 )
 from switchboard.asterisk.prompts import pieces
 from switchboard.asterisk.queueing import wait_in_queue
+from switchboard.asterisk.speech import open_recogniser
 from switchboard.calls import CallRunner, flow_for
 from switchboard.metrics import AGI_STEP_SECONDS
 
@@ -76,13 +77,17 @@ RUNNING = _Running()
 
 class AsteriskCall:
     def __init__(self, channel: AgiChannel, runner: CallRunner, clock, audio: AudioLibrary, asterisk: dict,
-                 flow_queue: Callable[[str], dict]):
+                 flow_queue: Callable[[str], dict], grammar: Callable[[], str | None] | None = None):
         self.channel, self.runner, self.clock, self.audio = channel, runner, clock, audio
         self.dial_template = asterisk["dial_template"]
         self.outbound_template = asterisk["outbound_template"]
         self.flow_queue = flow_queue
         self.call_id = f"ast-{channel.env.get('agi_uniqueid') or uuid.uuid4().hex[:12]}"
         self._queue_settings: dict | None = None
+        self.speech_engine = asterisk.get("speech_engine", "")
+        self.speech_seconds = int(asterisk.get("speech_seconds", 6))
+        self.grammar = grammar or (lambda: None)
+        self.speech = False  # a recogniser is open on this call (``open_recogniser``)
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -111,9 +116,11 @@ class AsteriskCall:
         result, started = "fallback", False
         try:
             self.channel.answer()
+            if self.speech_engine:
+                self.speech = open_recogniser(self.channel, self.speech_engine, self.grammar(), self.call_id)
             with AGI_STEP_SECONDS.labels("start").time():  # the adapter boundary: what the caller waits for
                 actions = self.runner.start(self.call_id, self.clock.now(), caller_of(self.channel.env),
-                                            called_of(self.channel.env))
+                                            called_of(self.channel.env), speech=self.speech)
             if not actions:  # already in our books: another process runs it, or it is over
                 self._duplicate("already exists")
                 return result  # fallback, told in finally; nothing recorded: started is False
@@ -148,6 +155,11 @@ class AsteriskCall:
                 except Exception:
                     log.exception("call %s: could not record the hand-off", self.call_id)
         finally:
+            if self.speech:
+                try:
+                    self.channel.speech_destroy()
+                except Exception:  # the socket may be gone; Asterisk frees the recogniser with the AGI anyway
+                    pass
             try:
                 self.channel.set_var("VAXEL_RESULT", result)
             except Exception:  # the socket may be gone; the dialplan's default is the operators
@@ -214,6 +226,19 @@ class AsteriskCall:
         return None
 
     def gather(self, gather: Gather, pressed: str | None) -> Input:
+        if "speech" in gather.input and self.speech and not pressed:
+            heard = self.channel.speech_recognize("", self.speech_seconds)
+            if heard.kind == "speech":
+                return Speech(heard.text, min(1.0, max(0.0, heard.score / 100)))
+            if heard.kind in ("hangup", "failed"):
+                self._ensure_alive()
+            if heard.kind == "failed":  # the recogniser broke: this call goes on with keys
+                log.warning("call %s: SPEECH RECOGNIZE failed; reading keys instead", self.call_id)
+                self.speech = False
+            elif heard.kind == "digit" and heard.digit:
+                pressed = heard.digit  # keys after all: the rest is read as keys
+            else:
+                return NoInput()
         if gather.max_digits == 1:
             if pressed:
                 return Digits(pressed)

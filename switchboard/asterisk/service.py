@@ -24,6 +24,7 @@ from switchboard.asterisk.mapping import app_queue_name, template_problems
 from switchboard.asterisk.pbx_events import PbxEvent, PbxWatcher
 from switchboard.asterisk.prompts import library_from_settings
 from switchboard.asterisk.server import FastAgiServer
+from switchboard.asterisk.speech import directory_grammar
 from switchboard.calls import CallRunner
 from switchboard.reconcile import heartbeat
 
@@ -37,7 +38,8 @@ def incoming(services, audio: AudioLibrary | None = None) -> Callable[[AgiChanne
     def run(channel: AgiChannel) -> str:
         runner = CallRunner(services.sessions, services.settings, channel="asterisk")
         call = AsteriskCall(channel, runner, services.clock, audio, services.settings["asterisk"],
-                            lambda call_id: flow_queue_of(services.sessions, call_id))
+                            lambda call_id: flow_queue_of(services.sessions, call_id),
+                            grammar=lambda: directory_grammar(services.sessions, services.settings))
         return call.run()
 
     return run

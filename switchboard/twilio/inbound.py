@@ -15,9 +15,9 @@ import re
 from datetime import timedelta
 from urllib.parse import urlparse
 
-from sqlalchemy import select
 
-from directory.models import Keyword, Staff
+from directory.query import synonyms_from
+from directory.search import speech_hints
 from ivr.engine import CallState
 from ivr.models import CallSession
 from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Speech, Tick, Transfer, TransferEnded
@@ -85,11 +85,11 @@ def _caller_id(state: CallState) -> str:
 
 
 def _directory_hints() -> list[str]:
-    """Words callers say for option 1: the directory's keywords first, then staff names."""
+    """Words callers say for option 1: the directory's keywords, staff names, then the site's synonym phrases."""
     with _sessions()() as session:
-        terms = session.scalars(select(Keyword.term).distinct().order_by(Keyword.term).limit(twiml.MAX_HINTS)).all()
-        names = session.scalars(select(Staff.name).order_by(Staff.name).limit(twiml.MAX_HINTS)).all()
-    return twiml.hint_list(terms, names)
+        words = speech_hints(session, synonyms_from(services().settings["directory"]["synonyms_file"]),
+                             twiml.MAX_HINTS)
+    return twiml.hint_list(words)
 
 
 def _ring_or_fail(call_sid: str, actions: list[Action]) -> list[Action]:

@@ -6,7 +6,9 @@ It plays one caller, from a script read in order as the call asks for input:
     "early:2"             a key pressed during the next prompt that allows keys (STREAM FILE's escape digits)
     "silence"             no key until the timeout
     "hangup"              the caller hangs up during the next command that waits (prompt, listening, Dial, Queue)
-    "hangup@listen"       ... during the next WAIT FOR DIGIT/GET DATA (also @prompt, @dial, @queue)
+    "hangup@listen"       ... during the next WAIT FOR DIGIT/GET DATA/SPEECH RECOGNIZE (also @prompt, @dial, @queue)
+    "say:Sven Olofsson"   what the caller says while SPEECH RECOGNIZE listens ("say:text@40": the engine's score);
+                          keys there stop it with the first key (``(digit) digit=4``), the rest stay for GET DATA
     "ring:answered:40"    how the Dial now ringing ends (also ring:no-answer, ring:busy, ring:chanunavail,
                           ring:congestion); the number is the talk time in seconds
     "queue:wait"          a slice in app_queue passes (QUEUESTATUS=TIMEOUT)
@@ -41,10 +43,22 @@ USAGE = {  # res_agi's usage text, shortened
     "GET DATA": "Usage: GET DATA <file to be streamed> [timeout] [max digits]",
     "SET VARIABLE": "Usage: SET VARIABLE <variablename> <value>",
     "EXEC": "Usage: EXEC <application> <options>",
+    "SPEECH CREATE": "Usage: SPEECH CREATE <engine>",
+    "SPEECH SET": "Usage: SPEECH SET <name> <value>",
+    "SPEECH LOAD GRAMMAR": "Usage: SPEECH LOAD GRAMMAR <grammar name> <path to grammar>",
+    "SPEECH UNLOAD GRAMMAR": "Usage: SPEECH UNLOAD GRAMMAR <grammar name>",
+    "SPEECH ACTIVATE GRAMMAR": "Usage: SPEECH ACTIVATE GRAMMAR <grammar name>",
+    "SPEECH DEACTIVATE GRAMMAR": "Usage: SPEECH DEACTIVATE GRAMMAR <grammar name>",
+    "SPEECH RECOGNIZE": "Usage: SPEECH RECOGNIZE <prompt> <timeout> [<offset>]",
 }
 COMMANDS = ("GET FULL VARIABLE", "GET VARIABLE", "SET VARIABLE", "STREAM FILE", "WAIT FOR DIGIT", "GET DATA",
-            "CHANNEL STATUS", "SAY NUMBER", "ANSWER", "EXEC", "NOOP", "HANGUP", "VERBOSE")
-ALIVE_ONLY = {"ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "GET DATA", "CHANNEL STATUS", "SAY NUMBER"}
+            "CHANNEL STATUS", "SAY NUMBER", "ANSWER", "EXEC", "NOOP", "HANGUP", "VERBOSE", "SPEECH CREATE",
+            "SPEECH SET", "SPEECH DESTROY", "SPEECH LOAD GRAMMAR", "SPEECH UNLOAD GRAMMAR", "SPEECH ACTIVATE GRAMMAR",
+            "SPEECH DEACTIVATE GRAMMAR", "SPEECH RECOGNIZE")
+# res_agi's table: commands without its "dead" flag get 511 on a hung-up channel (SPEECH DESTROY/UNLOAD may run)
+ALIVE_ONLY = {"ANSWER", "STREAM FILE", "WAIT FOR DIGIT", "GET DATA", "CHANNEL STATUS", "SAY NUMBER", "SPEECH CREATE",
+              "SPEECH SET", "SPEECH LOAD GRAMMAR", "SPEECH ACTIVATE GRAMMAR", "SPEECH DEACTIVATE GRAMMAR",
+              "SPEECH RECOGNIZE"}
 MAX_COMMANDS = 600
 
 
@@ -103,6 +117,9 @@ class FakeAsterisk:
     dialled: list[Dialled] = field(default_factory=list)
     queued: list[dict[str, str]] = field(default_factory=list)  # QUEUE_PRIO and Queue() data per slice
     errors: list[str] = field(default_factory=list)
+    speech_engines: tuple[str, ...] = ()  # res_speech engines this Asterisk has (none: SPEECH CREATE says 0)
+    recogniser: dict | None = None  # the channel's speech object: engine, grammars {name: path}, active names
+    heard: list[str] = field(default_factory=list)  # what the caller said to the recogniser
     dead: bool = False
     _hangup_line_due: bool = False
 
@@ -212,7 +229,72 @@ class FakeAsterisk:
             return [self.get_data(args[0], int(args[1]), int(args[2]) if len(args) > 2 else 1024)]
         if name == "EXEC":
             return [self.exec(args[0], args[1] if len(args) > 1 else "")]
+        if name.startswith("SPEECH "):
+            return [self.speech(name[7:], args)]
         raise AssertionError(name)
+
+    # -- res_speech through res_agi (handle_speech* in res_agi.c) ------------------------------
+
+    def speech(self, command: str, args: list[str]) -> str:
+        counts = {"SET": 2, "LOAD GRAMMAR": 2, "UNLOAD GRAMMAR": 1, "ACTIVATE GRAMMAR": 1, "DEACTIVATE GRAMMAR": 1}
+        if command in counts and len(args) != counts[command] or command == "RECOGNIZE" and len(args) < 2:
+            raise IndexError(command)  # RESULT_SHOWUSAGE: the 520 block
+        rec = self.recogniser
+        if command == "CREATE":
+            if rec is not None or args[0] not in self.speech_engines:
+                return "200 result=0"
+            self.recogniser = {"engine": args[0], "grammars": {}, "active": set()}
+            return "200 result=1"
+        if command == "DESTROY":
+            self.recogniser = None
+            return f"200 result={int(rec is not None)}"
+        if rec is None:
+            return "200 result=0"
+        if command == "SET":
+            return "200 result=1"
+        if command == "LOAD GRAMMAR":
+            if not Path(args[1]).is_file():
+                return "200 result=0"  # the engine could not load it
+            rec["grammars"][args[0]] = args[1]
+            return "200 result=1"
+        if command == "UNLOAD GRAMMAR":
+            return f"200 result={int(rec['grammars'].pop(args[0], None) is not None)}"
+        if command == "ACTIVATE GRAMMAR":
+            if args[0] not in rec["grammars"]:
+                return "200 result=0"
+            rec["active"].add(args[0])
+            return "200 result=1"
+        if command == "DEACTIVATE GRAMMAR":
+            if args[0] not in rec["active"]:
+                return "200 result=0"
+            rec["active"].discard(args[0])
+            return "200 result=1"
+        return self.recognize(args[0], int(args[1]))
+
+    def recognize(self, prompt: str, timeout_s: int) -> str:
+        if prompt:
+            self.played.append(prompt)
+        if self._hangs_up_in("listen"):
+            return "200 result=1 (hangup) endpos=0"
+        token = self._expect(("silence", "say:") + tuple("0123456789*#"), "SPEECH RECOGNIZE")
+        if token == "hangup":
+            return "200 result=1 (hangup) endpos=0"
+        if token is None or token == "silence":
+            self._pass(timeout_s)
+            return "200 result=1 (timeout) endpos=0"
+        if not token.startswith("say:"):
+            if token[1:]:
+                self.script.insert(0, token[1:])  # the rest of the keys, for the GET DATA that follows
+            self._pass(1)
+            return f"200 result=1 (digit) digit={token[0]} endpos=0"
+        text, _, score = token[4:].partition("@")
+        self.heard.append(text)
+        self._pass(2 + len(text) // 10)
+        if not self.recogniser["active"]:
+            return "200 result=1 (speech) endpos=0 results=0 "  # no grammar active: the engine matched nothing
+        grammar = sorted(self.recogniser["active"])[0]
+        return (f'200 result=1 (speech) endpos=0 results=1 score0={int(score or 87)} text0="{text}" '
+                f"grammar0={grammar}")
 
     def stream(self, filename: str, escape: str) -> str:
         wav = Path(filename + ".wav")
