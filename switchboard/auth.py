@@ -60,6 +60,7 @@ class User(Base, UserMixin):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Part of every session; moving it ends all sessions of the account (logout, new password, disabled).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unit_slug: Mapped[str | None] = mapped_column(String(80), nullable=True)  # role staff: the unit they work in
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callback import policy, requests as callbacks
+from callback import booking, policy
 from callback import queue as centre
 from directory.search import search
 from ivr import hours as phone_hours
@@ -148,17 +148,26 @@ class CallFacts:
             with session.begin_nested():
                 # a queue callback keeps the caller's place through their queue entry (callback.places)
                 entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
-                stored = callbacks.store(
-                    session, call_id=call_id, number=request.number, kind=request.when,
+                if entry is not None:
+                    position = centre.position_of(session, entry)
+                booked = booking.book(
+                    session, call_id=call_id, number=request.number, when=request.when,
                     due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
-                    queue=request.queue, queue_position=centre.position_of(session, entry) if entry else position,
-                    menu_choice=request.menu_choice, now=now,
-                    daily_limit=self.settings["callback"]["daily_limit"],
-                    queue_entry_id=entry.id if entry else None,
+                    queue=request.queue, menu_choice=request.menu_choice, target_id=request.target_id,
+                    subject=request.subject, now=now, settings=self.settings, tz=self.tz,
+                    queue_entry_id=entry.id if entry else None, queue_position=position,
+                    per_caller=centre.seconds_per_caller(session, request.queue, now, self.settings["queue"]),
                 )
         except Exception:
             log.exception("call %s: storing the callback request failed", call_id)
             return CallbackStored(False, reason="error")
-        if stored is None:
+        if booked is None:
             return CallbackStored(False, reason="limit")
-        return CallbackStored(True, request_id=stored.id)
+        stored = booked.request
+        return CallbackStored(True, request_id=stored.id, due_at=_iso(stored.due_at), until=_iso(booked.until),
+                              due_by=_iso(stored.due_by), unit=stored.unit_name if stored.target_id else None,
+                              answered_by=stored.answered_by)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
