@@ -34,6 +34,7 @@ from ivr import schedules
 @dataclass(frozen=True)
 class Booked:
     request: CallbackRequest
+    first: datetime | None  # the first moment we call, as the caller is told (None: when their turn comes)
     until: datetime | None  # the end of the phone time the first call falls in
     merged: bool  # an open request for the same purpose took this one in
 
@@ -55,6 +56,7 @@ class Purpose:
     hours_key: str | None = None
     situation: str | None = None
     email_to: str | None = None
+    told: datetime | None = None  # a queue callback whose turn may not come today: when we call at the latest
 
 
 def for_target(session: Session, staff: Staff, kind: str, now: datetime, tz: ZoneInfo, eve_close: str) -> Purpose:
@@ -82,9 +84,11 @@ def for_centre(session: Session, kind: str, due_at: datetime | None, expected_tu
         if status.open and (expected_turn is None or status.closes_at is None or expected_turn < status.closes_at):
             promise = promises.promise(schedule, now, 0)
             return Purpose("queue", None, None, promise.due_by, situation="queue")
+        # it keeps its place and is rung if its turn comes before closing; else at the opening, and told so
         after = status.closes_at if status.open and status.closes_at else now
         promise = promises.promise(schedule, after, 0)
-        return Purpose("queue", promise.first, promise.first_end, promise.due_by, situation="queue_after_closing")
+        return Purpose("queue", None, promise.first_end, promise.due_by, situation="queue_after_closing",
+                       told=promise.first)
     promise = promises.promise(schedule, max(now, due_at) if due_at else now, 0)
     return Purpose("next_open", promise.first, promise.first_end, promise.due_by, situation="switchboard_closed")
 
@@ -110,7 +114,7 @@ def book(session: Session, *, call_id: str, number: str, when: str, due_at: date
         if subject and not duplicate.subject:
             duplicate.subject = subject
         session.flush()
-        return Booked(duplicate, purpose.until if duplicate.due_at == purpose.due_at else None, True)
+        return Booked(duplicate, duplicate.due_at, None, True)
     request = requests.store(
         session, call_id=call_id, number=number, kind=purpose.kind, due_at=purpose.due_at, queue=queue,
         queue_position=queue_position, menu_choice=menu_choice, now=now,
@@ -123,4 +127,4 @@ def book(session: Session, *, call_id: str, number: str, when: str, due_at: date
     )
     if request is None:
         return None
-    return Booked(request, purpose.until, False)
+    return Booked(request, purpose.told or purpose.due_at, purpose.until, False)

@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from callback import operators, outcomes, retention
 from callback.dialer import OUTCOMES
-from callback.dispatcher import Dispatcher, load_dialer
+from callback.dispatcher import Dispatcher, load_counter, load_dialer
 from callback.dryrun import DryRunDialer
 from core.services import services
 from core.clock import Clock, parse_instant
@@ -40,11 +40,13 @@ def at_clock(at_text: str | None, purges: bool = False) -> Clock:
     return Clock(svc.clock.tz, moment)
 
 
-def _dispatcher(dialer, clock: Clock) -> Dispatcher:
+def _dispatcher(dialer, clock: Clock, paced: bool = True) -> Dispatcher:
+    """A dispatcher; ``paced`` counts free operators (a dry run and a simulation have none to count)."""
     svc = services()
     try:
-        return Dispatcher(svc.sessions, svc.settings, dialer, clock.now)
-    except ValueError as exc:  # a setting that cannot work, e.g. callback.order
+        counter = load_counter(svc.settings) if paced else None
+        return Dispatcher(svc.sessions, svc.settings, dialer, clock.now, free_operators=counter)
+    except (ValueError, ImportError, AttributeError) as exc:  # a setting that cannot work, e.g. callback.order
         raise click.UsageError(str(exc)) from None
 
 
@@ -94,7 +96,7 @@ def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per wake-up
     if dry_run:
-        calls = _dispatcher(DryRunDialer(click.echo), clock).preview()
+        calls = _dispatcher(DryRunDialer(click.echo), clock, paced=False).preview()
         click.echo(f"dry run at {clock.now().isoformat(timespec='seconds')}: {len(calls)} callback(s) due; "
                    f"nothing was dialled or changed")
         return
@@ -108,7 +110,7 @@ def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str 
             dialer = load_dialer(svc.settings, on_outcome)
         except (ValueError, ImportError, AttributeError) as exc:
             raise click.UsageError(str(exc)) from None
-    dispatcher = _dispatcher(dialer, clock)
+    dispatcher = _dispatcher(dialer, clock, paced=not simulate)
     if once:
         report = dispatcher.tick()
         purged = dispatcher.purge()

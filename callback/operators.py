@@ -50,6 +50,18 @@ class Row:
     due: datetime | None  # when it will be dialled (None: when its turn comes)
     last_outcome: str | None
     note: str | None
+    # whom it is for and who answers (callback.models)
+    target_kind: str = "centre"
+    target: str | None = None  # the person, function or unit named
+    unit: str | None = None
+    answered_by: str = "centre"
+    subject: str | None = None
+    message: str | None = None
+    taken_by: str = "ivr"
+    due_by: datetime | None = None  # the promise
+    merged: int = 0
+    outcome: str | None = None
+    overdue: bool = False  # still open after the promised time
 
     @property
     def status_text(self) -> str:
@@ -65,9 +77,19 @@ class Row:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for key in ("requested_at", "due"):
+        for key in ("requested_at", "due", "due_by"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
+
+
+def row_of(r: CallbackRequest, settings: dict, now: datetime, place: int | None = None, due: datetime | None = None,
+           last: str | None = None) -> Row:
+    return Row(r.id, national(r.number) if r.number else None, r.requested_at, r.kind, r.attempts,
+               settings["callback"]["attempts"], place, r.menu_choice, r.status, due, last, r.note,
+               target_kind=r.target_kind, target=r.target_name, unit=r.unit_name, answered_by=r.answered_by,
+               subject=r.subject, message=r.message, taken_by=r.taken_by, due_by=r.due_by, merged=r.merged,
+               outcome=r.outcome, overdue=r.status in (PENDING, CLAIMED, DIALLING, FAILED) and r.due_by is not None
+               and r.due_by < now)
 
 
 def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24) -> list[Row]:
@@ -84,14 +106,15 @@ def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24
     for r in requests:
         place = places.position(session, r) if r.status == PENDING else None
         due = None
-        if r.status == PENDING:
+        if r.status == PENDING and r.answered_by == "unit":
+            due = r.due_at  # the unit calls from its own list, from then on
+        elif r.status == PENDING:
             due = due_time(kind=r.kind, attempts=r.attempts, at_front=place in (None, 1), not_before=r.due_at,
                            call_now=r.call_now, now=now, schedule=schedule)
         last = session.scalar(select(CallbackAttempt.outcome).where(
             CallbackAttempt.request_id == r.id, CallbackAttempt.outcome.is_not(None))
             .order_by(CallbackAttempt.attempt.desc()).limit(1))
-        result.append(Row(r.id, national(r.number) if r.number else None, r.requested_at, r.kind, r.attempts,
-                          settings["callback"]["attempts"], place, r.menu_choice, r.status, due, last, r.note))
+        result.append(row_of(r, settings, now, place, due, last))
     rank = {FAILED: 0, CLAIMED: 1, DIALLING: 1, PENDING: 2, DONE: 3, CANCELLED: 3}
     # a request still waiting for its turn in the queue comes right after those due now, in queue order
     return sorted(result, key=lambda row: (rank[row.status], row.due or now, row.position or 0, row.requested_at,

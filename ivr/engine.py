@@ -570,6 +570,9 @@ class _Run:
         if not due:
             return self.say("callback_confirmed_queue", number=number)
         first = datetime.fromisoformat(due)
+        if self.s.callback["when"] == "queue" and not inp.unit:  # the turn may not come before closing
+            return self.say("callback_confirmed_queue_late", number=number,
+                            when=speech.moment(first, self.now, self.s.lang))
         if inp.unit:
             when = speech.promise(first, datetime.fromisoformat(inp.until) if inp.until else None,
                                   datetime.fromisoformat(inp.due_by) if inp.due_by else None, self.now, self.s.lang)

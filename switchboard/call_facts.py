@@ -164,7 +164,7 @@ class CallFacts:
         if booked is None:
             return CallbackStored(False, reason="limit")
         stored = booked.request
-        return CallbackStored(True, request_id=stored.id, due_at=_iso(stored.due_at), until=_iso(booked.until),
+        return CallbackStored(True, request_id=stored.id, due_at=_iso(booked.first), until=_iso(booked.until),
                               due_by=_iso(stored.due_by), unit=stored.unit_name if stored.target_id else None,
                               answered_by=stored.answered_by)
 
