@@ -27,6 +27,8 @@ def load(session: Session, path: str) -> dict[str, int]:
     for item in data.get("units", []):
         unit = units.get(item["id"]) or Unit(slug=item["id"])
         unit.name, unit.kind = item["name"], item["kind"]
+        unit.answered_by, unit.promise_days = item.get("answered_by"), item.get("promise_days")
+        unit.email = item.get("email", "")
         unit.parent = units[item["parent"]] if item.get("parent") else None
         session.add(unit)
         units[unit.slug] = unit

@@ -1,0 +1,258 @@
+"""Requests that know whom they are for and reach them in time (issue 15), through the real runner, database
+and commands: the purpose, the unit's promise told truthfully, pacing, one call per number, merging, the brief."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from callback import claims, outcomes
+from callback.dispatcher import Dispatcher
+from callback.models import CallbackRequest
+from directory import promises
+from directory.models import Unit
+from ivr import schedules
+from ivr.hours import Schedule, parse_weekly
+from ivr.protocol import Digits, Speech, Tick
+from switchboard.calls import CallRunner
+from switchboard.console.models import ConsoleOperator
+from switchboard.console.operators import free_count
+from tests.conftest import TZ, at
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@pytest.fixture
+def calls(app):
+    svc = app.extensions["vaxel"]
+    return CallRunner(svc.sessions, svc.settings, channel="simulator")
+
+
+def spoken(result) -> list[dict]:
+    return [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+
+
+def ask_for(calls, call_id, when, query, caller="+46701740699"):
+    """Option 1, say ``query``, accept the callback (1) and confirm the number (1); the actions of the last step."""
+    calls.start(call_id, when, caller=caller)
+    calls.handle(call_id, Digits("1"), when + timedelta(seconds=2))
+    calls.handle(call_id, Speech(query), when + timedelta(seconds=4))
+    calls.handle(call_id, Digits("1"), when + timedelta(seconds=6))
+    return calls.handle(call_id, Digits("1"), when + timedelta(seconds=8))
+
+
+def request_of(session, call_id) -> CallbackRequest:
+    return session.scalar(select(CallbackRequest).where(CallbackRequest.call_id == call_id))
+
+
+def due_now(session, now, settings) -> list[int]:
+    dispatcher = Dispatcher(lambda: session, settings, None, lambda: now)
+    return dispatcher.due(session, now)
+
+
+# --- the purpose, and what the caller hears -------------------------------------------------------------
+
+
+def test_bygglov_at_14_is_booked_for_bygglov_in_its_next_phone_time(runner, app):
+    """Finding 1: the request names Bygglov, is due in Bygglov's phone time, and the brief says so."""
+    result = runner.invoke(args=["call", "--at", "2026-11-24T14:00:00+01:00", "--json", "1", "say:bygglov", "1", "1"])
+    assert result.exit_code == 0, result.output
+    lines = spoken(result)
+    said = [a["text"] for a in lines if a["action"] == "say"][-1]
+    assert said == "Tack. Vi ringer dig på 070-174 06 99 i morgon mellan 10:00 och 12:00, när Bygglov har telefontid."
+    callback = next(a for a in lines if a["action"] == "callback")
+    assert callback["due_at"] == "2026-11-25T10:00:00+01:00"
+
+    listed = runner.invoke(args=["callbacks", "list", "--json", "--at", "2026-11-24T14:01:00+01:00"])
+    (row,) = [json.loads(line) for line in listed.output.splitlines()]
+    assert (row["target_kind"], row["target"], row["unit"], row["subject"], row["taken_by"], row["answered_by"]) == (
+        "function", "Bygglov – dagens handläggare", "Bygglov", "bygglov", "ivr", "centre")
+    assert row["due"] == "2026-11-25T10:00:00+01:00"
+    assert row["due_by"] == "2026-11-25T11:00:00+00:00"  # the end of that phone time, 12:00 local
+
+    early = runner.invoke(args=["callbacks", "run", "--dry-run", "--at", "2026-11-25T09:30:00+01:00"])
+    assert "0 callback(s) due" in early.output  # the switchboard is open, Bygglov is not: not yet
+    dry = runner.invoke(args=["callbacks", "run", "--dry-run", "--at", "2026-11-25T10:00:00+01:00"])
+    assert "1 callback(s) due" in dry.output
+    assert "Återuppringning för Bygglov" in dry.output and "när Bygglov hade stängd telefontid" in dry.output
+    assert "sökte ”bygglov”" in dry.output and "växeln var stängd" not in dry.output
+    late = runner.invoke(args=["callbacks", "run", "--dry-run", "--at", "2026-11-25T12:30:00+01:00"])
+    assert "0 callback(s) due" in late.output  # after Bygglov's phone time: the next day's
+
+
+def test_a_unit_that_answers_itself_gets_the_request_and_the_caller_hears_its_promise(calls, sessions, app):
+    """LSS answers its own callbacks, the same or the next working day; the dispatcher leaves them alone."""
+    actions = ask_for(calls, "lss", at("2026-11-24T15:00"), "Jonas Björk")
+    said = [a.text for a in actions if a.kind == "say"][-1]
+    assert said == "Tack. LSS-handläggning ringer dig på 070-174 06 99 i morgon mellan 13:00 och 14:00."
+    morning = ask_for(calls, "lss2", at("2026-11-24T09:00"), "Hanna Pettersson", caller="+46701740698")
+    said = [a.text for a in morning if a.kind == "say"][-1]
+    assert said == "Tack. LSS-handläggning ringer dig på 070-174 06 98 senast i morgon klockan 14:00."
+    settings = app.extensions["vaxel"].settings
+    with sessions() as session:
+        request = request_of(session, "lss")
+        assert (request.answered_by, request.target_kind, request.target_name, request.unit_name) == (
+            "unit", "person", "Jonas Björk", "LSS-handläggning")
+        assert request.due_at == at("2026-11-25T13:00") and request.due_by == at("2026-11-25T14:00")
+        assert request.email_to == "lss@sjobacka.example"
+        assert due_now(session, at("2026-11-25T13:00"), settings) == []  # the unit's, not the dispatcher's
+
+
+def test_a_callback_asked_for_just_before_closing_is_told_the_opening(calls):
+    """Finding 2: at 16:59 "when it is your turn" alone is not true: the turn may come only tomorrow."""
+    calls.start("late", at("2026-11-24T16:56"), caller="+46701740640")
+    calls.handle("late", Digits("2"), at("2026-11-24T16:56:02"))
+    calls.handle("late", Tick(), at("2026-11-24T16:59:00"))
+    calls.handle("late", Digits("1"), at("2026-11-24T16:59:02"))
+    actions = calls.handle("late", Digits("1"), at("2026-11-24T16:59:04"))
+    said = [a for a in actions if a.kind == "say"][-1]
+    assert said.prompt == "callback_confirmed_queue_late"
+    assert said.text.endswith("Hinner vi inte före stängning ringer vi i morgon klockan 08:00.")
+
+
+def test_early_in_the_day_a_queue_callback_is_still_told_its_turn(calls):
+    calls.start("early", at("2026-11-24T10:00"), caller="+46701740641")
+    calls.handle("early", Digits("2"), at("2026-11-24T10:00:02"))
+    calls.handle("early", Tick(), at("2026-11-24T10:03:00"))
+    calls.handle("early", Digits("1"), at("2026-11-24T10:03:02"))
+    actions = calls.handle("early", Digits("1"), at("2026-11-24T10:03:04"))
+    assert [a for a in actions if a.kind == "say"][-1].prompt == "callback_confirmed_queue"
+
+
+# --- the promise, counted in the unit's phone hours ------------------------------------------------------
+
+LSS = Schedule("unit:lss", "LSS", parse_weekly({d: ["13:00-14:00"] for d in ("mon", "tue", "wed", "thu", "fri")}),
+               tz=STOCKHOLM)
+
+
+@pytest.mark.parametrize("now, days, first, due_by", [
+    ("2026-11-24T10:00", None, "2026-11-24T13:00", "2026-11-24T14:00"),  # the next phone time, today
+    ("2026-11-24T15:00", None, "2026-11-25T13:00", "2026-11-25T14:00"),
+    ("2026-11-24T10:00", 0, "2026-11-24T13:00", "2026-11-24T14:00"),
+    ("2026-11-24T10:00", 1, "2026-11-24T13:00", "2026-11-25T14:00"),  # same or next working day
+    ("2026-11-24T15:00", 1, "2026-11-25T13:00", "2026-11-25T14:00"),
+    ("2026-11-27T15:00", 1, "2026-11-30T13:00", "2026-11-30T14:00"),  # Friday: Monday, not Saturday
+    ("2026-11-27T15:00", 2, "2026-11-30T13:00", "2026-12-01T14:00"),
+    ("2026-12-23T15:00", 1, "2026-12-28T13:00", "2026-12-28T14:00"),  # julafton, juldagen, annandag: holidays
+    ("2026-11-24T13:30", None, "2026-11-24T13:30", "2026-11-24T14:00"),  # open now
+])
+def test_promises_count_working_days_in_the_units_phone_hours(now, days, first, due_by):
+    promise = promises.promise(LSS, at(now), days)
+    assert (promise.first, promise.due_by) == (at(first), at(due_by))
+
+
+def test_a_unit_inherits_who_answers_and_the_promise_from_its_parent(sessions):
+    with sessions() as session:
+        lss = session.scalar(select(Unit).where(Unit.slug == "lss"))
+        assert promises.policy_for(lss) == promises.Policy("unit", 1, "lss@sjobacka.example")
+        lss.answered_by, lss.promise_days, lss.email = None, None, ""
+        lss.parent.answered_by, lss.parent.promise_days, lss.parent.email = "unit", 2, "soc@sjobacka.example"
+        assert promises.policy_for(lss) == promises.Policy("unit", 2, "soc@sjobacka.example")
+        bygglov = session.scalar(select(Unit).where(Unit.slug == "bygglov"))
+        assert promises.policy_for(bygglov) == promises.Policy("centre", None, "")
+        session.rollback()
+
+
+# --- pacing, one call per number, merging ----------------------------------------------------------------
+
+
+class Recording:
+    name = "recording"
+
+    def __init__(self):
+        self.calls = []
+
+    def place(self, call):
+        self.calls.append(call)
+        return f"rec-{call.request_id}-{call.attempt}"
+
+
+def add(session, call_id, number, due_at, **purpose):
+    request = CallbackRequest(call_id=call_id, number=number, requested_at=due_at - timedelta(hours=15),
+                              kind="next_open", due_at=due_at, queue="centre", menu_choice="case", **purpose)
+    session.add(request)
+    session.flush()
+    return request.id
+
+
+def ready(session, *names):
+    for name in names:
+        session.add(ConsoleOperator(username=name, state="ready", reason="", since=at("2026-11-25T07:55"),
+                                    endpoint=""))
+
+
+def test_fifty_due_at_opening_with_three_free_operators_are_spread(app, sessions):
+    svc = app.extensions["vaxel"]
+    opening = at("2026-11-25T08:00")
+    with sessions() as session:
+        ids = [add(session, f"b{i}", f"+467017406{i:02d}", opening) for i in range(50)]
+        ready(session, "anna", "bo", "cia")
+        session.commit()
+        assert free_count(session) == 3
+    clock = {"now": opening}
+    dialer = Recording()
+    dispatcher = Dispatcher(svc.sessions, svc.settings, dialer, lambda: clock["now"], worker="w",
+                            free_operators=free_count)
+    first = dispatcher.tick()
+    assert [r for r, _ in first.dialled] == ids[:3] and first.held == 47  # oldest first, three at a time
+    clock["now"] += timedelta(seconds=5)
+    assert dispatcher.tick().dialled == []  # all three operators are on a callback
+    with sessions() as session:
+        for request_id, attempt in first.dialled:
+            outcomes.report(session, request_id, attempt, "answered", clock["now"], svc.settings)
+    clock["now"] += timedelta(seconds=5)
+    assert [r for r, _ in dispatcher.tick().dialled] == ids[3:6]
+    with sessions() as session:
+        session.get(ConsoleOperator, "cia").state = "paused"
+        session.commit()
+    for request_id, attempt in [(ids[i], 1) for i in range(3, 6)]:
+        with sessions() as session:
+            outcomes.report(session, request_id, attempt, "answered", clock["now"], svc.settings)
+    clock["now"] += timedelta(seconds=5)
+    assert len(dispatcher.tick().dialled) == 2  # one operator paused: two at a time
+
+
+def test_citizen_first_dials_only_as_many_as_configured(app, sessions):
+    svc = app.extensions["vaxel"]
+    opening = at("2026-11-25T08:00")
+    with sessions() as session:
+        for i in range(10):
+            add(session, f"c{i}", f"+467017406{i:02d}", opening)
+        session.commit()
+    settings = {**svc.settings, "callback": {**svc.settings["callback"], "order": "citizen_first",
+                                             "max_dialling": 4}}
+    report = Dispatcher(svc.sessions, settings, Recording(), lambda: opening, worker="w").tick()
+    assert len(report.dialled) == 4 and report.held == 6
+
+
+def test_one_number_is_never_rung_twice_in_a_tick(app, sessions):
+    """Finding 3: three requests from one number, three calls at once; now one."""
+    svc = app.extensions["vaxel"]
+    opening = at("2026-11-25T08:00")
+    with sessions() as session:
+        same = [add(session, f"s{i}", "+46701740650", opening, target_kind="function", target_id=f"f00{i + 1}")
+                for i in range(3)]
+        other = add(session, "o", "+46701740651", opening)
+        session.commit()
+    dialer = Recording()
+    report = Dispatcher(svc.sessions, svc.settings, dialer, lambda: opening, worker="w").tick()
+    assert [r for r, _ in report.dialled] == [same[0], other]
+    report = Dispatcher(svc.sessions, svc.settings, dialer, lambda: opening + timedelta(seconds=5),
+                        worker="w").tick()
+    assert report.dialled == []  # the call to that number is still out
+
+
+def test_a_second_ask_for_the_same_purpose_is_merged(calls, sessions, runner):
+    ask_for(calls, "m1", at("2026-11-24T14:00"), "bygglov")
+    actions = ask_for(calls, "m2", at("2026-11-24T14:05"), "bygglov")
+    assert [a for a in actions if a.kind == "say"][-1].prompt == "callback_confirmed_for"
+    ask_for(calls, "m3", at("2026-11-24T14:10"), "Jonas Björk")  # another purpose: its own request
+    with sessions() as session:
+        requests = session.scalars(select(CallbackRequest).order_by(CallbackRequest.id)).all()
+        assert [(r.call_id, r.merged, r.target_id) for r in requests] == [("m1", 1, "f001"), ("m3", 0, "p014")]
+    dry = runner.invoke(args=["callbacks", "run", "--dry-run", "--at", "2026-11-25T10:00:00+01:00"])
+    assert "Har bett om det 2 gånger." in dry.output and "1 callback(s) due" in dry.output
