@@ -22,11 +22,12 @@ from ivr.models import PhoneHours
 
 ANSWERERS = ("centre", "unit")
 MAX_PROMISE_DAYS = 10
+NEXT_PHONE_TIME = -1  # stored in Unit.promise_days: "in the next phone time", chosen (None = as the parent)
 
 
 def promise_label(days: int | None) -> str:
     """The promise in the words an administrator and a citizen read."""
-    if days is None:
+    if days is None or days == NEXT_PHONE_TIME:
         return "i nästa telefontid"
     if days == 0:
         return "samma arbetsdag"
@@ -51,7 +52,26 @@ def policy_for(unit: Unit | None) -> Policy:
         answered_by = answered_by or u.answered_by
         days = u.promise_days if days is None else days
         email = email or u.email
-    return Policy(answered_by or "centre", days, email)
+    return Policy(answered_by or "centre", None if days == NEXT_PHONE_TIME else days, email)
+
+
+def parse_choice(answered_by: str, promise_days: str, email: str) -> tuple[str | None, int | None, str]:
+    """An administrator's choice from a form or a file: ("" = as the parent); ValueError says what is wrong."""
+    answered_by, promise_days, email = answered_by.strip(), promise_days.strip(), email.strip()
+    if answered_by and answered_by not in ANSWERERS:
+        raise ValueError(f"who answers must be one of {', '.join(ANSWERERS)} (or empty: as the parent unit)")
+    days = None
+    if promise_days:
+        try:
+            days = int(promise_days)
+        except ValueError:
+            raise ValueError(f"the promise {promise_days!r} is not a number of working days") from None
+        if not NEXT_PHONE_TIME <= days <= MAX_PROMISE_DAYS:
+            raise ValueError(f"the promise must be {NEXT_PHONE_TIME} (the next phone time) to {MAX_PROMISE_DAYS} "
+                             f"working days")
+    if email and ("@" not in email or any(c.isspace() or c in "<>,;\"" for c in email) or len(email) > 200):
+        raise ValueError(f"{email!r} is not an e-mail address")
+    return answered_by or None, days, email
 
 
 def hours_key(session: Session, staff: Staff | None = None, unit: Unit | None = None) -> str:

@@ -48,6 +48,7 @@ RULES: dict[str, str] = {
     "console.cancel": "operator",
     "console.hold": "operator",
     "console.wrapup": "operator",
+    "console.message": "operator",
     "flowadmin.static": "admin",
     "flowadmin.editor": "admin",
     "flowadmin.save_draft": "admin",

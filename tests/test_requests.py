@@ -256,3 +256,133 @@ def test_a_second_ask_for_the_same_purpose_is_merged(calls, sessions, runner):
         assert [(r.call_id, r.merged, r.target_id) for r in requests] == [("m1", 1, "f001"), ("m3", 0, "p014")]
     dry = runner.invoke(args=["callbacks", "run", "--dry-run", "--at", "2026-11-25T10:00:00+01:00"])
     assert "Har bett om det 2 gånger." in dry.output and "1 callback(s) due" in dry.output
+
+
+# --- each unit chooses in the directory admin ------------------------------------------------------------
+
+
+def test_the_directory_admin_sets_who_answers_and_the_promise(admin_client, sessions):
+    from tests.conftest import csrf_token
+
+    token = csrf_token(admin_client, "/admin/directory")
+    form = {"csrf_token": token, "slug": "bygglov", "name": "Bygglov", "kind": "avdelning",
+            "parent": "stadsbyggnadskontoret", "keywords": "bygglov"}
+    bad = admin_client.post("/admin/directory/units", data={**form, "answered_by": "nobody", "promise_days": "99"})
+    assert bad.status_code == 302
+    with sessions() as session:
+        unit = session.scalar(select(Unit).where(Unit.slug == "bygglov"))
+        assert (unit.answered_by, unit.promise_days) == (None, None)  # refused, nothing changed
+    admin_client.post("/admin/directory/units", data={**form, "answered_by": "unit", "promise_days": "2",
+                                                      "email": "bygglov@sjobacka.example"})
+    with sessions() as session:
+        unit = session.scalar(select(Unit).where(Unit.slug == "bygglov"))
+        assert promises.policy_for(unit) == promises.Policy("unit", 2, "bygglov@sjobacka.example")
+    page = admin_client.get("/admin/directory").get_data(as_text=True)
+    assert "Bygglov (avdelning, under Stadsbyggnadskontoret) – svarar: enheten, inom 2 arbetsdagar" in page
+
+
+# --- messages from operators, e-mailed through a real SMTP server ------------------------------------------
+
+
+@pytest.fixture
+def smtp_server(app):
+    """A real local SMTP server (aiosmtpd) the app's [smtp] settings point at; yields the mails it received."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    smtp = app.extensions["vaxel"].settings["smtp"]
+    saved = dict(smtp)
+    smtp.update(host="127.0.0.1", port=port, sender="vaxel@sjobacka.example")
+    yield received
+    smtp.clear()
+    smtp.update(saved)
+    controller.stop()
+
+
+def _queued_call(calls, call_id="msgcall", caller="+46701740655"):
+    calls.start(call_id, at("2026-11-24T10:00"), caller=caller)
+    calls.handle(call_id, Digits("2"), at("2026-11-24T10:00:02"))
+    return call_id
+
+
+def test_an_operator_message_is_stored_for_the_unit_and_emailed(calls, operator_client, sessions, smtp_server):
+    from email import message_from_bytes
+    from email.policy import default
+
+    from tests.conftest import csrf_token
+
+    call_id = _queued_call(calls)
+    token = csrf_token(operator_client, "/console")
+    reply = operator_client.post(f"/api/console/calls/{call_id}/message", headers={"X-CSRFToken": token}, json={
+        "target": "p014", "subject": "Ansökan om ledsagare", "message": "Vill veta hur långt ärendet kommit."})
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    data = reply.get_json()
+    assert (data["target"], data["unit"], data["emailed_to"], data["email_error"]) == (
+        "Jonas Björk", "LSS-handläggning", "jonas.bjork@sjobacka.example", None)
+    assert data["due_by"] == "2026-11-25T14:00:00+01:00"  # LSS: the same or the next working day
+    (envelope,) = smtp_server
+    assert envelope.rcpt_tos == ["jonas.bjork@sjobacka.example"]
+    mail = message_from_bytes(envelope.content, policy=default)
+    assert mail["From"] == "vaxel@sjobacka.example"
+    assert mail["Subject"] == "Meddelande: Ansökan om ledsagare – ring 070-174 06 55"
+    body = mail.get_content()
+    assert "Vill veta hur långt ärendet kommit." in body and "Taget av operator" in body
+    with sessions() as session:
+        request = session.get(CallbackRequest, data["id"])
+        assert (request.kind, request.answered_by, request.taken_by, request.number, request.unit_name) == (
+            "message", "unit", "operator", "+46701740655", "LSS-handläggning")
+        assert request.emailed_at is not None
+        assert due_now(session, at("2026-11-25T13:00"), app_settings(operator_client)) == []  # never dialled
+
+
+def app_settings(client):
+    return client.application.extensions["vaxel"].settings
+
+
+def test_a_message_with_a_number_we_may_not_call_is_refused_and_nothing_is_stored(calls, operator_client, sessions):
+    from tests.conftest import csrf_token
+
+    call_id = _queued_call(calls, "badnum")
+    token = csrf_token(operator_client, "/console")
+    for body, error in (({"target": "p014", "subject": "x", "number": "0900-123456"}, "kan inte ringas upp"),
+                        ({"target": "p014", "subject": ""}, "skriv vad det gäller"),
+                        ({"target": "nobody", "subject": "x"}, "finns inte i katalogen")):
+        reply = operator_client.post(f"/api/console/calls/{call_id}/message", headers={"X-CSRFToken": token},
+                                     json=body)
+        assert reply.status_code == 400 and error in reply.get_json()["error"], body
+    with sessions() as session:
+        assert session.scalars(select(CallbackRequest).where(CallbackRequest.kind == "message")).all() == []
+
+
+def test_with_the_mail_server_away_the_message_is_kept_with_the_reason(calls, operator_client, sessions, app):
+    from tests.conftest import csrf_token
+
+    smtp = app.extensions["vaxel"].settings["smtp"]
+    saved = dict(smtp)
+    smtp.update(host="127.0.0.1", port=1, timeout_seconds=2)  # nothing listens there
+    try:
+        call_id = _queued_call(calls, "away")
+        token = csrf_token(operator_client, "/console")
+        reply = operator_client.post(f"/api/console/calls/{call_id}/message", headers={"X-CSRFToken": token},
+                                     json={"target": "unit:lss", "subject": "Ledsagare", "number": "040-628 04 77"})
+    finally:
+        smtp.clear()
+        smtp.update(saved)
+    data = reply.get_json()
+    assert reply.status_code == 200 and data["emailed_to"] is None and "ConnectionRefusedError" in data["email_error"]
+    with sessions() as session:
+        request = session.get(CallbackRequest, data["id"])
+        assert (request.target_kind, request.target_name, request.number) == ("unit", "LSS-handläggning", "+46406280477")
