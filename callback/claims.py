@@ -62,13 +62,14 @@ def due_ids(session: Session, now: datetime, schedule: Schedule,
             schedule_of: Callable[[str], Schedule | None] | None = None) -> list[int]:
     """Pending requests the centre may dial at ``now``, in dispatch order.
 
-    Requests a unit answers itself (and operators' messages) are the unit's, never dialled here. A request on
+    Requests a unit answers itself (operators' messages among them) are the unit's, never dialled here
+    unless sent back to the centre. A request on
     behalf of a unit (``hours_key``) waits for a moment when that unit has phone time too (``schedule_of``).
     """
     rows = session.scalars(
         select(CallbackRequest)
         .where(CallbackRequest.status == PENDING, CallbackRequest.number.is_not(None),
-               CallbackRequest.answered_by == "centre", CallbackRequest.kind != "message",
+               CallbackRequest.answered_by == "centre",
                or_(CallbackRequest.call_now.is_(True), CallbackRequest.due_at.is_(None),
                    CallbackRequest.due_at <= now))
         .order_by(*_dispatch_order())

@@ -144,7 +144,7 @@ def _change(session: Session, request_id: int, values: dict) -> CallbackRequest:
 def call_now(session: Session, request_id: int, user: str, now: datetime) -> CallbackRequest:
     """Dial at the dispatcher's next wake-up, ahead of its place and outside hours; a failed one gets one more try."""
     request = _change(session, request_id, {"status": PENDING, "call_now": True, "closed_at": None,
-                                            "closed_by": None})
+                                            "closed_by": None, "answered_by": "centre"})  # the centre takes it
     session.commit()
     log.info("callback %s: %s asked to call now", request_id, user)
     return request

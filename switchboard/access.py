@@ -3,7 +3,8 @@
 Every endpoint must be listed in :data:`RULES`. An endpoint that is not is
 refused (and a test fails), so a new page can never leak staff data by being
 forgotten. Roles: ``admin`` may do everything; ``operator`` works the
-directory and the console; ``stats`` reads statistics. ``public`` needs no
+directory and the console; ``stats`` reads statistics; ``staff`` works their
+own unit's list of messages and callbacks (``/requests``, only their unit). ``public`` needs no
 login; ``any`` needs a login of any role; ``operator,stats`` lists several
 roles; ``twilio`` endpoints are the webhooks Twilio's platform posts to: no
 login, but refused (403) without a valid ``X-Twilio-Signature`` by the Twilio
@@ -13,7 +14,7 @@ changes this table at run time.
 
 from __future__ import annotations
 
-ROLES = ("admin", "operator", "stats")
+ROLES = ("admin", "operator", "stats", "staff")
 
 # endpoint -> who may use it
 RULES: dict[str, str] = {
@@ -28,6 +29,9 @@ RULES: dict[str, str] = {
     "callbacks.call_now": "operator",
     "callbacks.done": "operator",
     "callbacks.cancel": "operator",
+    "callbacks.unit_list": "staff,operator",  # the unit's list: staff see only their unit (callback/views.py)
+    "callbacks.unit_done": "staff,operator",
+    "callbacks.unit_return": "staff,operator",
     "directory.static": "operator",
     "directory.page": "operator",
     "directory.api_search": "operator",

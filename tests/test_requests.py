@@ -386,3 +386,64 @@ def test_with_the_mail_server_away_the_message_is_kept_with_the_reason(calls, op
     with sessions() as session:
         request = session.get(CallbackRequest, data["id"])
         assert (request.target_kind, request.target_name, request.number) == ("unit", "LSS-handläggning", "+46406280477")
+
+
+# --- the unit's own list: role staff sees only their unit ------------------------------------------------
+
+
+def _unit_request(session, call_id, unit_slug, *, number, due_by, answered_by="unit", subject="Ärende"):
+    unit = session.scalar(select(Unit).where(Unit.slug == unit_slug))
+    request = CallbackRequest(call_id=call_id, number=number, requested_at=at("2026-11-23T09:00"), kind="message",
+                              due_at=at("2026-11-23T13:00"), queue="centre", target_kind="unit",
+                              target_id=unit.slug, target_name=unit.name, unit_id=unit.id, unit_name=unit.name,
+                              answered_by=answered_by, subject=subject, taken_by="operator", due_by=due_by)
+    session.add(request)
+    session.commit()
+    return request.id
+
+
+def test_staff_see_and_work_only_their_units_list(client, sessions, app):
+    from tests.conftest import csrf_token, login
+
+    with sessions() as session:
+        mine_late = _unit_request(session, "u1", "lss", number="+46701740661", due_by=at("2026-11-23T14:00"),
+                                  subject="Försenad fråga")
+        mine = _unit_request(session, "u2", "lss", number="+46701740662", due_by=at("2026-11-25T14:00"),
+                             subject="Ledsagare")
+        other = _unit_request(session, "u3", "bygglov", number="+46701740663", due_by=at("2026-11-25T12:00"),
+                              subject="Altan")
+    assert login(client, "lss", "demo-lss-2026").status_code == 302
+    page = client.get("/requests").get_data(as_text=True)
+    assert "Ledsagare" in page and "Försenad fråga" in page and "Altan" not in page
+    assert page.index("Försenad fråga") < page.index("Ledsagare")  # overdue first
+    assert "försenad" in page
+    for path in ("/callbacks", "/console", "/directory", "/admin/directory", "/stats"):
+        assert client.get(path).status_code == 403, path
+    token = csrf_token(client, "/requests")
+    assert client.post(f"/requests/{other}/done", data={"csrf_token": token, "outcome": "reached"}).status_code == 404
+    assert client.post(f"/requests/{mine}/done", data={"csrf_token": token, "outcome": "not_reached"}).status_code == 409
+    assert client.post(f"/requests/{mine}/done", data={"csrf_token": token, "outcome": "reached"}).status_code == 302
+    assert client.post(f"/requests/{mine_late}/return", data={"csrf_token": token, "note": "fel enhet"}).status_code == 302
+    with sessions() as session:
+        done, back, untouched = (session.get(CallbackRequest, i) for i in (mine, mine_late, other))
+        assert (done.status, done.outcome, done.closed_by) == ("done", "reached", "lss")
+        assert (back.status, back.answered_by) == ("pending", "centre") and "fel enhet" in back.note
+        assert untouched.status == "pending"
+        settings = app.extensions["vaxel"].settings
+        assert due_now(session, at("2026-11-24T10:30"), settings) == [mine_late]  # the centre now dials it
+
+
+def test_the_centre_sees_every_units_list(operator_client, sessions):
+    with sessions() as session:
+        _unit_request(session, "c1", "lss", number="+46701740664", due_by=at("2026-11-25T14:00"), subject="Ledsagare")
+        _unit_request(session, "c2", "bygglov", number="+46701740665", due_by=at("2026-11-23T12:00"), subject="Altan")
+    page = operator_client.get("/requests").get_data(as_text=True)
+    assert "Ledsagare" in page and "Altan" in page and page.index("Altan") < page.index("Ledsagare")
+
+
+def test_a_staff_account_needs_a_unit(runner):
+    bad = runner.invoke(args=["user", "add", "sara", "--role", "staff", "--password", "sara-password-2026"])
+    assert bad.exit_code == 2 and "needs --unit" in bad.output
+    good = runner.invoke(args=["user", "add", "sara", "--role", "staff", "--unit", "bygglov",
+                               "--password", "sara-password-2026"])
+    assert good.exit_code == 0, good.output
