@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from callback import claims, outcomes, retention
+from callback import claims, messages, outcomes, retention
 from callback.claims import Claim
 from callback.dialer import CallbackCall, Dialer, OutcomeHandler
 from callback.models import CLAIMED, DIALLING, CallbackAttempt, CallbackRequest
@@ -93,6 +93,7 @@ class TickReport:
     expired: list[int] = field(default_factory=list)  # placed calls without an outcome, counted as failed
     dialled: list[tuple[int, int]] = field(default_factory=list)  # (request, attempt)
     held: int = 0  # due but not dialled this wake-up: no free operator (or line) for them yet
+    mailed: int = 0  # requests for units that answer themselves, e-mailed to the unit
 
 
 def load_counter(settings: dict) -> Callable[[Session], int] | None:
@@ -174,6 +175,8 @@ class Dispatcher:
             report.released = claims.release_expired(session, self.now())
         with self.sessions() as session:
             report.expired = outcomes.expire_dialling(session, self.now(), self.settings)
+        with self.sessions() as session:
+            report.mailed = messages.deliver_pending(session, self.settings, self.tz)
         rung: set[str] = set()  # numbers rung this wake-up: never twice
         for _ in range(MAX_ROUNDS):
             now = self.now()

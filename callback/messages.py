@@ -73,13 +73,14 @@ def text_of(request: CallbackRequest, tz: ZoneInfo) -> tuple[str, str]:
     local = request.requested_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     due = request.due_by.astimezone(tz).strftime("%Y-%m-%d %H:%M") if request.due_by else "-"
     number = policy.national(request.number) if request.number else "(raderat)"
-    body = (f"Meddelande till {request.target_name} ({request.unit_name})\n\n"
+    what = "Meddelande" if request.kind == "message" else "Återuppringning"
+    body = (f"{what} till {request.target_name} ({request.unit_name})\n\n"
             f"Ring upp: {number}\n"
-            f"Gäller: {request.subject}\n"
+            f"Gäller: {request.subject or 'samtal via växelns röstmeny'}\n"
             f"{request.message or ''}\n\n"
-            f"Taget av {request.taken_by} {local}. Utlovat svar senast {due}.\n"
+            f"Taget av {'röstmenyn' if request.taken_by == 'ivr' else request.taken_by} {local}. Utlovat svar senast {due}.\n"
             f"Markera det som klart i vaxel under Enhetens lista (/requests), nr {request.id}.\n")
-    return f"Meddelande: {request.subject} – ring {number}", body
+    return f"{what}: {request.subject or request.target_name} – ring {number}", body
 
 
 def deliver(session: Session, request: CallbackRequest, settings: dict, tz: ZoneInfo) -> bool:
@@ -98,3 +99,18 @@ def deliver(session: Session, request: CallbackRequest, settings: dict, tz: Zone
     request.emailed_at, request.email_error = datetime.now(tz), None
     session.commit()
     return True
+
+
+def deliver_pending(session: Session, settings: dict, tz: ZoneInfo, limit: int = 50) -> int:
+    """E-mail the requests booked in the IVR for units that answer themselves (once each); returns how many went.
+
+    The call itself never waits for a mail server: the dispatcher sends these at its next wake-up.
+    """
+    if not mail.enabled(settings):
+        return 0
+    pending = session.scalars(select(CallbackRequest).where(
+        CallbackRequest.answered_by == "unit", CallbackRequest.status == PENDING,
+        CallbackRequest.email_to.is_not(None), CallbackRequest.emailed_at.is_(None),
+        CallbackRequest.email_error.is_(None), CallbackRequest.number.is_not(None),
+    ).order_by(CallbackRequest.id).limit(limit)).all()
+    return sum(deliver(session, request, settings, tz) for request in pending)

@@ -447,3 +447,22 @@ def test_a_staff_account_needs_a_unit(runner):
     good = runner.invoke(args=["user", "add", "sara", "--role", "staff", "--unit", "bygglov",
                                "--password", "sara-password-2026"])
     assert good.exit_code == 0, good.output
+
+
+def test_a_callback_booked_for_a_unit_that_answers_itself_is_mailed_at_the_next_wake_up(calls, app, sessions,
+                                                                                       smtp_server):
+    ask_for(calls, "lssmail", at("2026-11-24T15:00"), "Jonas Björk")
+    assert smtp_server == []  # the call never waits for a mail server
+    svc = app.extensions["vaxel"]
+    report = Dispatcher(svc.sessions, svc.settings, Recording(), lambda: at("2026-11-24T15:00:10"), worker="w").tick()
+    assert report.mailed == 1 and report.dialled == []
+    (envelope,) = smtp_server
+    assert envelope.rcpt_tos == ["lss@sjobacka.example"]
+    from email import message_from_bytes
+    from email.policy import default
+
+    mail = message_from_bytes(envelope.content, policy=default)
+    assert mail["Subject"] == "Återuppringning: Jonas Björk – ring 070-174 06 99"
+    assert "Taget av röstmenyn" in mail.get_content()
+    Dispatcher(svc.sessions, svc.settings, Recording(), lambda: at("2026-11-24T15:00:20"), worker="w").tick()
+    assert len(smtp_server) == 1  # once
