@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from directory import csv_io, presence, promises
+from directory import csv_io, presence, promises, units_csv
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
@@ -247,3 +247,35 @@ def export():
     stamp = datetime.now().strftime("%Y%m%d")
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="katalog-{stamp}.csv"'})
+
+
+@bp.get("/admin/directory/units.csv")
+def export_units():
+    """Every unit's choice of who answers, the promise and the e-mail address (``directory.units_csv``)."""
+    with services().sessions() as session:
+        text = units_csv.export_csv(session)
+    return Response(text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="enheter.csv"'})
+
+
+@bp.post("/admin/directory/units.csv")
+def import_units():
+    upload = request.files.get("file")
+    try:
+        text = upload.read().decode("utf-8-sig") if upload is not None and upload.filename else ""
+    except UnicodeDecodeError:
+        text = ""
+    if not text:
+        flash("Enheterna sparades inte: välj en CSV-fil i UTF-8")
+        return redirect(url_for("directory.admin")), 303
+    with services().sessions() as session:
+        try:
+            changed = units_csv.import_csv(session, text)
+        except units_csv.UnitsRejected as exc:
+            for error in exc.errors[:20]:
+                flash(f"Enheterna sparades inte: {error}")
+            return redirect(url_for("directory.admin")), 303
+        audit.record(session, audit.who(), "directory.units_import", "unit", "*", after={"changed": changed})
+        session.commit()
+    flash(f"{changed} enheter ändrade.")
+    return redirect(url_for("directory.admin"))

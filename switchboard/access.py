@@ -77,6 +77,8 @@ RULES: dict[str, str] = {
     "directory.edit_entry": "admin",
     "directory.delete_entry": "admin",
     "directory.save_unit": "admin",
+    "directory.export_units": "admin",
+    "directory.import_units": "admin",
     # Twilio webhooks (switchboard/twilio/): the citizen's call (inbound.py)
     "twilio.voice": "twilio",
     "twilio.step": "twilio",

@@ -466,3 +466,28 @@ def test_a_callback_booked_for_a_unit_that_answers_itself_is_mailed_at_the_next_
     assert "Taget av röstmenyn" in mail.get_content()
     Dispatcher(svc.sessions, svc.settings, Recording(), lambda: at("2026-11-24T15:00:20"), worker="w").tick()
     assert len(smtp_server) == 1  # once
+
+
+def test_units_choices_round_trip_through_csv(admin_client, sessions):
+    import io
+
+    from tests.conftest import csrf_token
+
+    exported = admin_client.get("/admin/directory/units.csv").get_data(as_text=True)
+    assert "lss,LSS-handläggning,unit,1,lss@sjobacka.example" in exported
+    edited = exported.replace("bygglov,Bygglov,,,", "bygglov,Bygglov,unit,2,bygglov@sjobacka.example")
+    token = csrf_token(admin_client, "/admin/directory")
+    bad = edited.replace("lss,LSS-handläggning,unit,1,", "lss,LSS-handläggning,somebody,99,")
+    reply = admin_client.post("/admin/directory/units.csv", data={"csrf_token": token,
+                              "file": (io.BytesIO(bad.encode()), "enheter.csv")})
+    assert reply.status_code == 303
+    page = admin_client.get("/admin/directory").get_data(as_text=True)
+    assert "who answers must be one of centre, unit" in page
+    with sessions() as session:  # all or nothing: Bygglov's good line did not go in either
+        assert session.scalar(select(Unit).where(Unit.slug == "bygglov")).answered_by is None
+    reply = admin_client.post("/admin/directory/units.csv", data={"csrf_token": token,
+                              "file": (io.BytesIO(edited.encode()), "enheter.csv")})
+    assert reply.status_code == 302
+    with sessions() as session:
+        bygglov = session.scalar(select(Unit).where(Unit.slug == "bygglov"))
+        assert promises.policy_for(bygglov) == promises.Policy("unit", 2, "bygglov@sjobacka.example")
