@@ -7,7 +7,7 @@ from typing import Callable
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from callback import operators, unitlist
+from callback import operators, unitlist, unitstats  # noqa: F401  (unitstats adds its figures to the report)
 from core.services import services
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")

@@ -491,3 +491,43 @@ def test_units_choices_round_trip_through_csv(admin_client, sessions):
     with sessions() as session:
         bygglov = session.scalar(select(Unit).where(Unit.slug == "bygglov"))
         assert promises.policy_for(bygglov) == promises.Policy("unit", 2, "bygglov@sjobacka.example")
+
+
+# --- statistics by unit: the report, the dashboard and the raw file -------------------------------------
+
+
+def test_messages_and_callbacks_by_unit_in_the_report_dashboard_and_raw_file(calls, runner, sessions, client, app):
+    from core.clock import Clock
+    from tests.conftest import login
+
+    ask_for(calls, "st1", at("2026-11-24T15:00"), "Jonas Björk", caller="+46701740671")  # LSS answers
+    ask_for(calls, "st2", at("2026-11-24T15:05"), "Hanna Pettersson", caller="+46701740672")
+    ask_for(calls, "st3", at("2026-11-24T14:00"), "bygglov", caller="+46701740673")  # the centre for Bygglov
+    with sessions() as session:
+        first, second = request_of(session, "st1"), request_of(session, "st2")
+        first.status, first.outcome, first.closed_at = "done", "reached", at("2026-11-25T13:10")  # in time
+        second.status, second.outcome, second.closed_at = "done", "not_reached", at("2026-11-25T13:20")
+        session.add(CallbackRequest(call_id="st4", number="+46701740674", requested_at=at("2026-11-24T11:00"),
+                                    kind="message", due_at=at("2026-11-24T13:00"), queue="centre",
+                                    unit_name="LSS-handläggning", answered_by="unit", due_by=at("2026-11-24T14:00"),
+                                    taken_by="operator"))
+        session.commit()
+    app.extensions["vaxel"].clock = Clock(TZ, start=at("2026-11-26T10:00"))  # the report is made later
+    assert runner.invoke(args=["stats", "rebuild"]).exit_code == 0
+    result = runner.invoke(args=["stats", "report", "--from", "2026-11-24", "--to", "2026-11-24", "--format", "json"])
+    rows = {r["key"]: r for r in json.loads(result.output)["requests_by_unit"]}
+    assert {k: rows["LSS-handläggning"][k] for k in ("taken", "messages", "answered", "in_time", "overdue",
+                                                      "failed", "open")} == {
+        "taken": 3, "messages": 1, "answered": 1, "in_time": 1, "overdue": 1, "failed": 1, "open": 1}
+    assert rows["Bygglov"]["taken"] == 1 and rows["Bygglov"]["overdue"] == 1  # due by 25/11 12:00, still open
+    table = runner.invoke(args=["stats", "report", "--from", "2026-11-24", "--to", "2026-11-24"]).output
+    assert "Meddelanden och återuppringningar per enhet" in table and "LSS-handläggning" in table
+
+    assert login(client, "statistik", "demo-statistik-2026").status_code == 302
+    page = client.get("/stats?from=2026-11-24&to=2026-11-24").get_data(as_text=True)
+    assert 'id="requests-by-unit"' in page and "LSS-handläggning" in page
+    raw = runner.invoke(args=["stats", "calls", "--from", "2026-11-24", "--to", "2026-11-24", "--format", "json"])
+    by_call = {r["call_id"]: r for r in json.loads(raw.output)}
+    assert (by_call["st1"]["callback_unit"], by_call["st1"]["callback_answered_by"],
+            by_call["st1"]["callback_due_by"]) == ("LSS-handläggning", "unit", "2026-11-25T14:00:00+01:00")
+    assert (by_call["st3"]["callback_unit"], by_call["st3"]["callback_answered_by"]) == ("Bygglov", "centre")
