@@ -77,8 +77,7 @@ class CallFacts:
         if isinstance(request, CheckNumber):
             return self.number(request)
         if isinstance(request, StoreCallback):
-            return self._store_callback(session, call_id, state, request, now) if live else CallbackStored(
-                True, request_id=0)
+            return self._store_callback(session, call_id, state, request, now, live)
         if isinstance(request, CheckOperator):
             if not live:  # a test call has no operator
                 return OperatorFree(request.operator, False)
@@ -142,31 +141,38 @@ class CallFacts:
     # -- callbacks ------------------------------------------------------------------------------
 
     def _store_callback(self, session: Session, call_id: str, state: CallState, request: StoreCallback,
-                        now: datetime) -> CallbackStored:
+                        now: datetime, live: bool = True) -> CallbackStored:
+        """Book the callback; a test call (``live=False``) books it in a savepoint rolled back at once, so it
+        hears exactly what a caller would (the unit's promise, the opening) and nothing is written."""
         position = state.queue.get("position") if state.queue else None
+        savepoint = session.begin_nested()
         try:
-            with session.begin_nested():
-                # a queue callback keeps the caller's place through their queue entry (callback.places)
-                entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
-                if entry is not None:
-                    position = centre.position_of(session, entry)
-                booked = booking.book(
-                    session, call_id=call_id, number=request.number, when=request.when,
-                    due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
-                    queue=request.queue, menu_choice=request.menu_choice, target_id=request.target_id,
-                    subject=request.subject, now=now, settings=self.settings, tz=self.tz,
-                    queue_entry_id=entry.id if entry else None, queue_position=position,
-                    per_caller=centre.seconds_per_caller(session, request.queue, now, self.settings["queue"]),
-                )
+            # a queue callback keeps the caller's place through their queue entry (callback.places)
+            entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
+            if entry is not None:
+                position = centre.position_of(session, entry)
+            booked = booking.book(
+                session, call_id=call_id, number=request.number, when=request.when,
+                due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
+                queue=request.queue, menu_choice=request.menu_choice, target_id=request.target_id,
+                subject=request.subject, now=now, settings=self.settings, tz=self.tz,
+                queue_entry_id=entry.id if entry else None, queue_position=position,
+                per_caller=centre.seconds_per_caller(session, request.queue, now, self.settings["queue"]),
+            )
+            answer = CallbackStored(False, reason="limit") if booked is None else CallbackStored(
+                True, request_id=booked.request.id if live else 0, due_at=_iso(booked.first),
+                until=_iso(booked.until), due_by=_iso(booked.request.due_by),
+                unit=booked.request.unit_name if booked.request.target_id else None,
+                answered_by=booked.request.answered_by)
         except Exception:
+            savepoint.rollback()
             log.exception("call %s: storing the callback request failed", call_id)
             return CallbackStored(False, reason="error")
-        if booked is None:
-            return CallbackStored(False, reason="limit")
-        stored = booked.request
-        return CallbackStored(True, request_id=stored.id, due_at=_iso(booked.first), until=_iso(booked.until),
-                              due_by=_iso(stored.due_by), unit=stored.unit_name if stored.target_id else None,
-                              answered_by=stored.answered_by)
+        if live:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        return answer
 
 
 def _iso(moment: datetime | None) -> str | None:

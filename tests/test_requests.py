@@ -531,3 +531,17 @@ def test_messages_and_callbacks_by_unit_in_the_report_dashboard_and_raw_file(cal
     assert (by_call["st1"]["callback_unit"], by_call["st1"]["callback_answered_by"],
             by_call["st1"]["callback_due_by"]) == ("LSS-handläggning", "unit", "2026-11-25T14:00:00+01:00")
     assert (by_call["st3"]["callback_unit"], by_call["st3"]["callback_answered_by"]) == ("Bygglov", "centre")
+
+
+def test_a_test_call_hears_the_units_promise_and_writes_nothing(admin_client, sessions):
+    from tests.conftest import csrf_token
+
+    token = csrf_token(admin_client, "/admin/flow")
+    reply = admin_client.post("/api/admin/flow/testcall", headers={"X-CSRFToken": token}, json={
+        "at": "2026-11-24T14:00", "tokens": ["1", "say:bygglov", "1", "1"], "flow": "published",
+        "caller": "+46701740699"})
+    said = [a for a in reply.get_json()["actions"] if a["action"] == "say"]
+    assert said[-1]["prompt"] == "callback_confirmed_for"
+    assert "i morgon mellan 10:00 och 12:00, när Bygglov har telefontid" in said[-1]["text"]
+    with sessions() as session:
+        assert session.scalars(select(CallbackRequest)).all() == []
