@@ -73,14 +73,16 @@ def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> Non
         click.echo("no callback requests")
         return
     tz = svc.clock.tz
-    click.echo(f"{'id':>5}  {'number':<15} {'since':<16}  {'kind':<9} {'tries':<5} {'place':<5} {'reason':<15} "
-               f"{'status':<10} due")
+    click.echo(f"{'id':>5}  {'number':<15} {'since':<16}  {'kind':<9} {'tries':<5} {'place':<5} {'for':<20} "
+               f"{'reason':<15} {'status':<10} due")
     for row in rows:
         due = _local(row.due, tz) if row.due else ("at its turn" if row.status == "pending" else "-")
         note = f"  ({row.note})" if row.note else ""
+        whom = (row.unit or row.target or "centre") + (" (unit answers)" if row.answered_by == "unit" else "")
+        promise = f", promised by {_local(row.due_by, tz)}" if row.due_by else ""
         click.echo(f"{row.id:>5}  {row.number or '(purged)':<15} {_local(row.requested_at, tz):<16}  {row.kind:<9} "
-                   f"{row.attempts}/{row.max_attempts:<3} {row.position or '-'!s:<5} {row.reason_text:<15} "
-                   f"{row.status:<10} {due}{note}")
+                   f"{row.attempts}/{row.max_attempts:<3} {row.position or '-'!s:<5} {whom[:20]:<20} "
+                   f"{(row.subject or row.reason_text)[:15]:<15} {row.status:<10} {due}{promise}{note}")
 
 
 @callbacks_cli.command("run")
