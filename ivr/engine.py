@@ -576,8 +576,9 @@ class _Run:
         if inp.unit:
             when = speech.promise(first, datetime.fromisoformat(inp.until) if inp.until else None,
                                   datetime.fromisoformat(inp.due_by) if inp.due_by else None, self.now, self.s.lang)
-            prompt = "callback_confirmed_unit" if inp.answered_by == "unit" else "callback_confirmed_for"
-            return self.say(prompt, number=number, unit=inp.unit, when=when)
+            if inp.answered_by == "unit":
+                return self.say("callback_confirmed_unit", number=number, unit=inp.unit, when=when)
+            return self.say("callback_confirmed_for", number=number, unit=inp.unit, when=when)
         self.say("callback_confirmed_next_open", number=number, when=speech.moment(first, self.now, self.s.lang))
 
 

@@ -545,3 +545,17 @@ def test_a_test_call_hears_the_units_promise_and_writes_nothing(admin_client, se
     assert "i morgon mellan 10:00 och 12:00, när Bygglov har telefontid" in said[-1]["text"]
     with sessions() as session:
         assert session.scalars(select(CallbackRequest)).all() == []
+
+
+def test_two_queue_callbacks_from_one_number_are_one_request(calls, sessions):
+    for i, start in enumerate(("2026-11-24T10:00", "2026-11-24T10:05")):
+        cid = f"q{i}"
+        calls.start(cid, at(start), caller="+46701740612")
+        calls.handle(cid, Digits("2"), at(start) + timedelta(seconds=2))
+        calls.handle(cid, Tick(), at(start) + timedelta(seconds=125))
+        calls.handle(cid, Digits("1"), at(start) + timedelta(seconds=127))
+        actions = calls.handle(cid, Digits("1"), at(start) + timedelta(seconds=130))
+        assert [a.kind for a in actions] == ["callback", "say", "hangup"]
+    with sessions() as session:
+        (request,) = session.scalars(select(CallbackRequest)).all()
+        assert (request.call_id, request.merged) == ("q0", 1)
