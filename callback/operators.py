@@ -23,6 +23,7 @@ from callback.models import (
 )
 from callback.policy import national
 from ivr import schedules
+from ivr.hours import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,17 @@ def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24
         and_(CallbackRequest.status == FAILED, CallbackRequest.purged_at.is_(None)),  # until someone acts
         CallbackRequest.closed_at >= now - timedelta(hours=closed_hours),
     )).order_by(CallbackRequest.requested_at, CallbackRequest.id)).all()
+    loaded: dict[str, Schedule | None] = {}
+
+    def target_hours(key: str) -> Schedule | None:
+        """The phone hours of the unit a request is for (as the dispatcher reads them), once per key."""
+        if key not in loaded:
+            try:
+                loaded[key] = schedules.load(session, key, tz, settings["hours"]["eve_close"], now)
+            except KeyError:
+                loaded[key] = None
+        return loaded[key]
+
     result = []
     for r in requests:
         place = places.position(session, r) if r.status == PENDING else None
@@ -110,7 +122,8 @@ def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24
             due = r.due_at  # the unit calls from its own list, from then on
         elif r.status == PENDING:
             due = due_time(kind=r.kind, attempts=r.attempts, at_front=place in (None, 1), not_before=r.due_at,
-                           call_now=r.call_now, now=now, schedule=schedule)
+                           call_now=r.call_now, now=now, schedule=schedule,
+                           target=target_hours(r.hours_key) if r.hours_key else None)
         last = session.scalar(select(CallbackAttempt.outcome).where(
             CallbackAttempt.request_id == r.id, CallbackAttempt.outcome.is_not(None))
             .order_by(CallbackAttempt.attempt.desc()).limit(1))

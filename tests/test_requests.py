@@ -559,3 +559,18 @@ def test_two_queue_callbacks_from_one_number_are_one_request(calls, sessions):
     with sessions() as session:
         (request,) = session.scalars(select(CallbackRequest)).all()
         assert (request.call_id, request.merged) == ("q0", 1)
+
+
+def test_a_retry_for_bygglov_after_its_phone_time_waits_for_the_next_day(calls, app, sessions):
+    from callback import operators
+
+    ask_for(calls, "retry", at("2026-11-24T14:00"), "bygglov")
+    svc = app.extensions["vaxel"]
+    with sessions() as session:
+        request = request_of(session, "retry")
+        request.due_at = at("2026-11-25T12:05")  # a retry set for after Bygglov's 10-12
+        session.commit()
+        assert due_now(session, at("2026-11-25T12:05"), svc.settings) == []  # the switchboard is open, Bygglov not
+        assert due_now(session, at("2026-11-26T10:00"), svc.settings) == [request.id]
+        (row,) = operators.rows(session, at("2026-11-25T12:05"), svc.settings)
+        assert row.due == at("2026-11-26T10:00")
