@@ -49,7 +49,8 @@
       `${o.username} `, tag("state", o.label, o.state), o.reason ? ` ${o.reason}` : "",
       o.call ? [" · ", o.call.transfer_ringing ? tag("ringing", "kopplar") : (o.call.on_hold ? tag("hold", "parkerat") : tag("talking", "i samtal")), ` ${o.call.caller}`] : "")));
     $("callbacks").replaceChildren(...data.callbacks.map((c) => el("li", {},
-      `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}`)));
+      `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}` +
+      `${c.unit ? " · för " + c.unit : ""}${c.answered_by === "unit" ? " (enheten svarar)" : ""}${c.subject ? " · " + c.subject : ""}`)));
     if (!data.callbacks.length) $("callbacks").replaceChildren(el("li", {}, "Inga väntande."));
     document.querySelectorAll("[data-answer]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${b.dataset.answer}/answer`)));
     renderCall(mine && mine.call, (mine && mine.to_wrap_up) || []);
