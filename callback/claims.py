@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -41,6 +42,14 @@ class Claim:
     queue_position: int | None
     menu_choice: str | None
     call_now: bool
+    purpose: dict | None = None  # whom it is for and why, for the operator's brief (``brief_of``)
+
+
+def purpose_of(request: CallbackRequest) -> dict:
+    """What the operator is told about whom the citizen wanted and why."""
+    return {"target_kind": request.target_kind, "target": request.target_name, "unit": request.unit_name,
+            "situation": request.situation, "subject": request.subject, "message": request.message,
+            "taken_by": request.taken_by, "merged": request.merged}
 
 
 def _dispatch_order():
@@ -49,11 +58,18 @@ def _dispatch_order():
             func.coalesce(CallbackRequest.due_at, CallbackRequest.requested_at), CallbackRequest.id)
 
 
-def due_ids(session: Session, now: datetime, schedule: Schedule) -> list[int]:
-    """Pending requests that may be dialled at ``now``, in dispatch order."""
+def due_ids(session: Session, now: datetime, schedule: Schedule,
+            schedule_of: Callable[[str], Schedule | None] | None = None) -> list[int]:
+    """Pending requests the centre may dial at ``now``, in dispatch order.
+
+    Requests a unit answers itself (operators' messages among them) are the unit's, never dialled here
+    unless sent back to the centre. A request on
+    behalf of a unit (``hours_key``) waits for a moment when that unit has phone time too (``schedule_of``).
+    """
     rows = session.scalars(
         select(CallbackRequest)
         .where(CallbackRequest.status == PENDING, CallbackRequest.number.is_not(None),
+               CallbackRequest.answered_by == "centre",
                or_(CallbackRequest.call_now.is_(True), CallbackRequest.due_at.is_(None),
                    CallbackRequest.due_at <= now))
         .order_by(*_dispatch_order())
@@ -61,8 +77,9 @@ def due_ids(session: Session, now: datetime, schedule: Schedule) -> list[int]:
     due = []
     for request in rows:
         front = places.at_front(session, request) if request.kind == "queue" and request.attempts == 0 else True
+        target = schedule_of(request.hours_key) if schedule_of and request.hours_key else None
         when = due_time(kind=request.kind, attempts=request.attempts, at_front=front, not_before=request.due_at,
-                        call_now=request.call_now, now=now, schedule=schedule)
+                        call_now=request.call_now, now=now, schedule=schedule, target=target)
         if when is not None and when <= now:
             due.append(request.id)
     return due
@@ -108,7 +125,7 @@ def claim_next(session: Session, ids: list[int], worker: str, now: datetime, lea
             session.add(CallbackAttempt(request_id=request_id, attempt=attempt, worker=worker, started_at=now,
                                         dial_order=order, operator=operator))
         claim = Claim(request_id, attempt, request.call_id, request.number, request.kind, request.requested_at,
-                      request.queue_position, request.menu_choice, request.call_now)
+                      request.queue_position, request.menu_choice, request.call_now, purpose_of(request))
         session.commit()
         return claim
     session.rollback()

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from callback import operators, outcomes, retention
 from callback.dialer import OUTCOMES
-from callback.dispatcher import Dispatcher, load_dialer
+from callback.dispatcher import Dispatcher, load_counter, load_dialer
 from callback.dryrun import DryRunDialer
 from core import logs
 from core.services import services
@@ -40,11 +40,13 @@ def at_clock(at_text: str | None, purges: bool = False) -> Clock:
     return Clock(svc.clock.tz, moment)
 
 
-def _dispatcher(dialer, clock: Clock) -> Dispatcher:
+def _dispatcher(dialer, clock: Clock, paced: bool = True) -> Dispatcher:
+    """A dispatcher; ``paced`` counts free operators (a dry run and a simulation have none to count)."""
     svc = services()
     try:
-        return Dispatcher(svc.sessions, svc.settings, dialer, clock.now)
-    except ValueError as exc:  # a setting that cannot work, e.g. callback.order
+        counter = load_counter(svc.settings) if paced else None
+        return Dispatcher(svc.sessions, svc.settings, dialer, clock.now, free_operators=counter)
+    except (ValueError, ImportError, AttributeError) as exc:  # a setting that cannot work, e.g. callback.order
         raise click.UsageError(str(exc)) from None
 
 
@@ -71,14 +73,16 @@ def callbacks_list(closed_hours: int, at_text: str | None, as_json: bool) -> Non
         click.echo("no callback requests")
         return
     tz = svc.clock.tz
-    click.echo(f"{'id':>5}  {'number':<15} {'since':<16}  {'kind':<9} {'tries':<5} {'place':<5} {'reason':<15} "
-               f"{'status':<10} due")
+    click.echo(f"{'id':>5}  {'number':<15} {'since':<16}  {'kind':<9} {'tries':<5} {'place':<5} {'for':<20} "
+               f"{'reason':<15} {'status':<10} due")
     for row in rows:
         due = _local(row.due, tz) if row.due else ("at its turn" if row.status == "pending" else "-")
         note = f"  ({row.note})" if row.note else ""
+        whom = (row.unit or row.target or "centre") + (" (unit answers)" if row.answered_by == "unit" else "")
+        promise = f", promised by {_local(row.due_by, tz)}" if row.due_by else ""
         click.echo(f"{row.id:>5}  {row.number or '(purged)':<15} {_local(row.requested_at, tz):<16}  {row.kind:<9} "
-                   f"{row.attempts}/{row.max_attempts:<3} {row.position or '-'!s:<5} {row.reason_text:<15} "
-                   f"{row.status:<10} {due}{note}")
+                   f"{row.attempts}/{row.max_attempts:<3} {row.position or '-'!s:<5} {whom[:20]:<20} "
+                   f"{(row.subject or row.reason_text)[:15]:<15} {row.status:<10} {due}{promise}{note}")
 
 
 @callbacks_cli.command("run")
@@ -96,7 +100,7 @@ def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str 
     except ValueError as exc:  # a log.format or log.level that does not exist
         raise click.UsageError(str(exc)) from None
     if dry_run:
-        calls = _dispatcher(DryRunDialer(click.echo), clock).preview()
+        calls = _dispatcher(DryRunDialer(click.echo), clock, paced=False).preview()
         click.echo(f"dry run at {clock.now().isoformat(timespec='seconds')}: {len(calls)} callback(s) due; "
                    f"nothing was dialled or changed")
         return
@@ -110,7 +114,7 @@ def callbacks_run(once: bool, dry_run: bool, simulate: str | None, at_text: str 
             dialer = load_dialer(svc.settings, on_outcome)
         except (ValueError, ImportError, AttributeError) as exc:
             raise click.UsageError(str(exc)) from None
-    dispatcher = _dispatcher(dialer, clock)
+    dispatcher = _dispatcher(dialer, clock, paced=not simulate)
     if once:
         report = dispatcher.tick()
         purged = dispatcher.purge()

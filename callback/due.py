@@ -15,22 +15,38 @@ from callback.models import DONE, FAILED, PENDING
 from ivr.hours import Schedule, next_opening
 
 
+def next_common_opening(schedule: Schedule, target: Schedule, start: datetime, rounds: int = 400) -> datetime | None:
+    """The first moment at or after ``start`` when both lines are open: the centre calls back for a unit only
+    while the unit, too, has phone time (so the citizen can be put through)."""
+    moment = start
+    for _ in range(rounds):
+        first = next_opening(schedule, moment)
+        second = next_opening(target, first) if first is not None else None
+        if second is None:
+            return None
+        if second == first:
+            return first
+        moment = second
+    return None
+
+
 def due_time(*, kind: str, attempts: int, at_front: bool, not_before: datetime | None, call_now: bool,
-             now: datetime, schedule: Schedule) -> datetime | None:
+             now: datetime, schedule: Schedule, target: Schedule | None = None) -> datetime | None:
     """The first moment at or after ``now`` the request may be dialled; None while it still waits its turn.
 
     - an operator's "call now" wins over everything (the operator is there, so the line is staffed);
     - a queue request's first attempt waits until nobody is ahead of it in line — newer callers never
       pass it, returned callers (a failed transfer) go ahead of it as they go ahead of everyone;
     - otherwise not before ``not_before`` (the opening promised, or the next retry), and only while the
-      line is open: outside phone hours it is due at the next opening (holidays, eves, closures).
+      line is open: outside phone hours it is due at the next opening (holidays, eves, closures) — and, for
+      a request on behalf of a unit (``target``), only while the unit has phone time too.
     """
     if call_now:
         return now
     if kind == "queue" and attempts == 0 and not at_front:
         return None
     start = max(now, not_before) if not_before is not None else now
-    return next_opening(schedule, start)
+    return next_common_opening(schedule, target, start) if target is not None else next_opening(schedule, start)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,14 @@ change it with one conditional UPDATE and never by accident twice::
                                                └─ out of attempts ──> failed
     pending / failed ── operator ──> done | cancelled
 
+One model for callbacks and messages: a request also says whom it is for
+(``target_kind``: a person, a function, a unit, or the centre), what about
+(``subject``, an operator's ``message``), who took it (``taken_by``: "ivr" or
+an operator), by when it is promised (``due_by``) and who answers
+(``answered_by``): the centre dials it through the dispatcher; a unit answers
+it from its own list (``/requests``) and the dispatcher leaves it alone. An
+operator's message (kind ``message``) is always answered by the person or unit.
+
 Each dial is one :class:`CallbackAttempt` row, numbered 1, 2, 3 per request;
 (request, attempt) is the idempotency key the adapters receive.
 """
@@ -26,6 +34,9 @@ from core.db import Base, UTCDateTime
 PENDING, CLAIMED, DIALLING = "pending", "claimed", "dialling"
 DONE, FAILED, CANCELLED = "done", "failed", "cancelled"
 OPEN = (PENDING, CLAIMED, DIALLING)
+KINDS = ("queue", "next_open", "message")  # kept the caller's place | at the next phone time | taken by an operator
+TARGETS = ("person", "function", "unit", "centre")
+ANSWERERS = ("centre", "unit")
 CLOSED = (DONE, FAILED, CANCELLED)
 
 
@@ -36,7 +47,7 @@ class CallbackRequest(Base):
     call_id: Mapped[str] = mapped_column(String(64), unique=True)  # one request per call
     number: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164; None once purged
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    kind: Mapped[str] = mapped_column(String(16))  # queue | next_open
+    kind: Mapped[str] = mapped_column(String(16))  # queue | next_open | message
     # not before this moment: the opening promised (next_open) or the next retry; None = when its turn comes
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     queue: Mapped[str] = mapped_column(String(40), default="centre")
@@ -53,6 +64,25 @@ class CallbackRequest(Base):
     closed_by: Mapped[str | None] = mapped_column(String(80), nullable=True)  # "dispatcher" or a user name
     note: Mapped[str | None] = mapped_column(Text, nullable=True)  # an operator's note (cancel, done)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # number removed
+    # -- whom it is for, why, and by when ----------------------------------------------------------------
+    target_kind: Mapped[str] = mapped_column(String(16), default="centre", server_default="centre")  # TARGETS
+    target_id: Mapped[str | None] = mapped_column(String(80), nullable=True)  # a staff external id or a unit slug
+    target_name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # as named when it was taken
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id", ondelete="SET NULL"), nullable=True,
+                                                index=True)  # the unit it belongs to (its list, its figures)
+    unit_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    answered_by: Mapped[str] = mapped_column(String(16), default="centre", server_default="centre")  # ANSWERERS
+    situation: Mapped[str | None] = mapped_column(String(32), nullable=True)  # why the citizen was not helped then
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)  # what the directory was asked, a topic
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)  # what the citizen said (an operator's text)
+    taken_by: Mapped[str] = mapped_column(String(80), default="ivr", server_default="ivr")  # "ivr" or a user name
+    hours_key: Mapped[str | None] = mapped_column(String(80), nullable=True)  # phone hours the answer falls in
+    due_by: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)  # the promise
+    merged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # later duplicates folded in
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)  # how a unit closed it (OUTCOMES)
+    email_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    email_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class CallbackAttempt(Base):

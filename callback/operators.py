@@ -23,6 +23,7 @@ from callback.models import (
 )
 from callback.policy import national
 from ivr import schedules
+from ivr.hours import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,18 @@ class Row:
     due: datetime | None  # when it will be dialled (None: when its turn comes)
     last_outcome: str | None
     note: str | None
+    # whom it is for and who answers (callback.models)
+    target_kind: str = "centre"
+    target: str | None = None  # the person, function or unit named
+    unit: str | None = None
+    answered_by: str = "centre"
+    subject: str | None = None
+    message: str | None = None
+    taken_by: str = "ivr"
+    due_by: datetime | None = None  # the promise
+    merged: int = 0
+    outcome: str | None = None
+    overdue: bool = False  # still open after the promised time
 
     @property
     def status_text(self) -> str:
@@ -65,9 +78,19 @@ class Row:
 
     def to_dict(self) -> dict:
         data = asdict(self)
-        for key in ("requested_at", "due"):
+        for key in ("requested_at", "due", "due_by"):
             data[key] = data[key].isoformat() if data[key] else None
         return data
+
+
+def row_of(r: CallbackRequest, settings: dict, now: datetime, place: int | None = None, due: datetime | None = None,
+           last: str | None = None) -> Row:
+    return Row(r.id, national(r.number) if r.number else None, r.requested_at, r.kind, r.attempts,
+               settings["callback"]["attempts"], place, r.menu_choice, r.status, due, last, r.note,
+               target_kind=r.target_kind, target=r.target_name, unit=r.unit_name, answered_by=r.answered_by,
+               subject=r.subject, message=r.message, taken_by=r.taken_by, due_by=r.due_by, merged=r.merged,
+               outcome=r.outcome, overdue=r.status in (PENDING, CLAIMED, DIALLING, FAILED) and r.due_by is not None
+               and r.due_by < now)
 
 
 def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24) -> list[Row]:
@@ -80,18 +103,31 @@ def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24
         and_(CallbackRequest.status == FAILED, CallbackRequest.purged_at.is_(None)),  # until someone acts
         CallbackRequest.closed_at >= now - timedelta(hours=closed_hours),
     )).order_by(CallbackRequest.requested_at, CallbackRequest.id)).all()
+    loaded: dict[str, Schedule | None] = {}
+
+    def target_hours(key: str) -> Schedule | None:
+        """The phone hours of the unit a request is for (as the dispatcher reads them), once per key."""
+        if key not in loaded:
+            try:
+                loaded[key] = schedules.load(session, key, tz, settings["hours"]["eve_close"], now)
+            except KeyError:
+                loaded[key] = None
+        return loaded[key]
+
     result = []
     for r in requests:
         place = places.position(session, r) if r.status == PENDING else None
         due = None
-        if r.status == PENDING:
+        if r.status == PENDING and r.answered_by == "unit":
+            due = r.due_at  # the unit calls from its own list, from then on
+        elif r.status == PENDING:
             due = due_time(kind=r.kind, attempts=r.attempts, at_front=place in (None, 1), not_before=r.due_at,
-                           call_now=r.call_now, now=now, schedule=schedule)
+                           call_now=r.call_now, now=now, schedule=schedule,
+                           target=target_hours(r.hours_key) if r.hours_key else None)
         last = session.scalar(select(CallbackAttempt.outcome).where(
             CallbackAttempt.request_id == r.id, CallbackAttempt.outcome.is_not(None))
             .order_by(CallbackAttempt.attempt.desc()).limit(1))
-        result.append(Row(r.id, national(r.number) if r.number else None, r.requested_at, r.kind, r.attempts,
-                          settings["callback"]["attempts"], place, r.menu_choice, r.status, due, last, r.note))
+        result.append(row_of(r, settings, now, place, due, last))
     rank = {FAILED: 0, CLAIMED: 1, DIALLING: 1, PENDING: 2, DONE: 3, CANCELLED: 3}
     # a request still waiting for its turn in the queue comes right after those due now, in queue order
     return sorted(result, key=lambda row: (rank[row.status], row.due or now, row.position or 0, row.requested_at,
@@ -121,7 +157,7 @@ def _change(session: Session, request_id: int, values: dict) -> CallbackRequest:
 def call_now(session: Session, request_id: int, user: str, now: datetime) -> CallbackRequest:
     """Dial at the dispatcher's next wake-up, ahead of its place and outside hours; a failed one gets one more try."""
     request = _change(session, request_id, {"status": PENDING, "call_now": True, "closed_at": None,
-                                            "closed_by": None})
+                                            "closed_by": None, "answered_by": "centre"})  # the centre takes it
     session.commit()
     log.info("callback %s: %s asked to call now", request_id, user)
     return request

@@ -25,6 +25,7 @@ def purge(session: Session, now: datetime, retention_days: int) -> int:
         CallbackRequest.purged_at.is_(None))).all()
     for request in requests:
         request.number, request.note, request.purged_at = None, None, now
+        request.message = None  # what the citizen said
         for attempt in session.scalars(select(CallbackAttempt).where(CallbackAttempt.request_id == request.id)):
             attempt.note = None  # an adapter's error text may quote the number
         call = session.get(CallSession, request.call_id)

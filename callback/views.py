@@ -7,7 +7,7 @@ from typing import Callable
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from callback import operators
+from callback import operators, unitlist, unitstats  # noqa: F401  (unitstats adds its figures to the report)
 from core.services import services
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
@@ -50,3 +50,50 @@ def done(request_id: int):
 def cancel(request_id: int):
     return _act(request_id, operators.cancel, f"Återuppringning {request_id} är avbruten.",
                 note=request.form.get("note", ""))
+
+
+# -- the unit's own list (role staff: their unit; the centre: everything) -----------------------------------
+
+
+def _units(session) -> set[int] | None:
+    """The units the signed-in user answers for; None for the centre (operator, admin), who sees all."""
+    if current_user.role != "staff":
+        return None
+    return unitlist.units_under(session, current_user.unit_slug)
+
+
+@bp.get("/requests")
+def unit_list():
+    svc = services()
+    now = svc.clock.now()
+    with svc.sessions() as session:
+        units = _units(session)
+        rows = unitlist.rows(session, now, svc.settings, units)
+    return render_template("requests.html", rows=rows, now=now, tz=svc.clock.tz, outcomes=unitlist.OUTCOMES,
+                           centre=units is None)
+
+
+def _unit_act(request_id: int, action: Callable, done_message: str, **kwargs):
+    svc = services()
+    try:
+        with svc.sessions() as session:
+            action(session, request_id, current_user.username, svc.clock.now(), units=_units(session), **kwargs)
+    except LookupError:
+        return "Ingen sådan förfrågan för din enhet.", 404
+    except operators.ActionError as exc:
+        flash(str(exc))
+        return unit_list(), 409
+    flash(done_message)
+    return redirect(url_for("callbacks.unit_list"))
+
+
+@bp.post("/requests/<int:request_id>/done")
+def unit_done(request_id: int):
+    return _unit_act(request_id, unitlist.mark_done, f"Förfrågan {request_id} är klar.",
+                     outcome=request.form.get("outcome", ""), note=request.form.get("note", ""))
+
+
+@bp.post("/requests/<int:request_id>/return")
+def unit_return(request_id: int):
+    return _unit_act(request_id, unitlist.send_back, f"Förfrågan {request_id} är skickad till kundcenter.",
+                     note=request.form.get("note", ""))

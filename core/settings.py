@@ -81,6 +81,19 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "outcome_timeout_seconds": 1800,  # a placed call with no reported outcome by then counts as failed
         "retention_days": 30,  # the number is deleted this long after the request is closed
         "dialer": "",  # the adapter that places calls, "module:factory"; empty = only --dry-run/--simulate
+        # pacing: operator first, a wake-up dials only as many as there are free operators (counted by this
+        # "module:function"; empty = no limit); citizen first, at most max_dialling out at once (0 = no limit)
+        "free_operators": "switchboard.console.operators:free_count",
+        "max_dialling": 3,
+    },
+    "smtp": {  # e-mail for messages to staff and units (callback/mail.py); host "" = e-mail off
+        "host": "",  # empty: e-mail off, messages are still listed for the unit
+        "port": 25,
+        "starttls": False,
+        "username": "",
+        "password": "",
+        "sender": "vaxel@kommun.example",
+        "timeout_seconds": 10,
     },
     "public": {
         "url": "",  # the address Twilio reaches this service at (behind a proxy); "" = where a request arrived
@@ -157,15 +170,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "host": "",  # empty: run without AMI (no PBX presence, no Asterisk callbacks)
         "port": 5038,
         "user": "vaxel",  # the secret only from VAXEL_AMI_SECRET
-    },
-    "smtp": {
-        "host": "",  # empty: e-mail off
-        "port": 25,
-        "starttls": False,
-        "username": "",
-        "password": "",
-        "sender": "vaxel@kommun.example",
-        "timeout_seconds": 10,
     },
 }
 

@@ -28,6 +28,12 @@ class Unit(Base):
     kind: Mapped[str] = mapped_column(String(16))  # forvaltning | avdelning | enhet
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
 
+    # Who answers messages and callbacks for this unit, and by when (``directory.promises``); None = as the
+    # parent unit, and at the top: the centre, in the next phone time.
+    answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # centre | unit
+    promise_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 same day .. N working days
+    email: Mapped[str] = mapped_column(String(200), default="", server_default="")  # where messages go
+
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 
     def path(self) -> list["Unit"]:

@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from directory import csv_io, presence
+from directory import csv_io, presence, promises, units_csv
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
@@ -126,11 +126,13 @@ def admin():
                         errors = exc.errors
     with svc.sessions() as session:
         units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
+        policies = {u.id: promises.policy_for(u) for u in units}
         entries = list(session.execute(select(Staff.external_id, Staff.name, Staff.kind, Unit.name)
                                        .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
-                           units=units, entries=entries, unit_kinds=UNIT_KINDS), status
+                           units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
+                           promise_label=promises.promise_label), status
 
 
 @bp.route("/admin/directory/entries/<external_id>", methods=["GET", "POST"])
@@ -188,9 +190,15 @@ def delete_entry(external_id: str):
 
 @bp.post("/admin/directory/units")
 def save_unit():
-    """Add or change a unit: slug, name, kind, parent and keywords."""
-    form = {k: request.form.get(k, "").strip() for k in ("slug", "name", "kind", "parent", "keywords")}
+    """Add or change a unit: slug, name, kind, parent, keywords, and who answers its messages and callbacks."""
+    form = {k: request.form.get(k, "").strip() for k in ("slug", "name", "kind", "parent", "keywords",
+                                                         "answered_by", "promise_days", "email")}
     problems = []
+    try:
+        answered_by, promise_days, email = promises.parse_choice(form["answered_by"], form["promise_days"],
+                                                                 form["email"])
+    except ValueError as exc:
+        problems.append(str(exc))
     if not re.fullmatch(r"[a-z0-9-]{2,80}", form["slug"]):
         problems.append("the id must be 2–80 of a–z, 0–9 and -")
     if not form["name"]:
@@ -209,7 +217,9 @@ def save_unit():
             return redirect(url_for("directory.admin"))
         unit = session.scalar(select(Unit).where(Unit.slug == form["slug"]))
         before = None if unit is None else {"name": unit.name, "kind": unit.kind,
-                                            "parent": unit.parent.slug if unit.parent else None}
+                                            "parent": unit.parent.slug if unit.parent else None,
+                                            "answered_by": unit.answered_by, "promise_days": unit.promise_days,
+                                            "email": unit.email}
         if unit is None:
             unit = Unit(slug=form["slug"])
             session.add(unit)
@@ -217,6 +227,7 @@ def save_unit():
             flash("Enheten sparades inte: en enhet kan inte ligga under sig själv")
             return redirect(url_for("directory.admin"))
         unit.name, unit.kind, unit.parent = form["name"], form["kind"], parent
+        unit.answered_by, unit.promise_days, unit.email = answered_by, promise_days, email
         session.flush()
         session.execute(delete(Keyword).where(Keyword.unit_id == unit.id))
         terms = [t.strip() for t in form["keywords"].split(",") if t.strip()]
@@ -224,7 +235,8 @@ def save_unit():
         bump_version(session)
         audit.record(session, audit.who(), "directory.unit_save", "unit", unit.slug, before=before,
                      after={"name": unit.name, "kind": unit.kind, "parent": form["parent"] or None,
-                            "keywords": terms})
+                            "keywords": terms, "answered_by": answered_by, "promise_days": promise_days,
+                            "email": email})
         session.commit()
     flash(f"Enheten {form['name']} är sparad.")
     return redirect(url_for("directory.admin"))
@@ -237,3 +249,35 @@ def export():
     stamp = datetime.now().strftime("%Y%m%d")
     return Response(text, mimetype="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="katalog-{stamp}.csv"'})
+
+
+@bp.get("/admin/directory/units.csv")
+def export_units():
+    """Every unit's choice of who answers, the promise and the e-mail address (``directory.units_csv``)."""
+    with services().sessions() as session:
+        text = units_csv.export_csv(session)
+    return Response(text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="enheter.csv"'})
+
+
+@bp.post("/admin/directory/units.csv")
+def import_units():
+    upload = request.files.get("file")
+    try:
+        text = upload.read().decode("utf-8-sig") if upload is not None and upload.filename else ""
+    except UnicodeDecodeError:
+        text = ""
+    if not text:
+        flash("Enheterna sparades inte: välj en CSV-fil i UTF-8")
+        return redirect(url_for("directory.admin")), 303
+    with services().sessions() as session:
+        try:
+            changed = units_csv.import_csv(session, text)
+        except units_csv.UnitsRejected as exc:
+            for error in exc.errors[:20]:
+                flash(f"Enheterna sparades inte: {error}")
+            return redirect(url_for("directory.admin")), 303
+        audit.record(session, audit.who(), "directory.units_import", "unit", "*", after={"changed": changed})
+        session.commit()
+    flash(f"{changed} enheter ändrade.")
+    return redirect(url_for("directory.admin"))

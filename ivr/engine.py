@@ -91,6 +91,7 @@ class CallState:
     transfer_by: str | None = None  # the operator following the transfer now ringing
     failed_reason: str | None = None  # why the operator's transfer failed, while we ask whether they are free
     ring_started: str | None = None  # when the transfer now ringing started (ISO), for the console
+    query: str | None = None  # what the caller last asked the directory for (a callback's subject)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -299,6 +300,7 @@ class _Run:
         if not isinstance(inp, LookupResult):
             raise ValueError(f"expected lookup_result, got {inp.kind}")
         node = self.flow.node(self.s.node)
+        self.s.query = inp.query
         self.event("directory_lookup", query=inp.query, hits=len(inp.matches), matched=bool(inp.matches),
                    top=[m.id for m in inp.matches[:3]])
         what, picked = choose(inp.matches, self.s.heard_clearly)
@@ -389,8 +391,10 @@ class _Run:
         if isinstance(inp, Digits) and inp.digits[:1] == "1":
             target = self.s.target
             later = not target["open_now"] and target["next_open"]
-            return self._start_callback("next_open" if later else "queue", due=target["next_open"] if later else None,
-                                        back=node["no_match"])
+            self._start_callback("next_open" if later else "queue", due=target["next_open"] if later else None,
+                                 back=node["no_match"])
+            self.s.callback["target"] = target["id"]  # for whom: the booking asks the directory who answers
+            return None
         self.say("to_centre")
         self.enter(node["no_match"])
 
@@ -570,7 +574,9 @@ class _Run:
         key = inp.digits[:1] if isinstance(inp, Digits) else ""
         if key == "1":
             queue = self.s.queue["name"] if self.s.queue else self.flow.queue["name"]
-            return self.ask(StoreCallback(cb["number"], cb["when"], cb["due"], queue, self.s.menu_choice),
+            target = cb.get("target")
+            return self.ask(StoreCallback(cb["number"], cb["when"], cb["due"], queue, self.s.menu_choice,
+                                          target_id=target, subject=self.s.query if target else None),
                             "callback_store")
         if key == "2":
             return self._ask_for_number()
@@ -601,19 +607,35 @@ class _Run:
             else:
                 self.say("callback_refused", reason=self.flow.text(f"refusal_{inp.reason}", self.s.lang))
             return self._callback_give_up()
-        self.event("callback_requested", request_id=inp.request_id, when=cb["when"], menu_choice=self.s.menu_choice)
-        due = cb["due"]
+        self.event("callback_requested", request_id=inp.request_id, when=cb["when"], menu_choice=self.s.menu_choice,
+                   **({"target_id": cb["target"], "unit": inp.unit, "answered_by": inp.answered_by,
+                       "due_by": inp.due_by} if cb.get("target") else {}))
+        due = inp.due_at or cb["due"]
         self.out.actions.append(Callback(inp.request_id, cb["number"], cb["when"], due))
         if self.s.queue and not self.s.queue.get("left"):
             self.s.queue["left"] = True
             self.event("queue_left", queue=self.s.queue["name"], reason="callback", waited=self.waited())
-        if cb["when"] == "queue" or not due:
-            self.say("callback_confirmed_queue", number=cb["spoken"])
-        else:
-            self.say("callback_confirmed_next_open", number=cb["spoken"],
-                     when=speech.moment(datetime.fromisoformat(due), self.now, self.s.lang))
+        self._confirm_callback(inp, due)
         self.out.actions.append(HangUp("callback_requested"))
         self.end("callback_requested")
+
+    def _confirm_callback(self, inp: CallbackStored, due: str | None) -> None:
+        """Tell the caller what was booked, as the booking decided it — never "when it is your turn" when the
+        turn cannot come before closing, and the unit's own promise when the unit answers."""
+        number = self.s.callback["spoken"]
+        if not due:
+            return self.say("callback_confirmed_queue", number=number)
+        first = datetime.fromisoformat(due)
+        if self.s.callback["when"] == "queue" and not inp.unit:  # the turn may not come before closing
+            return self.say("callback_confirmed_queue_late", number=number,
+                            when=speech.moment(first, self.now, self.s.lang))
+        if inp.unit:
+            when = speech.promise(first, datetime.fromisoformat(inp.until) if inp.until else None,
+                                  datetime.fromisoformat(inp.due_by) if inp.due_by else None, self.now, self.s.lang)
+            if inp.answered_by == "unit":
+                return self.say("callback_confirmed_unit", number=number, unit=inp.unit, when=when)
+            return self.say("callback_confirmed_for", number=number, unit=inp.unit, when=when)
+        self.say("callback_confirmed_next_open", number=number, when=speech.moment(first, self.now, self.s.lang))
 
 
 def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step:

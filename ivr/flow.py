@@ -56,6 +56,20 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "callback_refused": ("reason",),
     "callback_confirmed_queue": ("number",),
     "callback_confirmed_next_open": ("number", "when"),
+    "callback_confirmed_unit": ("number", "unit", "when"),
+    "callback_confirmed_for": ("number", "unit", "when"),
+    "callback_confirmed_queue_late": ("number", "when"),
+}
+# Prompts added after flows were already published: a stored flow without them uses these texts, so an older
+# flow never goes silent where the engine learned to say more (an administrator may override them in the flow).
+BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
+    "callback_confirmed_queue_late": {
+        "sv": "Tack. Vi ringer dig på {number} när det är din tur. Hinner vi inte före stängning ringer vi {when}.",
+        "en": "Thank you. We will call you on {number} when it is your turn; if we close first, we call {when}."},
+    "callback_confirmed_unit": {"sv": "Tack. {unit} ringer dig på {number} {when}.",
+                                "en": "Thank you. {unit} will call you on {number} {when}."},
+    "callback_confirmed_for": {"sv": "Tack. Vi ringer dig på {number} {when}, när {unit} har telefontid.",
+                               "en": "Thank you. We will call you on {number} {when}, during {unit}'s phone hours."},
 }
 HUMAN = {"queue", "transfer"}  # nodes where a person takes over
 ENDS = HUMAN | {"hangup"}
@@ -346,7 +360,7 @@ class Flow:
         return self.doc["nodes"][name]
 
     def text(self, prompt: str, lang: str, **values: Any) -> str:
-        texts = self.doc["prompts"].get(prompt, {})
+        texts = self.doc["prompts"].get(prompt) or BUILTIN_PROMPTS.get(prompt, {})
         template = texts.get(lang) or texts.get(self.languages[0], "")
         return render(template, values).strip()
 

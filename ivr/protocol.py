@@ -173,6 +173,12 @@ class CallbackStored(Input):
     ok: bool = False
     request_id: int | None = None
     reason: str | None = None  # error | limit | a number-policy reason
+    # what was booked, so the caller hears the truth the database decided (None: when their turn comes)
+    due_at: str | None = None  # ISO; the first moment we call
+    until: str | None = None  # ISO; the end of that phone time
+    due_by: str | None = None  # ISO; the promise
+    unit: str | None = None  # the unit it is for
+    answered_by: str = "centre"  # centre | unit
 
 
 # --- actions for the adapter ------------------------------------------------------------------
@@ -304,6 +310,8 @@ class StoreCallback(Request):
     due_at: str | None
     queue: str
     menu_choice: str | None
+    target_id: str | None = None  # the directory entry the caller wanted (None: the centre)
+    subject: str | None = None  # what the caller asked the directory for
 
 
 @dataclass(frozen=True)

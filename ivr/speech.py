@@ -22,10 +22,10 @@ MONTHS = {
 WORDS = {
     "sv": {"today": "i dag", "tomorrow": "i morgon", "at": "klockan", "and": "och", "to": "till",
            "closed": "stängt", "minute": "minut", "minutes": "minuter", "about": "ungefär",
-           "less_than_minute": "mindre än en minut"},
+           "less_than_minute": "mindre än en minut", "between": "mellan", "by": "senast"},
     "en": {"today": "today", "tomorrow": "tomorrow", "at": "at", "and": "and", "to": "to",
            "closed": "closed", "minute": "minute", "minutes": "minutes", "about": "about",
-           "less_than_minute": "less than a minute"},
+           "less_than_minute": "less than a minute", "between": "between", "by": "by"},
 }
 
 
@@ -33,20 +33,33 @@ def clock(t: time) -> str:
     return "24:00" if t == time.max else f"{t.hour:02d}:{t.minute:02d}"
 
 
-def moment(when: datetime, now: datetime, lang: str) -> str:
-    """'i dag klockan 13:00', 'i morgon klockan 08:00', 'måndag 30 november klockan 08:00'."""
+def day(when: datetime, now: datetime, lang: str) -> str:
+    """'i dag', 'i morgon', 'måndag 30 november'."""
     words = WORDS[lang]
     when = when.astimezone(now.tzinfo)
     days = (when.date() - now.date()).days
     if days == 0:
-        day = words["today"]
-    elif days == 1:
-        day = words["tomorrow"]
-    elif lang == "sv":
-        day = f"{DAYS['sv'][when.weekday()]} {when.day} {MONTHS['sv'][when.month - 1]}"
-    else:
-        day = f"{DAYS['en'][when.weekday()]} {when.day} {MONTHS['en'][when.month - 1]}"
-    return f"{day} {words['at']} {clock(when.time())}"
+        return words["today"]
+    if days == 1:
+        return words["tomorrow"]
+    return f"{DAYS[lang][when.weekday()]} {when.day} {MONTHS[lang][when.month - 1]}"
+
+
+def moment(when: datetime, now: datetime, lang: str) -> str:
+    """'i dag klockan 13:00', 'i morgon klockan 08:00', 'måndag 30 november klockan 08:00'."""
+    return f"{day(when, now, lang)} {WORDS[lang]['at']} {clock(when.astimezone(now.tzinfo).time())}"
+
+
+def promise(first: datetime, first_end: datetime | None, due_by: datetime | None, now: datetime, lang: str) -> str:
+    """When we call: 'i morgon mellan 10:00 och 12:00' (the next phone time), 'senast i morgon klockan 14:00'."""
+    words = WORDS[lang]
+    local = first.astimezone(now.tzinfo)
+    if due_by is None or (first_end is not None and due_by <= first_end):
+        end = (first_end or first).astimezone(now.tzinfo)
+        if end <= local:
+            return moment(first, now, lang)
+        return f"{day(first, now, lang)} {words['between']} {clock(local.time())} {words['and']} {clock(end.time())}"
+    return f"{words['by']} {moment(due_by, now, lang)}"
 
 
 def wait(seconds: int, lang: str) -> str:

@@ -36,7 +36,7 @@ EVENT_TYPES: dict[str, str] = {
     "queue_joined": "the caller joined a queue (position, estimated wait, returned)",
     "queue_left": "the caller left a queue (reason: answered, abandoned, callback; waited seconds)",
     "callback_offered": "the caller was offered a callback",
-    "callback_requested": "a callback request was stored (request id, when)",
+    "callback_requested": "a callback request was stored (request id, when; for a directory target also target_id, unit, answered_by, due_by)",
     "call_ended": "the call ended (reason)",
     "reconciled": "the platform no longer had a call we thought live; it was closed (why, platform, last_seen)",
     "callback_attempt": "one dial of a callback ended (request id, attempt, outcome, order, retry_at)",

@@ -113,6 +113,12 @@ def to_table(r: dict[str, Any]) -> str:
                   f"{cb['cancelled']} avbrutna, {cb['pending']} väntar; försök per klar "
                   f"{'–' if cb['attempts_per_completion'] is None else round(cb['attempts_per_completion'], 2)}, "
                   f"tid till kontakt {_secs(cb['contact_mean_seconds'])}"]
+    if r.get("requests_by_unit"):
+        lines += ["", f"  {'Meddelanden och återuppringningar per enhet':<40} {'tagna':>6} {'besv.':>6} "
+                      f"{'i tid':>8} {'försen.':>7} {'missl.':>6} {'öppna':>6}"]
+        for u in r["requests_by_unit"]:
+            lines.append(f"  {u['key'][:40]:<40} {u['taken']:>6} {u['answered']:>6} {_pct(u['in_time_rate']):>8} "
+                         f"{u['overdue']:>7} {u['failed']:>6} {u['open']:>6}")
     m, dr = r["menu"], r["directory"]
     lines += ["", "Meny: " + ", ".join(f"{k} {v}" for k, v in m["choices"].items())
               + f"; fel knapp {_pct(m['invalid_rate'])}, inget svar {_pct(m['no_input_rate'])}",
@@ -151,8 +157,8 @@ RAW_COLUMNS = ["call_id", "channel", "started_at", "ended_at", "local_date", "lo
                "queue_returned", "queue_outcome", "wait_seconds", "short_abandon", "line", "answered_within_target",
                "transfers", "transfers_answered", "transfers_returned", "forvaltning", "avdelning", "enhet",
                "answered_by", "reach_seconds", "talk_seconds", "end_reason", "outcome", "callback_kind",
-               "callback_status", "callback_attempts", "callback_contact_seconds", "wrapup_outcome",
-               "wrapup_seconds", "timeline"]
+               "callback_status", "callback_attempts", "callback_contact_seconds", "callback_unit",
+               "callback_answered_by", "callback_due_by", "wrapup_outcome", "wrapup_seconds", "timeline"]
 PERSONAL_COLUMNS = ["caller", "operator", "wrapup_operator", "unmatched_query"]
 # event details safe to show without the personal flag, per event type
 SAFE_DETAILS = {"hours_checked": ("open",), "menu_choice": ("option",), "input_invalid": ("digits",),
@@ -246,6 +252,7 @@ def _raw(x: CallFact, events: list[CallEvent], d: Definitions, personal: bool, t
         answered_by=x.answered_by, reach_seconds=x.reach_seconds, talk_seconds=x.talk_seconds,
         end_reason=x.end_reason, outcome=x.outcome, callback_kind=x.cb_kind, callback_status=x.cb_status,
         callback_attempts=x.cb_attempts, callback_contact_seconds=x.cb_contact_seconds,
+        **_callback_purpose(events),
         wrapup_outcome=x.wrapup_outcome, wrapup_seconds=x.wrapup_seconds if x.wrapups else None,
         timeline=timeline(events, personal),
     )
@@ -254,6 +261,13 @@ def _raw(x: CallFact, events: list[CallEvent], d: Definitions, personal: bool, t
         row.update(caller=(started.data or {}).get("caller") if started else None, operator=x.operator,
                    wrapup_operator=x.wrapup_operator, unmatched_query=x.unmatched_query)
     return row
+
+
+def _callback_purpose(events: list[CallEvent]) -> dict[str, Any]:
+    """Whom the call's callback was for (the unit, who answers, the promise), from its callback_requested event."""
+    data = next(((e.data or {}) for e in events if e.type == "callback_requested"), {})
+    return {"callback_unit": data.get("unit"), "callback_answered_by": data.get("answered_by"),
+            "callback_due_by": data.get("due_by")}
 
 
 def raw_csv(rows: Iterable[dict[str, Any]], personal: bool = False) -> Iterator[str]:

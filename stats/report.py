@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -26,6 +26,10 @@ from stats.definitions import Definitions
 from stats.models import HOUR_MEASURES, OPERATOR_MEASURES, CallFact, HourRollup, OperatorRollup, TransferFact
 
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
+# Figures a higher layer computes from its own tables, added to every report under their name: the callback
+# package registers "requests_by_unit" (callback/unitstats.py). Stats never imports that package; it only runs
+# what was registered, each as provider(session, filters) -> JSON-ready data.
+SECTIONS: dict[str, Callable[[Session, "Filters"], Any]] = {}
 TOP_QUERIES = 10
 
 
@@ -246,6 +250,8 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES,
     ``personal=False`` leaves out the figures about persons (see :func:`without_personal`): what a role not in
     ``stats.personal_roles`` gets."""
     data = _build(session, f, d, top if personal else 0)
+    for name, provider in SECTIONS.items():
+        data[name] = provider(session, f)
     return data if personal else without_personal(data)
 
 

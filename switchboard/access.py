@@ -3,7 +3,8 @@
 Every endpoint must be listed in :data:`RULES`. An endpoint that is not is
 refused (and a test fails), so a new page can never leak staff data by being
 forgotten. Roles: ``admin`` may do everything; ``operator`` works the
-directory and the console; ``stats`` reads statistics. ``public`` needs no
+directory and the console; ``stats`` reads statistics; ``staff`` works their
+own unit's list of messages and callbacks (``/requests``, only their unit). ``public`` needs no
 login; ``any`` needs a login of any role; ``operator,stats`` lists several
 roles; ``twilio`` endpoints are the webhooks Twilio's platform posts to: no
 login, but refused (403) without a valid ``X-Twilio-Signature`` by the Twilio
@@ -14,7 +15,7 @@ blueprint's own check (and 404 while ``twilio.enabled`` is false);
 
 from __future__ import annotations
 
-ROLES = ("admin", "operator", "stats")
+ROLES = ("admin", "operator", "stats", "staff")
 
 # endpoint -> who may use it
 RULES: dict[str, str] = {
@@ -30,6 +31,9 @@ RULES: dict[str, str] = {
     "callbacks.call_now": "operator",
     "callbacks.done": "operator",
     "callbacks.cancel": "operator",
+    "callbacks.unit_list": "staff,operator",  # the unit's list: staff see only their unit (callback/views.py)
+    "callbacks.unit_done": "staff,operator",
+    "callbacks.unit_return": "staff,operator",
     "directory.static": "operator",
     "directory.page": "operator",
     "directory.api_search": "operator",
@@ -50,6 +54,7 @@ RULES: dict[str, str] = {
     "console.cancel": "operator",
     "console.hold": "operator",
     "console.wrapup": "operator",
+    "console.message": "operator",
     "flowadmin.static": "admin",
     "flowadmin.editor": "admin",
     "flowadmin.save_draft": "admin",
@@ -74,6 +79,8 @@ RULES: dict[str, str] = {
     "directory.edit_entry": "admin",
     "directory.delete_entry": "admin",
     "directory.save_unit": "admin",
+    "directory.export_units": "admin",
+    "directory.import_units": "admin",
     # Twilio webhooks (switchboard/twilio/): the citizen's call (inbound.py)
     "twilio.voice": "twilio",
     "twilio.step": "twilio",

@@ -50,7 +50,7 @@ class User(Base, UserMixin):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[str] = mapped_column(String(16))  # admin | operator | stats
+    role: Mapped[str] = mapped_column(String(16))  # admin | operator | stats | staff
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -60,6 +60,7 @@ class User(Base, UserMixin):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Part of every session; moving it ends all sessions of the account (logout, new password, disabled).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unit_slug: Mapped[str | None] = mapped_column(String(80), nullable=True)  # role staff: the unit they work in
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
@@ -102,14 +103,22 @@ def check_password_rules(password: str, username: str = "", old_hash: str | None
 
 
 def add_user(session: Session, username: str, role: str, password: str, name: str = "",
-             must_change: bool = False) -> User:
+             must_change: bool = False, unit: str | None = None) -> User:
+    """An account; role ``staff`` needs ``unit``, the slug of the unit whose list they work (and only that)."""
     if role not in ROLES:
         raise AuthError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if role == "staff":
+        from directory.models import Unit
+
+        if not unit or session.scalar(select(Unit.id).where(Unit.slug == unit)) is None:
+            raise AuthError(f"role staff needs --unit, the id of a unit in the directory (not {unit!r})")
+    elif unit:
+        raise AuthError("only role staff belongs to a unit")
     if session.scalar(select(User).where(User.username == username)):
         raise AuthError(f"user {username!r} already exists")
     check_password_rules(password, username)
     user = User(username=username, role=role, name=name, password_hash=generate_password_hash(password),
-                must_change_password=must_change)
+                must_change_password=must_change, unit_slug=unit)
     session.add(user)
     session.flush()
     return user

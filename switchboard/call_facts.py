@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callback import policy, requests as callbacks
+from callback import booking, policy
 from callback import queue as centre
 from directory.query import synonyms_from
 from directory.search import search
@@ -79,8 +79,7 @@ class CallFacts:
         if isinstance(request, CheckNumber):
             return self.number(request)
         if isinstance(request, StoreCallback):
-            return self._store_callback(session, call_id, state, request, now) if live else CallbackStored(
-                True, request_id=0)
+            return self._store_callback(session, call_id, state, request, now, live)
         if isinstance(request, CheckOperator):
             if not live:  # a test call has no operator
                 return OperatorFree(request.operator, False)
@@ -147,23 +146,39 @@ class CallFacts:
     # -- callbacks ------------------------------------------------------------------------------
 
     def _store_callback(self, session: Session, call_id: str, state: CallState, request: StoreCallback,
-                        now: datetime) -> CallbackStored:
+                        now: datetime, live: bool = True) -> CallbackStored:
+        """Book the callback; a test call (``live=False``) books it in a savepoint rolled back at once, so it
+        hears exactly what a caller would (the unit's promise, the opening) and nothing is written."""
         position = state.queue.get("position") if state.queue else None
+        savepoint = session.begin_nested()
         try:
-            with session.begin_nested():
-                # a queue callback keeps the caller's place through their queue entry (callback.places)
-                entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
-                stored = callbacks.store(
-                    session, call_id=call_id, number=request.number, kind=request.when,
-                    due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
-                    queue=request.queue, queue_position=centre.position_of(session, entry) if entry else position,
-                    menu_choice=request.menu_choice, now=now,
-                    daily_limit=self.settings["callback"]["daily_limit"],
-                    queue_entry_id=entry.id if entry else None,
-                )
+            # a queue callback keeps the caller's place through their queue entry (callback.places)
+            entry = centre.entry_of(session, call_id, request.queue) if request.when == "queue" else None
+            if entry is not None:
+                position = centre.position_of(session, entry)
+            booked = booking.book(
+                session, call_id=call_id, number=request.number, when=request.when,
+                due_at=datetime.fromisoformat(request.due_at) if request.due_at else None,
+                queue=request.queue, menu_choice=request.menu_choice, target_id=request.target_id,
+                subject=request.subject, now=now, settings=self.settings, tz=self.tz,
+                queue_entry_id=entry.id if entry else None, queue_position=position,
+                per_caller=centre.seconds_per_caller(session, request.queue, now, self.settings["queue"]),
+            )
+            answer = CallbackStored(False, reason="limit") if booked is None else CallbackStored(
+                True, request_id=booked.request.id if live else 0, due_at=_iso(booked.first),
+                until=_iso(booked.until), due_by=_iso(booked.request.due_by),
+                unit=booked.request.unit_name if booked.request.target_id else None,
+                answered_by=booked.request.answered_by)
         except Exception:
+            savepoint.rollback()
             log.exception("call %s: storing the callback request failed", call_id)
             return CallbackStored(False, reason="error")
-        if stored is None:
-            return CallbackStored(False, reason="limit")
-        return CallbackStored(True, request_id=stored.id)
+        if live:
+            savepoint.commit()
+        else:
+            savepoint.rollback()
+        return answer
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

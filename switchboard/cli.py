@@ -318,10 +318,11 @@ def calls_show(call_id: str | None, last: bool, as_json: bool) -> None:
 
 @user_cli.command("add")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["admin", "operator", "stats"]), required=True)
+@click.option("--role", type=click.Choice(["admin", "operator", "stats", "staff"]), required=True)
 @click.option("--name", default="", help="Full name shown in the views.")
+@click.option("--unit", default=None, help="Role staff: the id of the unit whose messages and callbacks they see.")
 @click.option("--password", default=None, help="Omit to get a one-time password that must be changed at login.")
-def user_add(username: str, role: str, name: str, password: str | None) -> None:
+def user_add(username: str, role: str, name: str, unit: str | None, password: str | None) -> None:
     """Create an account."""
     from switchboard.auth import AuthError, add_user, one_time_password
 
@@ -329,10 +330,11 @@ def user_add(username: str, role: str, name: str, password: str | None) -> None:
     password = password or one_time_password()
     with services().sessions() as session:
         try:
-            add_user(session, username, role, password, name, must_change=once)
+            add_user(session, username, role, password, name, must_change=once, unit=unit)
         except AuthError as exc:
             raise click.UsageError(str(exc)) from None
-        audit.record(session, "cli", "user.add", "user", username, after={"role": role, "name": name})
+        audit.record(session, "cli", "user.add", "user", username, after={"role": role, "name": name,
+                                                                           **({"unit": unit} if unit else {})})
         session.commit()
     click.echo(f"user {username} ({role}) created" + (f"; one-time password: {password}" if once else ""))
 

@@ -10,6 +10,7 @@ import tomllib
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from directory import promises
 from directory.index import bump_version, fold
 from directory.models import Keyword, Staff, StaffNumber, Unit
 from ivr.hours import parse_weekly
@@ -27,6 +28,8 @@ def load(session: Session, path: str) -> dict[str, int]:
     for item in data.get("units", []):
         unit = units.get(item["id"]) or Unit(slug=item["id"])
         unit.name, unit.kind = item["name"], item["kind"]
+        unit.answered_by, unit.promise_days, unit.email = promises.parse_choice(
+            item.get("answered_by", ""), str(item.get("promise_days", "")), item.get("email", ""))
         unit.parent = units[item["parent"]] if item.get("parent") else None
         session.add(unit)
         units[unit.slug] = unit
@@ -62,6 +65,7 @@ def load(session: Session, path: str) -> dict[str, int]:
 # Demo accounts, documented in README; real installations create theirs with `vaxel user add`.
 DEMO_USERS = (("operator", "operator", "Olle Operatör", "demo-operator-2026"),
               ("statistik", "stats", "Stina Statistik", "demo-statistik-2026"))
+DEMO_STAFF = (("lss", "lss", "Lena LSS", "demo-lss-2026"),)  # role staff: (user, unit, name, password)
 
 
 def _demo_users(session: Session) -> None:
@@ -70,3 +74,6 @@ def _demo_users(session: Session) -> None:
     for username, role, name, password in DEMO_USERS:
         if session.scalar(select(User).where(User.username == username)) is None:
             add_user(session, username, role, password, name)
+    for username, unit, name, password in DEMO_STAFF:
+        if session.scalar(select(User).where(User.username == username)) is None:
+            add_user(session, username, "staff", password, name, unit=unit)

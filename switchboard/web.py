@@ -15,6 +15,8 @@ VIEWS = [
     ("console.page", "Konsol / Operator console", "operatörer (inloggning)"),
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
     ("callbacks.index", "Uppringningar / Callbacks", "operatörer (inloggning)"),
+    ("callbacks.unit_list", "Meddelanden och återuppringningar per enhet / Unit messages",
+     "enhetens personal och operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
     ("flowadmin.editor", "Samtalsflödet / Call flow editor", "administratörer"),
     ("hoursadmin.page", "Telefontider, stängningar, krismeddelanden / Phone hours editor", "administratörer"),

@@ -213,3 +213,48 @@ def test_operator_console_follows_a_transfer_that_comes_back_and_records_a_wrapu
             break
         page.wait_for_timeout(100)
     assert wrapups == [{"outcome": "answered_by_centre", "operator": "operator"}]
+
+
+def test_operator_takes_a_message_for_a_person_in_the_console(page, app):
+    """Issue 15: "4. Meddelande taget" with somewhere to write the message and someone who receives it."""
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from callback.models import CallbackRequest
+    from core.clock import Clock
+    from ivr.protocol import Digits
+    from stats.events import events_of
+    from switchboard.calls import CallRunner
+    from tests.conftest import TZ, at
+
+    svc = app.extensions["vaxel"]
+    svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
+    calls = CallRunner(svc.sessions, svc.settings, channel="simulator")
+    log_in(page, "operator", "demo-operator-2026")
+    page.goto("/console")
+    page.click("#me button[data-state=ready]")
+    calls.start("msg-web", svc.clock.now(), caller="+46701740631")
+    calls.handle("msg-web", Digits("2"), svc.clock.now())
+    page.locator("#queue li[data-call=msg-web] button").click()
+    panel = page.locator("#my-call .call")
+    panel.locator(".target").type("Jonas Björk", delay=10)
+    panel.locator(".targets li").first.locator("[data-message]").click()
+    form = panel.locator("form.message")
+    expect(form.locator(".message-to")).to_have_text("Jonas Björk, LSS-handläggning")
+    expect(form.locator(".message-number")).to_have_value("070-174 06 31")  # the caller's, editable
+    form.locator(".message-subject").fill("Ledsagarservice")
+    form.locator(".message-text").fill("Undrar om beslutet.")
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".message-result")).to_contain_text("sparat för LSS-handläggning")
+    expect(form.locator(".message-result")).to_contain_text("Ingen e-post (e-post är avstängd)")
+    with svc.sessions() as session:
+        request = session.scalar(select(CallbackRequest).where(CallbackRequest.kind == "message"))
+        assert (request.target_name, request.subject, request.message, request.number, request.taken_by) == (
+            "Jonas Björk", "Ledsagarservice", "Undrar om beslutet.", "+46701740631", "operator")
+    for _ in range(50):
+        with svc.sessions() as session:
+            wrapups = [e.data for e in events_of(session, "msg-web") if e.type == "operator_wrapup"]
+        if wrapups:
+            break
+        page.wait_for_timeout(100)
+    assert wrapups == [{"outcome": "message_taken", "operator": "operator"}]

@@ -89,7 +89,9 @@ def test_a_test_call_counts_the_real_queue_without_joining_it(app, sessions):
 
 
 @pytest.mark.parametrize("request_,expected", [
-    (StoreCallback(CALLER, "queue", None, "centre", "2"), CallbackStored(True, request_id=0)),
+    # booked in a savepoint rolled back at once: told what a caller would be (here: in turn, today by 17:00)
+    (StoreCallback(CALLER, "queue", None, "centre", "2"),
+     CallbackStored(True, request_id=0, due_by="2026-11-24T17:00:00+01:00")),
     (CheckOperator("anna"), OperatorFree("anna", False)),  # a test call has no operator
 ])
 def test_what_a_test_call_is_told_instead_of_writing(app, sessions, request_, expected):

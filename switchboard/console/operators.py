@@ -80,3 +80,10 @@ def is_free(session: Session, username: str, returning_call: str | None = None) 
     if row is None or row.state != "ready":
         return False
     return holding(live_calls(session), username, but=returning_call) is None
+
+
+def free_count(session: Session) -> int:
+    """Operators ready and holding no call: how many callbacks the dispatcher may dial now (operator first)."""
+    calls = live_calls(session)
+    return sum(1 for row in session.scalars(select(ConsoleOperator).where(ConsoleOperator.state == "ready"))
+               if holding(calls, row.username) is None)

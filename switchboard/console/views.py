@@ -301,3 +301,32 @@ def wrapup(call_id: str):
             return _error(str(exc), exc.status)
         session.commit()
     return _done()
+
+
+@bp.post("/api/console/calls/<call_id>/message")
+def message(call_id: str):
+    """Take a message for a person (their directory id) or a unit (``unit:<slug>``) from the caller of ``call_id``:
+    the caller's number unless another is given (checked by the callback number policy), the subject and the text.
+    It is stored for the person's unit, due by the unit's promise, and e-mailed (``callback.messages``)."""
+    from callback import messages
+
+    svc = services()
+    body = _body()
+    fields = {k: body.get(k, "") for k in ("target", "number", "subject", "message")}
+    if not all(isinstance(v, str) for v in fields.values()):
+        return _error("target, number, subject and message must be texts")
+    with svc.sessions() as session:
+        call = session.get(CallSession, call_id)
+        if call is None:
+            return _error("no such call", 404)
+        number = fields["number"].strip() or call.caller or ""
+        try:
+            taken = messages.take(session, target=fields["target"].strip(), number=number,
+                                  subject=fields["subject"], message=fields["message"],
+                                  operator=current_user.username, now=svc.clock.now(), settings=svc.settings,
+                                  tz=svc.clock.tz)
+        except messages.MessageError as exc:
+            return _error(str(exc))
+        return jsonify(id=taken.id, target=taken.target_name, unit=taken.unit_name,
+                       due_by=taken.due_by.isoformat() if taken.due_by else None,
+                       emailed_to=taken.email_to if taken.emailed_at else None, email_error=taken.email_error)

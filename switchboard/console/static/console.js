@@ -49,7 +49,8 @@
       `${o.username} `, tag("state", o.label, o.state), o.reason ? ` ${o.reason}` : "",
       o.call ? [" · ", o.call.transfer_ringing ? tag("ringing", "kopplar") : (o.call.on_hold ? tag("hold", "parkerat") : tag("talking", "i samtal")), ` ${o.call.caller}`] : "")));
     $("callbacks").replaceChildren(...data.callbacks.map((c) => el("li", {},
-      `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}`)));
+      `${c.number || "–"} · ${c.status} · försök ${c.attempts}/${c.max_attempts}${c.position ? " · plats " + c.position : ""}` +
+      `${c.unit ? " · för " + c.unit : ""}${c.answered_by === "unit" ? " (enheten svarar)" : ""}${c.subject ? " · " + c.subject : ""}`)));
     if (!data.callbacks.length) $("callbacks").replaceChildren(el("li", {}, "Inga väntande."));
     document.querySelectorAll("[data-answer]").forEach((b) => b.addEventListener("click", () => post(`/api/console/calls/${b.dataset.answer}/answer`)));
     renderCall(mine && mine.call, (mine && mine.to_wrap_up) || []);
@@ -87,6 +88,8 @@
     panel.querySelector("[data-act=queue]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/queue`));
     panel.querySelector("[data-act=end]").addEventListener("click", () => post(`/api/console/calls/${call.call_id}/end`));
     panel.querySelectorAll("[data-wrapup]").forEach((b) => b.addEventListener("click", () => wrapUp(call.call_id, b.dataset.wrapup, currentCall().wrapup)));
+    const form = panel.querySelector("form.message");
+    form.addEventListener("submit", (event) => { event.preventDefault(); sendMessage(call.call_id, form); });
     const search = panel.querySelector(".target");
     let timer = null;
     search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => findTargets(search.value), 60); });
@@ -147,8 +150,40 @@
         `${t.name} · ${t.unit} · `, el("span", {class: `status status-${t.status}`}, t.status_label),
         t.open_now ? "" : " · utanför telefontid");
       item.addEventListener("click", () => transfer(t, false));
+      const note = el("button", {type: "button", "data-message": t.id, title: `Ta ett meddelande till ${t.name}`}, "Meddelande");
+      note.addEventListener("click", (event) => { event.stopPropagation(); messageFor(t); });
+      item.append(" ", note);
       return item;
     }));
+  }
+
+  // "Meddelande taget": a message for the person (or unit) found, the caller's number prefilled and editable.
+  function messageFor(target) {
+    const form = document.querySelector("#my-call form.message");
+    if (!form) return;
+    form.hidden = false;
+    form.dataset.target = target.id;
+    form.querySelector(".message-to").textContent = `${target.name}, ${target.unit}`;
+    const number = form.querySelector(".message-number");
+    if (!number.value) number.value = currentCall().caller || "";
+    form.querySelector(".message-result").textContent = "";
+    form.querySelector(".message-subject").focus();
+  }
+
+  async function sendMessage(callId, form) {
+    errorBox.textContent = "";
+    const body = {target: form.dataset.target, number: form.querySelector(".message-number").value,
+      subject: form.querySelector(".message-subject").value, message: form.querySelector(".message-text").value};
+    const reply = await fetch(`/api/console/calls/${callId}/message`, {method: "POST", body: JSON.stringify(body),
+      headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf}});
+    const data = await reply.json().catch(() => ({}));
+    if (!reply.ok) { errorBox.textContent = data.error || `Fel ${reply.status}`; return; }
+    const due = data.due_by ? ` Svar senast ${data.due_by.slice(0, 16).replace("T", " ")}.` : "";
+    form.querySelector(".message-result").textContent = `Meddelande ${data.id} sparat för ${data.unit}.${due} ` +
+      (data.emailed_to ? `E-post skickad till ${data.emailed_to}.` : `Ingen e-post (${data.email_error}); det står på enhetens lista.`);
+    form.querySelector(".message-subject").value = "";
+    form.querySelector(".message-text").value = "";
+    if (!currentCall().wrapup) await post(`/api/console/calls/${callId}/wrapup`, {outcome: "message_taken"});
   }
 
   async function transfer(target, attended) {

@@ -1,0 +1,116 @@
+"""Messages an operator takes ("Meddelande taget"): stored as a request the person or unit answers, and e-mailed.
+
+A message is the same :class:`~callback.models.CallbackRequest` as a callback
+(kind ``message``, answered by the unit): it names the person or unit it is
+for, the subject and what the citizen said, who took it, the number to call
+back (checked by the callback number policy) and a due time from the unit's
+promise. It is stored first and e-mailed after, so a mail server that is down
+loses nothing: the message stays on the unit's list with the reason it was not
+mailed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from callback import mail, policy
+from callback.models import PENDING, CallbackRequest
+from directory import promises
+from directory.models import Staff, Unit
+from ivr import schedules
+
+MAX_MESSAGE = 2000
+
+
+class MessageError(ValueError):
+    """The message cannot be taken as written; the text says what to fix (Swedish, for the console)."""
+
+
+def take(session: Session, *, target: str, number: str, subject: str, message: str, operator: str,
+         now: datetime, settings: dict, tz: ZoneInfo) -> CallbackRequest:
+    """Store a message for ``target`` (a staff external id, or ``unit:<slug>``) and try to e-mail it; commits."""
+    subject, message = subject.strip(), message.strip()
+    if not subject:
+        raise MessageError("skriv vad det gäller")
+    if len(subject) > 200 or len(message) > MAX_MESSAGE:
+        raise MessageError(f"ämnet får vara högst 200 tecken och meddelandet {MAX_MESSAGE}")
+    decision = policy.check(number, settings["callback"]["allowed_types"], settings["callback"]["region"])
+    if not decision.ok:
+        raise MessageError(f"numret kan inte ringas upp: {decision.message}")
+    staff = unit = None
+    if target.startswith("unit:"):
+        unit = session.scalar(select(Unit).where(Unit.slug == target[5:]))
+    else:
+        staff = session.scalar(select(Staff).where(Staff.external_id == target))
+        unit = staff.unit if staff is not None else None
+    if unit is None:
+        raise MessageError(f"{target!r} finns inte i katalogen")
+    choice = promises.policy_for(unit)
+    key = promises.hours_key(session, staff=staff, unit=unit)
+    promise = promises.promise(schedules.load(session, key, tz, settings["hours"]["eve_close"], now), now,
+                               choice.promise_days)
+    request = CallbackRequest(
+        call_id=f"msg-{uuid.uuid4().hex[:16]}", number=decision.number, requested_at=now, kind="message",
+        due_at=promise.first, queue="centre", status=PENDING, target_kind=staff.kind if staff else "unit",
+        target_id=staff.external_id if staff else unit.slug, target_name=staff.name if staff else unit.name,
+        unit_id=unit.id, unit_name=unit.name, answered_by="unit", situation="message", subject=subject,
+        message=message or None, taken_by=operator, hours_key=key, due_by=promise.due_by,
+        email_to=(staff.email if staff is not None and staff.email else choice.email) or None,
+    )
+    session.add(request)
+    session.commit()
+    deliver(session, request, settings, tz)
+    return request
+
+
+def text_of(request: CallbackRequest, tz: ZoneInfo) -> tuple[str, str]:
+    """(subject, body) of the mail: whom it is for, the number, what was said, the promise."""
+    local = request.requested_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    due = request.due_by.astimezone(tz).strftime("%Y-%m-%d %H:%M") if request.due_by else "-"
+    number = policy.national(request.number) if request.number else "(raderat)"
+    what = "Meddelande" if request.kind == "message" else "Återuppringning"
+    body = (f"{what} till {request.target_name} ({request.unit_name})\n\n"
+            f"Ring upp: {number}\n"
+            f"Gäller: {request.subject or 'samtal via växelns röstmeny'}\n"
+            f"{request.message or ''}\n\n"
+            f"Taget av {'röstmenyn' if request.taken_by == 'ivr' else request.taken_by} {local}. Utlovat svar senast {due}.\n"
+            f"Markera det som klart i vaxel under Enhetens lista (/requests), nr {request.id}.\n")
+    return f"{what}: {request.subject or request.target_name} – ring {number}", body
+
+
+def deliver(session: Session, request: CallbackRequest, settings: dict, tz: ZoneInfo) -> bool:
+    """E-mail the message if there is an address and e-mail is on; the outcome is kept on the request. Commits."""
+    if not request.email_to or not mail.enabled(settings):
+        request.email_error = "ingen e-postadress" if not request.email_to else "e-post är avstängd"
+        session.commit()
+        return False
+    subject, body = text_of(request, tz)
+    try:
+        mail.send(settings, request.email_to, subject, body)
+    except mail.MailError as exc:
+        request.email_error = str(exc)[:300]
+        session.commit()
+        return False
+    request.emailed_at, request.email_error = datetime.now(tz), None
+    session.commit()
+    return True
+
+
+def deliver_pending(session: Session, settings: dict, tz: ZoneInfo, limit: int = 50) -> int:
+    """E-mail the requests booked in the IVR for units that answer themselves (once each); returns how many went.
+
+    The call itself never waits for a mail server: the dispatcher sends these at its next wake-up.
+    """
+    if not mail.enabled(settings):
+        return 0
+    pending = session.scalars(select(CallbackRequest).where(
+        CallbackRequest.answered_by == "unit", CallbackRequest.status == PENDING,
+        CallbackRequest.email_to.is_not(None), CallbackRequest.emailed_at.is_(None),
+        CallbackRequest.email_error.is_(None), CallbackRequest.number.is_not(None),
+    ).order_by(CallbackRequest.id).limit(limit)).all()
+    return sum(deliver(session, request, settings, tz) for request in pending)

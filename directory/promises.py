@@ -1,0 +1,133 @@
+"""Who answers a unit's messages and callbacks, and by when — the promise, counted in the unit's own phone hours.
+
+Each unit chooses in the directory (``Unit.answered_by``, ``Unit.promise_days``,
+``Unit.email``); a unit that has not chosen inherits from its parent, and at the
+top the centre answers "in the next phone time". The promise is counted in the
+phone hours that apply to the target (its own, else the nearest unit's, else
+the switchboard's) and the holiday calendar, so "same or next working day"
+said on a Friday before midsommar means Monday's phone time, not Saturday.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from directory.models import Staff, Unit
+from ivr.hours import Schedule, day_hours, next_opening
+from ivr.models import PhoneHours
+
+ANSWERERS = ("centre", "unit")
+MAX_PROMISE_DAYS = 10
+NEXT_PHONE_TIME = -1  # stored in Unit.promise_days: "in the next phone time", chosen (None = as the parent)
+
+
+def promise_label(days: int | None) -> str:
+    """The promise in the words an administrator and a citizen read."""
+    if days is None or days == NEXT_PHONE_TIME:
+        return "i nästa telefontid"
+    if days == 0:
+        return "samma arbetsdag"
+    if days == 1:
+        return "samma eller nästa arbetsdag"
+    return f"inom {days} arbetsdagar"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A unit's choice after inheritance: who answers, the promise, where messages are e-mailed."""
+
+    answered_by: str  # centre | unit
+    promise_days: int | None  # None: in the next phone time
+    email: str
+
+
+def policy_for(unit: Unit | None) -> Policy:
+    """The nearest choice up the organisation tree; the centre and "the next phone time" when nobody chose."""
+    answered_by, days, email = None, None, ""
+    for u in reversed(unit.path()) if unit is not None else ():
+        answered_by = answered_by or u.answered_by
+        days = u.promise_days if days is None else days
+        email = email or u.email
+    return Policy(answered_by or "centre", None if days == NEXT_PHONE_TIME else days, email)
+
+
+def parse_choice(answered_by: str, promise_days: str, email: str) -> tuple[str | None, int | None, str]:
+    """An administrator's choice from a form or a file: ("" = as the parent); ValueError says what is wrong."""
+    answered_by, promise_days, email = answered_by.strip(), promise_days.strip(), email.strip()
+    if answered_by and answered_by not in ANSWERERS:
+        raise ValueError(f"who answers must be one of {', '.join(ANSWERERS)} (or empty: as the parent unit)")
+    days = None
+    if promise_days:
+        try:
+            days = int(promise_days)
+        except ValueError:
+            raise ValueError(f"the promise {promise_days!r} is not a number of working days") from None
+        if not NEXT_PHONE_TIME <= days <= MAX_PROMISE_DAYS:
+            raise ValueError(f"the promise must be {NEXT_PHONE_TIME} (the next phone time) to {MAX_PROMISE_DAYS} "
+                             f"working days")
+    if email and ("@" not in email or any(c.isspace() or c in "<>,;\"" for c in email) or len(email) > 200):
+        raise ValueError(f"{email!r} is not an e-mail address")
+    return answered_by or None, days, email
+
+
+def hours_key(session: Session, staff: Staff | None = None, unit: Unit | None = None) -> str:
+    """The phone hours an answer to a person, function or unit falls in: own, nearest unit's, else the switchboard's."""
+    keys = set(session.scalars(select(PhoneHours.key)))
+    if staff is not None and f"staff:{staff.external_id}" in keys:
+        return f"staff:{staff.external_id}"
+    unit = unit or (staff.unit if staff is not None else None)
+    for u in reversed(unit.path()) if unit is not None else ():
+        if f"unit:{u.slug}" in keys:
+            return f"unit:{u.slug}"
+    return "switchboard"
+
+
+@dataclass(frozen=True)
+class Promise:
+    first: datetime | None  # when the next phone time starts (now, if open now); None: never open
+    first_end: datetime | None  # when that phone time ends
+    due_by: datetime | None  # the answer is promised by then
+
+    @property
+    def within_first(self) -> bool:
+        """The whole promise is the next phone time ("i morgon mellan 10 och 12")."""
+        return self.due_by is not None and self.due_by == self.first_end
+
+
+def _span_end(schedule: Schedule, moment: datetime) -> datetime:
+    local = moment.astimezone(schedule.tz)
+    for start, end in day_hours(schedule, local.date()).spans:
+        if start <= local < end:
+            return end
+    return local
+
+
+def _day_end(schedule: Schedule, day) -> datetime | None:
+    spans = day_hours(schedule, day).spans
+    return spans[-1][1] if spans else None
+
+
+def promise(schedule: Schedule, now: datetime, days: int | None) -> Promise:
+    """When an answer is due: ``days`` None = in the next phone time; 0 = on the day of the next phone time;
+    N = by the end of phone time on the N-th working day (a day with phone hours) after the day of the call."""
+    first = next_opening(schedule, now)
+    if first is None:
+        return Promise(None, None, None)
+    first_end = _span_end(schedule, first)
+    if days is None:
+        return Promise(first, first_end, first_end)
+    due_by = _day_end(schedule, first.astimezone(schedule.tz).date()) or first_end
+    day, counted = now.astimezone(schedule.tz).date(), 0
+    for _ in range(400):
+        if counted >= days:
+            break
+        day += timedelta(days=1)
+        end = _day_end(schedule, day)
+        if end is not None:
+            counted += 1
+            due_by = max(due_by, end)
+    return Promise(first, first_end, due_by)

@@ -1,0 +1,70 @@
+"""Who answers, the promise and the e-mail address of every unit, as a CSV file (export, edit, import back).
+
+Columns ``id,name,answered_by,promise_days,email``: ``id`` names an existing
+unit (units themselves are made in the admin form or the demo file), ``name``
+is for people reading the file and is not imported. Empty cells mean "as the
+parent unit"; ``promise_days`` -1 is "in the next phone time", 0 the same
+working day, N working days. The import is all or nothing: one bad line and
+nothing changes, with every problem listed by line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import csvsafe
+from directory import promises
+from directory.csv_io import delimiter
+from directory.models import Unit
+
+COLUMNS = ("id", "name", "answered_by", "promise_days", "email")
+
+
+class UnitsRejected(ValueError):
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def export_csv(session: Session) -> str:
+    out = io.StringIO()
+    writer = csvsafe.writer(out)
+    writer.writerow(COLUMNS)
+    for unit in session.scalars(select(Unit).order_by(Unit.slug)):
+        writer.writerow([unit.slug, unit.name, unit.answered_by or "",
+                         "" if unit.promise_days is None else unit.promise_days, unit.email])
+    return out.getvalue()
+
+
+def import_csv(session: Session, text: str) -> int:
+    """Apply the file's choices to the units it names; returns how many units changed. Flushes, never commits."""
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter(text))
+    missing = [c for c in ("id", "answered_by", "promise_days", "email") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise UnitsRejected([f"line 1: the header lacks {', '.join(missing)}; columns are {', '.join(COLUMNS)}"])
+    units = {u.slug: u for u in session.scalars(select(Unit))}
+    errors, changes = [], []
+    for line, record in enumerate(reader, start=2):
+        values = {k: csvsafe.restore(v or "") for k, v in record.items() if k}
+        unit = units.get(values["id"].strip())
+        if unit is None:
+            errors.append(f"line {line}: no unit {values['id']!r}")
+            continue
+        try:
+            changes.append((unit, promises.parse_choice(values["answered_by"], values["promise_days"],
+                                                        values["email"])))
+        except ValueError as exc:
+            errors.append(f"line {line}: {exc}")
+    if errors:
+        raise UnitsRejected(errors)
+    changed = 0
+    for unit, choice in changes:
+        if (unit.answered_by, unit.promise_days, unit.email) != choice:
+            unit.answered_by, unit.promise_days, unit.email = choice
+            changed += 1
+    session.flush()
+    return changed
