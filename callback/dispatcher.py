@@ -176,7 +176,7 @@ class Dispatcher:
         with self.sessions() as session:
             report.expired = outcomes.expire_dialling(session, self.now(), self.settings)
         with self.sessions() as session:
-            report.mailed = messages.deliver_pending(session, self.settings, self.tz)
+            report.mailed = messages.deliver_pending(session, self.settings, self.tz, self.now())
         rung: set[str] = set()  # numbers rung this wake-up: never twice
         for _ in range(MAX_ROUNDS):
             now = self.now()

@@ -6,16 +6,18 @@ for, the subject and what the citizen said, who took it, the number to call
 back (checked by the callback number policy) and a due time from the unit's
 promise. It is stored first and e-mailed after, so a mail server that is down
 loses nothing: the message stays on the unit's list with the reason it was not
-mailed.
+mailed, and the dispatcher tries again (5, 10, 20, 40, 80 minutes, then every
+two hours: :data:`MAIL_ATTEMPTS` attempts over about six and a half hours).
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from callback import mail, policy
@@ -25,6 +27,14 @@ from directory.models import Staff, Unit
 from ivr import schedules
 
 MAX_MESSAGE = 2000
+MAIL_ATTEMPTS = 8  # then the reason stays on the unit's list and nobody retries
+
+log = logging.getLogger(__name__)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failed mail: 5, 10, 20, 40, 80 minutes, then two hours."""
+    return timedelta(minutes=min(5 * 2 ** (attempts - 1), 120))
 
 
 class MessageError(ValueError):
@@ -64,7 +74,7 @@ def take(session: Session, *, target: str, number: str, subject: str, message: s
     )
     session.add(request)
     session.commit()
-    deliver(session, request, settings, tz)
+    deliver(session, request, settings, tz, now)
     return request
 
 
@@ -83,26 +93,36 @@ def text_of(request: CallbackRequest, tz: ZoneInfo) -> tuple[str, str]:
     return f"{what}: {request.subject or request.target_name} – ring {number}", body
 
 
-def deliver(session: Session, request: CallbackRequest, settings: dict, tz: ZoneInfo) -> bool:
-    """E-mail the message if there is an address and e-mail is on; the outcome is kept on the request. Commits."""
+def deliver(session: Session, request: CallbackRequest, settings: dict, tz: ZoneInfo, now: datetime) -> bool:
+    """E-mail the message if there is an address and e-mail is on; the outcome is kept on the request. Commits.
+
+    A failure schedules the next attempt (:func:`retry_delay`); e-mail that is off is not an attempt, so the
+    message goes once it is turned on.
+    """
     if not request.email_to or not mail.enabled(settings):
         request.email_error = "ingen e-postadress" if not request.email_to else "e-post är avstängd"
         session.commit()
         return False
     subject, body = text_of(request, tz)
+    request.email_attempts += 1
     try:
         mail.send(settings, request.email_to, subject, body)
     except mail.MailError as exc:
         request.email_error = str(exc)[:300]
+        last = request.email_attempts >= MAIL_ATTEMPTS
+        request.email_retry_at = None if last else now + retry_delay(request.email_attempts)
+        log.warning("message %s not e-mailed (attempt %d of %d): %s", request.id, request.email_attempts,
+                    MAIL_ATTEMPTS, request.email_error)
         session.commit()
         return False
-    request.emailed_at, request.email_error = datetime.now(tz), None
+    request.emailed_at, request.email_error, request.email_retry_at = now, None, None
     session.commit()
     return True
 
 
-def deliver_pending(session: Session, settings: dict, tz: ZoneInfo, limit: int = 50) -> int:
-    """E-mail the requests booked in the IVR for units that answer themselves (once each); returns how many went.
+def deliver_pending(session: Session, settings: dict, tz: ZoneInfo, now: datetime, limit: int = 50) -> int:
+    """E-mail what the unit answers and has not got yet: IVR bookings (once each) and failed mails whose retry
+    time has come; returns how many went.
 
     The call itself never waits for a mail server: the dispatcher sends these at its next wake-up.
     """
@@ -111,6 +131,7 @@ def deliver_pending(session: Session, settings: dict, tz: ZoneInfo, limit: int =
     pending = session.scalars(select(CallbackRequest).where(
         CallbackRequest.answered_by == "unit", CallbackRequest.status == PENDING,
         CallbackRequest.email_to.is_not(None), CallbackRequest.emailed_at.is_(None),
-        CallbackRequest.email_error.is_(None), CallbackRequest.number.is_not(None),
+        CallbackRequest.number.is_not(None), CallbackRequest.email_attempts < MAIL_ATTEMPTS,
+        or_(CallbackRequest.email_attempts == 0, CallbackRequest.email_retry_at <= now),
     ).order_by(CallbackRequest.id).limit(limit)).all()
-    return sum(deliver(session, request, settings, tz) for request in pending)
+    return sum(deliver(session, request, settings, tz, now) for request in pending)

@@ -83,6 +83,8 @@ class CallbackRequest(Base):
     email_to: Mapped[str | None] = mapped_column(String(200), nullable=True)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     email_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # mails tried
+    email_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # next try after a failure
 
 
 class CallbackAttempt(Base):

@@ -388,6 +388,71 @@ def test_with_the_mail_server_away_the_message_is_kept_with_the_reason(calls, op
         assert (request.target_kind, request.target_name, request.number) == ("unit", "LSS-handläggning", "+46406280477")
 
 
+def test_a_mail_that_failed_is_tried_again_until_it_goes(app, sessions, smtp_server):
+    """The server is away when the message is taken, back 20 minutes later: the dispatcher mails it then."""
+    from callback import messages
+
+    svc = app.extensions["vaxel"]
+    smtp = svc.settings["smtp"]
+    live_port = smtp["port"]
+    smtp.update(port=1, timeout_seconds=2)  # nothing listens there
+    with sessions() as session:
+        taken = messages.take(session, target="unit:lss", number="040-628 04 77", subject="Ledsagare", message="",
+                              operator="operator", now=at("2026-11-24T10:00"), settings=svc.settings, tz=TZ)
+        assert (taken.email_attempts, taken.email_retry_at) == (1, at("2026-11-24T10:05"))
+
+    def tick(when: str) -> int:
+        return Dispatcher(svc.sessions, svc.settings, Recording(), lambda: at(when), worker="w").tick().mailed
+
+    assert tick("2026-11-24T10:04") == 0 and smtp_server == []  # not before its time
+    assert tick("2026-11-24T10:05") == 0  # tried, still away: next in 10 minutes
+    with sessions() as session:
+        assert session.get(CallbackRequest, taken.id).email_retry_at == at("2026-11-24T10:15")
+    smtp["port"] = live_port
+    assert tick("2026-11-24T10:10") == 0 and smtp_server == []
+    assert tick("2026-11-24T10:15") == 1 and len(smtp_server) == 1
+    assert tick("2026-11-24T12:00") == 0 and len(smtp_server) == 1  # once
+    with sessions() as session:
+        request = session.get(CallbackRequest, taken.id)
+        assert (request.email_attempts, request.email_error, request.email_retry_at) == (3, None, None)
+        assert request.emailed_at == at("2026-11-24T10:15")
+
+
+def test_a_mail_that_never_goes_stops_after_the_last_attempt_and_keeps_the_reason(app, sessions):
+    from callback import messages
+
+    svc = app.extensions["vaxel"]
+    smtp = svc.settings["smtp"]
+    saved = dict(smtp)
+    smtp.update(host="127.0.0.1", port=1, timeout_seconds=2)
+    try:
+        with sessions() as session:
+            taken = messages.take(session, target="unit:lss", number="040-628 04 77", subject="Ledsagare",
+                                  message="", operator="operator", now=at("2026-11-24T10:00"), settings=svc.settings,
+                                  tz=TZ)
+        when, tries = at("2026-11-24T10:00"), []
+        for _ in range(20):  # a day of wake-ups every half hour
+            when += timedelta(minutes=30)
+            with sessions() as session:
+                messages.deliver_pending(session, svc.settings, TZ, when)
+                tries.append(session.get(CallbackRequest, taken.id).email_attempts)
+    finally:
+        smtp.clear()
+        smtp.update(saved)
+    assert max(tries) == messages.MAIL_ATTEMPTS and tries[-1] == tries[-5]  # stopped, not retried for ever
+    with sessions() as session:
+        request = session.get(CallbackRequest, taken.id)
+        assert request.email_retry_at is None and "ConnectionRefusedError" in request.email_error
+        assert request.status == "pending"  # still on the unit's list
+
+
+@pytest.mark.parametrize("attempts, minutes", [(1, 5), (2, 10), (3, 20), (4, 40), (5, 80), (6, 120), (7, 120)])
+def test_retry_delays_double_up_to_two_hours(attempts, minutes):
+    from callback.messages import retry_delay
+
+    assert retry_delay(attempts) == timedelta(minutes=minutes)
+
+
 # --- the unit's own list: role staff sees only their unit ------------------------------------------------
 
 
