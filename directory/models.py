@@ -33,6 +33,9 @@ class Unit(Base):
     answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # centre | unit
     promise_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 same day .. N working days
     email: Mapped[str] = mapped_column(String(200), default="", server_default="")  # where messages go
+    # Whoever answers a transfer to this unit must press 1 first, so a voicemail never takes the call
+    # (``directory.promises``); None = as the parent unit, and at the top the site's transfers.confirm_answer.
+    confirm_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 

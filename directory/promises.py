@@ -74,6 +74,33 @@ def parse_choice(answered_by: str, promise_days: str, email: str) -> tuple[str |
     return answered_by or None, days, email
 
 
+CONFIRM_CHOICES = {"ja": True, "yes": True, "on": True, "1": True, "nej": False, "no": False, "off": False, "0": False}
+
+
+def confirms_answer(unit: Unit | None, site_default: bool) -> bool:
+    """Must whoever answers a transfer to this unit press 1 first? The nearest unit's choice, else the site's."""
+    for u in reversed(unit.path()) if unit is not None else ():
+        if u.confirm_answer is not None:
+            return u.confirm_answer
+    return site_default
+
+
+def confirms_answer_for(session: Session, staff_id: int, site_default: bool) -> bool:
+    """The answer-confirmation choice that applies to a directory entry (by ``Staff.id``): its unit's."""
+    staff = session.get(Staff, staff_id)
+    return confirms_answer(staff.unit if staff is not None else None, site_default)
+
+
+def parse_confirm(value: str) -> bool | None:
+    """An administrator's answer-confirmation choice: ja/nej (yes/no, on/off, 1/0); "" = as the parent unit."""
+    value = value.strip().casefold()
+    if not value:
+        return None
+    if value not in CONFIRM_CHOICES:
+        raise ValueError(f"answer confirmation {value!r} must be ja or nej (or empty: as the parent unit)")
+    return CONFIRM_CHOICES[value]
+
+
 def hours_key(session: Session, staff: Staff | None = None, unit: Unit | None = None) -> str:
     """The phone hours an answer to a person, function or unit falls in: own, nearest unit's, else the switchboard's."""
     keys = set(session.scalars(select(PhoneHours.key)))

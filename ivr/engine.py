@@ -24,7 +24,9 @@ from ivr.protocol import (
     QueuePlace, QueueStatus, Request, Say, Speech, Start, StoreCallback, Tick, Transfer, TransferEnded,
 )
 
-FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "busy": "transfer_busy"}
+# a line that picked up but where nobody pressed 1 (a voicemail) is, for the caller, nobody answering
+FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "not-accepted": "transfer_no_answer",
+                           "busy": "transfer_busy"}
 MAX_CALLBACK_TRIES = 2
 # states in which the call listens for the caller's keys or speech
 LISTENING = {"menu", "directory", "directory_choice", "directory_confirm", "target_offer", "queue_offer",
@@ -92,6 +94,7 @@ class CallState:
     failed_reason: str | None = None  # why the operator's transfer failed, while we ask whether they are free
     ring_started: str | None = None  # when the transfer now ringing started (ISO), for the console
     query: str | None = None  # what the caller last asked the directory for (a callback's subject)
+    whisper: str = ""  # what whoever answers the transfer now ringing hears before pressing 1 ("" = no key needed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -183,11 +186,13 @@ class _Run:
         target = self.s.target
         self.say("connecting", name=target["name"], unit=target["unit"])
         ring = int(node.get("ring_timeout", 25))
+        self.s.whisper = self._whisper(target)
         self.out.actions.append(
-            Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring)
+            Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring,
+                     whisper=self.s.whisper)
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
-                   ring_timeout=ring, departments=target.get("departments") or {})
+                   ring_timeout=ring, departments=target.get("departments") or {}, confirm=bool(self.s.whisper))
         self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
@@ -418,6 +423,16 @@ class _Run:
         self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=inp.status)
         self.enter(node["on_failure"])
 
+    def _whisper(self, target: dict) -> str:
+        """What whoever answers hears before pressing 1 — who calls and about what — or "" where the unit
+        turned answer confirmation off. Always Swedish: it is said to staff, not to the caller."""
+        if not target.get("confirm_answer", True):
+            return ""
+        subject = self.s.query if target.get("matched_by") in SUBJECT_MATCHES and self.s.query else ""
+        if subject:
+            return self.flow.text("transfer_whisper_subject", "sv", subject=subject)
+        return self.flow.text("transfer_whisper", "sv", name=target["name"])
+
     def _bridge(self, party: str, via: str) -> None:
         self.out.actions.append(Bridged(party, via))
         self.s.bridged_at, self.s.party = self.now.isoformat(), party
@@ -433,11 +448,14 @@ class _Run:
             if inp.target.status == "forwarded" and inp.target.forward_to:
                 target.update(number=inp.target.forward_to, extension=None)
             self.s.target, self.s.transfer_by = target, inp.operator
+            self.s.whisper = "" if inp.attended else self._whisper(target)
             self.out.actions.append(Transfer(target["id"], target["name"], target.get("number"), target.get("extension"),
-                                             inp.ring_timeout, by=inp.operator, attended=inp.attended))
+                                             inp.ring_timeout, by=inp.operator, attended=inp.attended,
+                                             whisper=self.s.whisper))
             self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                        ring_timeout=inp.ring_timeout, by=inp.operator, attended=inp.attended,
-                       break_through=inp.break_through, departments=target.get("departments") or {})
+                       break_through=inp.break_through, departments=target.get("departments") or {},
+                       confirm=bool(self.s.whisper))
             self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
             return None
         if isinstance(inp, OperatorToQueue):

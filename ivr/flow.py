@@ -48,6 +48,8 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "target_unavailable": ("name",),
     "target_closed_hours": ("name", "unit", "next_open", "hours"),
     "transfer_no_answer": ("name",),
+    "transfer_whisper": ("name",),
+    "transfer_whisper_subject": ("subject",),
     "transfer_busy": ("name",),
     "transfer_failed": ("name",),
     "returned_to_operator": ("name",),
@@ -63,6 +65,10 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
 # Prompts added after flows were already published: a stored flow without them uses these texts, so an older
 # flow never goes silent where the engine learned to say more (an administrator may override them in the flow).
 BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
+    # said to staff who answer a transfer (Swedish only); nobody pressing 1 (a voicemail) = not answered
+    "transfer_whisper": {"sv": "Samtal från växeln till {name}. Tryck 1 för att ta samtalet."},
+    "transfer_whisper_subject": {"sv": "Samtal från växeln, en medborgare söker dig om {subject}. "
+                                       "Tryck 1 för att ta samtalet."},
     "callback_confirmed_queue_late": {
         "sv": "Tack. Vi ringer dig på {number} när det är din tur. Hinner vi inte före stängning ringer vi {when}.",
         "en": "Thank you. We will call you on {number} when it is your turn; if we close first, we call {when}."},

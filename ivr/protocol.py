@@ -59,7 +59,9 @@ class NoInput(Input):
 @dataclass(frozen=True)
 class TransferEnded(Input):
     kind: ClassVar[str] = "transfer_ended"
-    status: str = "answered"  # answered | no-answer | busy | failed | canceled
+    status: str = "answered"  # answered | no-answer | not-accepted | busy | failed | canceled
+    # not-accepted: the line picked up (a voicemail, a mobile's answering service, a person who did not press 1)
+    # but nobody confirmed the call: it comes back like no-answer
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class Match:
     matched_by: str = ""  # keyword | name | unit | title | number | keypad
     sure: bool = True  # False: found by a sound-alike, a typo or only some of the words said — ask first
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
+    confirm_answer: bool = True  # whoever answers must press 1 first (the unit's choice, else the site's)
 
 
 @dataclass(frozen=True)
@@ -219,6 +222,7 @@ class Transfer(Action):
     ring_timeout: int
     by: str | None = None  # the operator who transfers (None: the caller chose in the menu)
     attended: bool = False
+    whisper: str = ""  # said to whoever answers, who must press 1 to take the call; "" = connect on answer
 
 
 @dataclass(frozen=True)

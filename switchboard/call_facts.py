@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callback import booking, policy
 from callback import queue as centre
+from directory.promises import confirms_answer_for
 from directory.query import synonyms_from
 from directory.search import search
 from ivr import hours as phone_hours
@@ -107,11 +108,12 @@ class CallFacts:
         results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
                          mode="keypad" if mode == "dtmf" else mode, lang=lang,
                          synonyms=synonyms_from(self.settings["directory"]["synonyms_file"]))
+        confirm = bool(self.settings["transfers"]["confirm_answer"])
         return [
             Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
                   status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
                   next_open=r.opens, score=r.score, matched_by=r.matched_by, sure=r.sure,
-                  departments=r.departments)
+                  departments=r.departments, confirm_answer=confirms_answer_for(session, r.staff_id, confirm))
             for r in results
         ]
 

@@ -58,12 +58,38 @@ def template_problems(asterisk: dict) -> list[str]:
     return problems
 
 
-def transfer_input(dialstatus: str | None) -> Input:
-    """``DIALSTATUS`` after ``EXEC Dial`` -> the engine's input; CANCEL (the caller left) is a hang-up."""
+def transfer_input(dialstatus: str | None, confirmed: bool | None = None) -> Input:
+    """``DIALSTATUS`` after ``EXEC Dial`` -> the engine's input; CANCEL (the caller left) is a hang-up.
+
+    ``confirmed`` is None when the transfer asked for no key; else whether the answer-confirmation subroutine
+    returned ``accepted``. ``vaxel-confirm`` ends a refusal with ``GOSUB_RESULT=CONTINUE``, after which app_dial
+    still reports ANSWER: an answer nobody confirmed (a voicemail, silence, a wrong key) is ``not-accepted``.
+    """
     status = (dialstatus or "").strip().upper()
     if status == "CANCEL":
         return Hangup()
-    return TransferEnded(DIAL_OUTCOMES.get(status, "failed"))
+    outcome = DIAL_OUTCOMES.get(status, "failed")
+    if outcome == "answered" and confirmed is False:
+        return TransferEnded("not-accepted")
+    return TransferEnded(outcome)
+
+
+CONFIRM_CONTEXT = "vaxel-confirm"  # config/asterisk/extensions_vaxel.conf
+UNSAFE_GOSUB_ARG = re.compile(r"[,^()|&\s]")
+
+
+def dial_args(target: str, ring_timeout: int, whisper_file: str | None, confirm_seconds: int) -> str:
+    """``Dial``'s arguments; with a whisper file, the pre-bridge subroutine (``U``) that asks whoever answers
+    to press 1 before the caller is connected."""
+    args = f"{target},{int(ring_timeout)}"
+    if whisper_file:
+        args += f",U({CONFIRM_CONTEXT}^{whisper_file}^{int(confirm_seconds)})"
+    return args
+
+
+def gosub_safe(path: str | None) -> bool:
+    """Can this file name travel as a ``U()`` argument (no delimiters Dial or Gosub would split on)?"""
+    return bool(path) and not UNSAFE_GOSUB_ARG.search(path)
 
 
 def app_queue_name(queue: str) -> str:

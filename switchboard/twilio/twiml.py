@@ -240,11 +240,15 @@ def retry_later(url: str) -> VoiceResponse:
     return response
 
 
-def whisper(answer_url: str, audio: Audio) -> VoiceResponse:
-    """Played to the staff member who picks up: only a person pressing 1 is connected, never a voicemail."""
+def whisper(answer_url: str, audio: Audio, text: str = "", timeout: int = WHISPER_TIMEOUT) -> VoiceResponse:
+    """Played to the staff member who picks up: only a person pressing 1 is connected, never a voicemail.
+
+    The ``<Hangup>`` after the ``<Gather>`` ends the staff leg when no key comes; the ``<Dial action>`` then
+    reports ``completed`` (the leg was answered), which the call's own record of "1 pressed" turns into
+    not accepted."""
     response = VoiceResponse()
-    verb = response.gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT, action=answer_url, method="POST")
-    audio.say(verb, WHISPER_PROMPT)
+    verb = response.gather(input="dtmf", num_digits=1, timeout=timeout, action=answer_url, method="POST")
+    audio.say(verb, text or WHISPER_PROMPT)
     response.hangup()
     return response
 

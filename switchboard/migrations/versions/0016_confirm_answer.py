@@ -1,0 +1,25 @@
+"""units choose whether whoever answers a transfer must press 1 first (answer confirmation)
+
+Revision ID: 0016
+Revises: 0013
+Create Date: 2026-12-01
+
+NULL is "as the parent unit", and at the top the site's ``transfers.confirm_answer`` (on by default).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0016"
+down_revision = "0013"  # the units' who-answers choices
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("units") as batch_op:
+        batch_op.add_column(sa.Column("confirm_answer", sa.Boolean(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("units") as batch_op:
+        batch_op.drop_column("confirm_answer")
