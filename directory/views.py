@@ -127,11 +127,14 @@ def admin():
     with svc.sessions() as session:
         units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
         policies = {u.id: promises.policy_for(u) for u in units}
+        confirm_default = bool(svc.settings["transfers"]["confirm_answer"])
+        confirms = {u.id: promises.confirms_answer(u, confirm_default) for u in units}
         entries = list(session.execute(select(Staff.external_id, Staff.name, Staff.kind, Unit.name)
                                        .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
                            units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
+                           confirms=confirms, confirm_default=confirm_default,
                            promise_label=promises.promise_label), status
 
 
@@ -192,11 +195,18 @@ def delete_entry(external_id: str):
 def save_unit():
     """Add or change a unit: slug, name, kind, parent, keywords, and who answers its messages and callbacks."""
     form = {k: request.form.get(k, "").strip() for k in ("slug", "name", "kind", "parent", "keywords",
-                                                         "answered_by", "promise_days", "email")}
+                                                         "answered_by", "promise_days", "email",
+                                                         "confirm_answer")}
     problems = []
+    answered_by = promise_days = confirm = None
+    email = ""
     try:
         answered_by, promise_days, email = promises.parse_choice(form["answered_by"], form["promise_days"],
                                                                  form["email"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        confirm = promises.parse_confirm(form["confirm_answer"])
     except ValueError as exc:
         problems.append(str(exc))
     if not re.fullmatch(r"[a-z0-9-]{2,80}", form["slug"]):
@@ -219,7 +229,7 @@ def save_unit():
         before = None if unit is None else {"name": unit.name, "kind": unit.kind,
                                             "parent": unit.parent.slug if unit.parent else None,
                                             "answered_by": unit.answered_by, "promise_days": unit.promise_days,
-                                            "email": unit.email}
+                                            "email": unit.email, "confirm_answer": unit.confirm_answer}
         if unit is None:
             unit = Unit(slug=form["slug"])
             session.add(unit)
@@ -228,6 +238,7 @@ def save_unit():
             return redirect(url_for("directory.admin"))
         unit.name, unit.kind, unit.parent = form["name"], form["kind"], parent
         unit.answered_by, unit.promise_days, unit.email = answered_by, promise_days, email
+        unit.confirm_answer = confirm
         session.flush()
         session.execute(delete(Keyword).where(Keyword.unit_id == unit.id))
         terms = [t.strip() for t in form["keywords"].split(",") if t.strip()]
@@ -236,7 +247,7 @@ def save_unit():
         audit.record(session, audit.who(), "directory.unit_save", "unit", unit.slug, before=before,
                      after={"name": unit.name, "kind": unit.kind, "parent": form["parent"] or None,
                             "keywords": terms, "answered_by": answered_by, "promise_days": promise_days,
-                            "email": email})
+                            "email": email, "confirm_answer": confirm})
         session.commit()
     flash(f"Enheten {form['name']} är sparad.")
     return redirect(url_for("directory.admin"))
