@@ -31,7 +31,7 @@ EVENT_TYPES: dict[str, str] = {
     "directory_declined": "the caller said no to that question (target id, question number)",
     "transfer_started": "a transfer rings a person (target, ring timeout)",
     "transfer_answered": "the person answered",
-    "transfer_failed": "nobody answered (reason: no-answer, busy, failed, canceled, caller_hangup)",
+    "transfer_failed": "nobody answered (reason: no-answer, not-accepted, busy, failed, canceled, caller_hangup)",
     "returned_to_queue": "a failed transfer's caller goes back to the centre, ahead of new callers",
     "queue_joined": "the caller joined a queue (position, estimated wait, returned)",
     "queue_left": "the caller left a queue (reason: answered, abandoned, callback; waited seconds)",
