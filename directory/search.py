@@ -72,11 +72,13 @@ class Result:
     sure: bool = True  # False: a sound-alike, a typo or only some words matched — the IVR asks first
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
+    closed: dict = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure (the IVR)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("staff_id")
         data.pop("dial")
+        data.pop("closed")
         return data
 
 
@@ -163,9 +165,17 @@ class Searcher:
                 opens=hours_now.next_open.isoformat() if hours_now.next_open and not hours_now.open else None,
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
-                dial=entry.phone or entry.mobile,
+                dial=entry.phone or entry.mobile, closed=closed_info(hours_now),
             ))
         return out
+
+
+def closed_info(hours: phone_hours.HoursStatus) -> dict:
+    """Why a closed line is closed, in the words the IVR needs to say so ({} when open)."""
+    if hours.open:
+        return {}
+    return {"why": hours.why_closed(), "today": phone_hours.span_texts(hours.today), "holiday": hours.holiday,
+            "eve_of": hours.eve_of, "closure": hours.closure.message if hours.closure else None}
 
 
 def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",

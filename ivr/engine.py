@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr import speech
 from ivr.flow import Flow
-from ivr.hours import parse_weekly
+from ivr.hours import parse_intervals, parse_weekly
 from ivr.protocol import (
     Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, CheckOperator, Digits, Enqueue, Event, Gather,
     HangUp, Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, Match, NoInput, NumberChecked,
@@ -37,6 +37,19 @@ MAX_CHOICES = 3
 MAX_QUESTIONS = 2  # "Menar du ...?" or a list of choices; after two the caller goes to the centre
 SURE_SPEECH = 0.5  # a recogniser less confident than this: even a clear hit is confirmed first
 YES, NO = ("ja", "japp", "jo", "precis", "stämmer", "yes", "yeah", "correct"), ("nej", "nä", "no", "nope")
+
+
+CLOSED_REASONS = ("closure", "holiday", "eve", "special", "hours")  # why a line is closed: each its own words
+
+
+def closed_why(closed: dict) -> str:
+    """closure | holiday | eve | special | hours; a call state stored before ``why`` existed still answers."""
+    if closed.get("closure"):
+        return "closure"
+    if closed.get("holiday"):
+        return "holiday"
+    why = closed.get("why") or "hours"
+    return why if why in CLOSED_REASONS else "hours"
 
 
 def choose(matches: tuple[Match, ...], heard_clearly: bool = True) -> tuple[str, list[Match]]:
@@ -201,15 +214,7 @@ class _Run:
     def _enter_closed(self, node: dict) -> None:
         hours = self.s.hours or {}
         next_open = hours.get("next_open")
-        when = speech.moment(datetime.fromisoformat(next_open), self.now, self.s.lang) if next_open else ""
-        if hours.get("closure"):
-            message = hours["closure"].get(self.s.lang) or next(iter(hours["closure"].values()))
-            self.say("closure", message=message, next_open=when)
-        elif hours.get("holiday"):
-            self.say("closed_holiday", holiday=hours["holiday"], next_open=when)
-        else:
-            week = speech.weekly(parse_weekly(hours.get("weekly", {})), self.s.lang)
-            self.say("closed", hours=week, next_open=when)
+        self._say_closed(hours, hours.get("weekly", {}), next_open)
         if node.get("callback", True) and next_open and self.flow.queue["callback"]:
             self.event("callback_offered", where="closed")
             self.say("closed_callback_offer")
@@ -375,13 +380,45 @@ class _Run:
             self.say("target_unavailable", name=match.name)
             return self._offer_instead(node)
         if not match.open_now:
-            when = speech.moment(datetime.fromisoformat(match.next_open), self.now, self.s.lang) if match.next_open else ""
-            self.say("target_closed_hours", name=match.name, unit=match.unit, next_open=when,
-                     hours=speech.weekly(parse_weekly(match.weekly), self.s.lang))
+            self._say_closed(match.closed, match.weekly, match.next_open, target=match)
             return self._offer_instead(node)
         if match.status == "forwarded":
             self.s.target.update(number=match.forward_to, extension=None)
         self.enter(node["transfer"])
+
+    def _say_closed(self, closed: dict, weekly: dict, next_open: str | None, target: Match | None = None) -> None:
+        """Say why a line is closed — its closure's own text, the holiday, an eve's or a special day's hours, or
+        the weekly hours — and when it opens next; about ``target`` (a person or unit asked for) or the line.
+        ``closed``: :class:`HoursChecked` fields or ``Match.closed``."""
+        lang = self.s.lang
+        when = speech.moment(datetime.fromisoformat(next_open), self.now, lang) if next_open else ""
+        why = closed_why(closed)
+        name, unit = (target.name, target.unit) if target else ("", "")
+        if why == "closure":
+            message = closed["closure"].get(lang) or next(iter(closed["closure"].values()))
+            if target:
+                return self.say("target_closure", name=name, unit=unit, message=message, next_open=when)
+            return self.say("closure", message=message, next_open=when)
+        if why == "holiday":
+            if target:
+                return self.say("target_closed_holiday", name=name, unit=unit, holiday=closed["holiday"],
+                                next_open=when)
+            return self.say("closed_holiday", holiday=closed["holiday"], next_open=when)
+        if why in ("eve", "special"):
+            today = parse_intervals(closed.get("today") or [])
+            hours = speech.spans(today, lang) if today else speech.WORDS[lang]["closed"]
+            if why == "eve" and target:
+                return self.say("target_closed_eve", name=name, unit=unit, holiday=closed.get("eve_of") or "",
+                                hours=hours, next_open=when)
+            if why == "eve":
+                return self.say("closed_eve", holiday=closed.get("eve_of") or "", hours=hours, next_open=when)
+            if target:
+                return self.say("target_closed_special", name=name, unit=unit, hours=hours, next_open=when)
+            return self.say("closed_special", hours=hours, next_open=when)
+        week = speech.weekly(parse_weekly(weekly), lang)
+        if target:
+            return self.say("target_closed_hours", name=name, unit=unit, hours=week, next_open=when)
+        self.say("closed", hours=week, next_open=when)
 
     def _offer_instead(self, node: dict) -> None:
         if not self.flow.queue["callback"]:

@@ -41,6 +41,12 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "closure": ("message", "next_open"),
     "closed_holiday": ("holiday", "next_open"),
     "closed": ("hours", "next_open"),
+    "closed_eve": ("holiday", "hours", "next_open"),
+    "closed_special": ("hours", "next_open"),
+    "target_closure": ("name", "unit", "message", "next_open"),
+    "target_closed_holiday": ("name", "unit", "holiday", "next_open"),
+    "target_closed_eve": ("name", "unit", "holiday", "hours", "next_open"),
+    "target_closed_special": ("name", "unit", "hours", "next_open"),
     "connecting": ("name", "unit"),
     "directory_choice": ("choices",),
     "directory_choice_item": ("key", "name", "unit"),
@@ -65,6 +71,26 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
 # Prompts added after flows were already published: a stored flow without them uses these texts, so an older
 # flow never goes silent where the engine learned to say more (an administrator may override them in the flow).
 BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
+    # why the line (or the person asked for) is closed: each reason its own words (issue 16)
+    "closed_eve": {"sv": "I dag är det dag före {holiday} och kommunens växel har kortare telefontid, {hours}. "
+                         "Vi öppnar igen {next_open}.",
+                   "en": "Today is the eve of {holiday} and the municipal switchboard has shorter hours, {hours}. "
+                         "We open again {next_open}."},
+    "closed_special": {"sv": "I dag har kommunens växel ändrade telefontider: {hours}. Vi öppnar igen {next_open}.",
+                       "en": "Today the municipal switchboard has changed phone hours: {hours}. "
+                             "We open again {next_open}."},
+    "target_closure": {"sv": "{unit}: {message} Nästa telefontid börjar {next_open}.",
+                       "en": "{unit}: {message} The next phone time starts {next_open}."},
+    "target_closed_holiday": {"sv": "{unit} har stängt i dag, {holiday}. Nästa telefontid börjar {next_open}.",
+                              "en": "{unit} is closed today, {holiday}. The next phone time starts {next_open}."},
+    "target_closed_eve": {"sv": "I dag, dag före {holiday}, har {unit} kortare telefontid, {hours}. "
+                                "Nästa telefontid börjar {next_open}.",
+                          "en": "Today, the eve of {holiday}, {unit} has shorter hours, {hours}. "
+                                "The next phone time starts {next_open}."},
+    "target_closed_special": {"sv": "I dag har {unit} ändrade telefontider: {hours}. Nästa telefontid börjar "
+                                    "{next_open}.",
+                              "en": "Today {unit} has changed phone hours: {hours}. The next phone time starts "
+                                    "{next_open}."},
     # said to staff who answer a transfer (Swedish only); nobody pressing 1 (a voicemail) = not answered
     "transfer_whisper": {"sv": "Samtal från växeln till {name}. Tryck 1 för att ta samtalet."},
     "transfer_whisper_subject": {"sv": "Samtal från växeln, en medborgare söker dig om {subject}. "

@@ -116,6 +116,9 @@ class HoursChecked(Input):
     holiday: str | None = None
     closure: dict[str, str] | None = None  # language -> message
     crisis: dict[str, str] | None = None
+    why: str = "hours"  # why it is closed: closure | holiday | eve | special | hours (ivr.hours.HoursStatus)
+    today: list[str] = field(default_factory=list)  # today's hours ("08:00-15:00"), on an eve or a special day
+    eve_of: str | None = None  # on an eve: the holiday it is the eve of
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,7 @@ class Match:
     sure: bool = True  # False: found by a sound-alike, a typo or only some of the words said — ask first
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
     confirm_answer: bool = True  # whoever answers must press 1 first (the unit's choice, else the site's)
+    closed: dict[str, Any] = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,9 @@ class CallFacts:
             holiday=st.holiday,
             closure=st.closure.message if st.closure else None,
             crisis=st.crisis.message if st.crisis else None,
+            why=st.why_closed() if not st.open else "hours",
+            today=phone_hours.span_texts(st.today),
+            eve_of=st.eve_of,
         )
 
     def lookup(self, session: Session, query: str, mode: str, now: datetime, lang: str = "sv") -> list[Match]:
@@ -113,7 +116,8 @@ class CallFacts:
             Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
                   status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
                   next_open=r.opens, score=r.score, matched_by=r.matched_by, sure=r.sure,
-                  departments=r.departments, confirm_answer=confirms_answer_for(session, r.staff_id, confirm))
+                  departments=r.departments, confirm_answer=confirms_answer_for(session, r.staff_id, confirm),
+                  closed=r.closed)
             for r in results
         ]
 
