@@ -36,6 +36,10 @@ class Unit(Base):
     # Whoever answers a transfer to this unit must press 1 first, so a voicemail never takes the call
     # (``directory.promises``); None = as the parent unit, and at the top the site's transfers.confirm_answer.
     confirm_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Where a transfer nobody answers goes (``directory.promises``): centre | colleague | function | voicemail;
+    # None = as the parent unit, and at the top back to the centre. function/voicemail ring ``no_answer_number``.
+    no_answer: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    no_answer_number: Mapped[str | None] = mapped_column(String(32), nullable=True)  # E.164
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 

@@ -37,6 +37,7 @@ class Colleague:
     title: str
     extension: str | None
     status: str
+    number: str | None = None  # the number to ring, for the IVR (not shown)
 
 
 @dataclass
@@ -73,12 +74,16 @@ class Result:
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
     closed: dict = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure (the IVR)
+    stand_in: Colleague | None = None  # a free colleague in the unit with one of the same keywords (no-answer policy)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("staff_id")
         data.pop("dial")
         data.pop("closed")
+        data.pop("stand_in")
+        for colleague in data["colleagues"]:
+            colleague.pop("number")
         return data
 
 
@@ -131,6 +136,18 @@ class Searcher:
             self._hours[key] = (phone_hours.status(schedule, self.now), weekly, words)
         return self._hours[key]
 
+    def stand_in(self, entry: Entry, states: dict) -> Colleague | None:
+        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung."""
+        entries = self.index.entries
+        for sid in self.index.by_unit.get(entry.unit_id, ()):
+            other = entries[sid]
+            if sid == entry.staff_id or sid not in states or states[sid].status != "available":
+                continue
+            if _shares_keyword(entry, other) and (other.phone or other.mobile or other.extension):
+                return Colleague(other.external_id, other.name, other.title, other.extension, "available",
+                                 other.phone or other.mobile)
+        return None
+
     def results(self, candidates: list[Candidate], limit: int, colleagues: int = 3) -> list[Result]:
         """Candidates as results; within a tie (the search's own order) reachable entries before closed ones."""
         entries = self.index.entries
@@ -166,8 +183,13 @@ class Searcher:
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
                 dial=entry.phone or entry.mobile, closed=closed_info(hours_now),
+                stand_in=self.stand_in(entry, states),
             ))
         return out
+
+
+def _shares_keyword(a: Entry, b: Entry) -> bool:
+    return bool({k.casefold() for k in a.keywords} & {k.casefold() for k in b.keywords})
 
 
 def closed_info(hours: phone_hours.HoursStatus) -> dict:

@@ -196,8 +196,11 @@ class _Run:
             self.gather("directory", max_digits=None, finish_on_key="#", timeout=node.get("timeout", 8))
 
     def _enter_transfer(self, node: dict) -> None:
+        self.say("connecting", name=self.s.target["name"], unit=self.s.target["unit"])
+        self._ring(node)
+
+    def _ring(self, node: dict) -> None:
         target = self.s.target
-        self.say("connecting", name=target["name"], unit=target["unit"])
         ring = int(node.get("ring_timeout", 25))
         self.s.whisper = self._whisper(target)
         self.out.actions.append(
@@ -205,7 +208,8 @@ class _Run:
                      whisper=self.s.whisper)
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
-                   ring_timeout=ring, departments=target.get("departments") or {}, confirm=bool(self.s.whisper))
+                   ring_timeout=ring, departments=target.get("departments") or {}, confirm=bool(self.s.whisper),
+                   **({"voicemail": True} if target.get("voicemail") else {}))
         self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
@@ -444,6 +448,9 @@ class _Run:
         if not isinstance(inp, TransferEnded):
             raise ValueError(f"expected transfer_ended, got {inp.kind}")
         target = self.s.target
+        if inp.status == "answered" and target.get("voicemail"):
+            self.event("voicemail_answered", target_id=target["id"], target=target["name"])  # not a person reached
+            return self._bridge(target["name"], "voicemail")
         if inp.status == "answered":
             self.event("transfer_answered", target_id=target["id"], target=target["name"])
             self.s.transfer_by = None  # the operator's part in this call is over
@@ -455,6 +462,8 @@ class _Run:
             return self.ask(CheckOperator(self.s.transfer_by), "operator_check")
         node = self.flow.node(self.s.node)
         self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status)
+        if (target.get("no_answer") or {}).get("to"):
+            return self._ring_instead(node, target, inp.status)
         self.say(FAILED_TRANSFER_PROMPTS.get(inp.status, "transfer_failed"), name=target["name"])
         self.s.returned_from = target["name"]
         self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=inp.status)
@@ -469,6 +478,21 @@ class _Run:
         if subject:
             return self.flow.text("transfer_whisper_subject", "sv", subject=subject)
         return self.flow.text("transfer_whisper", "sv", name=target["name"])
+
+    def _ring_instead(self, node: dict, target: dict, reason: str) -> None:
+        """The unit's no-answer policy: ring a free colleague with the same keyword, the unit's function number
+        or its voicemail instead — saying which. Once only: if that fails too, the caller goes to the centre."""
+        policy, to = target["no_answer"]["policy"], target["no_answer"]["to"]
+        if policy == "colleague":
+            self.say("no_answer_colleague", name=target["name"], colleague=to["name"])
+        elif policy == "function":
+            self.say("no_answer_function", name=target["name"], unit=to["unit"])
+        else:
+            self.say("no_answer_voicemail", name=target["name"], unit=to["unit"])
+        self.event("no_answer_policy", policy=policy, target_id=target["id"], target=target["name"], to=to["id"],
+                   reason=reason)
+        self.s.target = {**to, "matched_by": "", "no_answer": {}, "voicemail": policy == "voicemail"}
+        self._ring(node)
 
     def _bridge(self, party: str, via: str) -> None:
         self.out.actions.append(Bridged(party, via))

@@ -55,6 +55,9 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "target_closed_hours": ("name", "unit", "next_open", "hours"),
     "transfer_no_answer": ("name",),
     "transfer_whisper": ("name",),
+    "no_answer_colleague": ("name", "colleague"),
+    "no_answer_function": ("name", "unit"),
+    "no_answer_voicemail": ("name", "unit"),
     "transfer_whisper_subject": ("subject",),
     "transfer_busy": ("name",),
     "transfer_failed": ("name",),
@@ -91,6 +94,16 @@ BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
                                     "{next_open}.",
                               "en": "Today {unit} has changed phone hours: {hours}. The next phone time starts "
                                     "{next_open}."},
+    # a unit's no-answer policy, told to the caller before the next ring
+    "no_answer_colleague": {"sv": "{name} svarar inte just nu. Vi kopplar dig till en kollega, {colleague}.",
+                            "en": "{name} is not answering right now. We are connecting you to a colleague, "
+                                  "{colleague}."},
+    "no_answer_function": {"sv": "{name} svarar inte just nu. Vi kopplar dig i stället till {unit}.",
+                           "en": "{name} is not answering right now. We are connecting you to {unit} instead."},
+    "no_answer_voicemail": {"sv": "{name} svarar inte just nu. Du kopplas till röstbrevlådan för {unit}, där du "
+                                  "kan lämna ett meddelande.",
+                            "en": "{name} is not answering right now. You are going to the voicemail of {unit}, "
+                                  "where you can leave a message."},
     # said to staff who answer a transfer (Swedish only); nobody pressing 1 (a voicemail) = not answered
     "transfer_whisper": {"sv": "Samtal från växeln till {name}. Tryck 1 för att ta samtalet."},
     "transfer_whisper_subject": {"sv": "Samtal från växeln, en medborgare söker dig om {subject}. "

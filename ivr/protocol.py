@@ -142,6 +142,8 @@ class Match:
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
     confirm_answer: bool = True  # whoever answers must press 1 first (the unit's choice, else the site's)
     closed: dict[str, Any] = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure
+    # the unit's no-answer policy: {"policy": colleague|function|voicemail, "to": whom to ring}; {} = the centre
+    no_answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ choice, statistics, and the Asterisk side through the FastAGI fake (Twilio: test
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from datetime import datetime
@@ -147,10 +148,10 @@ def test_the_admin_form_and_the_csv_set_the_choice(admin_client, sessions):
     assert "must be ja or nej" in admin_client.get("/admin/directory").get_data(as_text=True)
 
     exported = admin_client.get("/admin/directory/units.csv").get_data(as_text=True)
-    assert exported.splitlines()[0].endswith(",confirm_answer")
-    line = next(row for row in exported.splitlines() if row.startswith("torghandel,"))
-    assert line.endswith(",nej")
-    edited = exported.replace(line, line[:-len("nej")] + "ja")
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert next(r for r in rows if r["id"] == "torghandel")["confirm_answer"] == "nej"
+    edited = exported.replace(next(line for line in exported.splitlines() if line.startswith("torghandel,")),
+                              "torghandel,Marknad och torghandel,,,,ja,,")
     reply = admin_client.post("/admin/directory/units.csv", data={"csrf_token": token,
                               "file": (io.BytesIO(edited.encode()), "enheter.csv")})
     assert reply.status_code == 302

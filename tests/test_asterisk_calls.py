@@ -175,6 +175,19 @@ def test_a_unit_without_confirmation_is_rung_without_the_subroutine(phone):
     assert "transfer_answered" in types(phone.events(fake))
 
 
+def test_a_units_no_answer_policy_rings_the_colleague_next(phone):
+    from directory.models import Staff
+
+    with phone.services.sessions() as session:
+        session.scalar(select(Staff).where(Staff.extension == "4439")).unit.no_answer = "colleague"
+        session.commit()
+    fake = phone.call("1", "4439#", "ring:no-answer", "ring:answered:10")
+    assert_clean(fake)
+    assert [(d.target, d.outcome) for d in fake.dialled] == [("PJSIP/4439", "no-answer"), ("PJSIP/4440", "answered")]
+    assert any("Vi kopplar dig till en kollega, Nadia Karimi" in p for p in fake.played)
+    assert last(phone.events(fake), "transfer_answered")["target"] == "Nadia Karimi"
+
+
 def test_option_1_extension_keyed_during_the_prompt(phone):
     fake = phone.call("1", "early:4439#", "ring:answered:5")
     assert_clean(fake)

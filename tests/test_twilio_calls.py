@@ -455,6 +455,22 @@ def test_whisper_lets_only_a_person_who_presses_1_take_the_call(phone, app, clie
     assert "transfer_answered" in types(sessions, second.call_sid)
 
 
+def test_a_units_voicemail_takes_the_call_nobody_answered(phone, app, sessions):
+    from directory.models import Unit
+
+    with sessions() as session:
+        session.scalar(select(Unit).where(Unit.slug == "torghandel")).no_answer = "voicemail"
+        session.scalar(select(Unit).where(Unit.slug == "torghandel")).no_answer_number = "+46406280461"
+        session.commit()
+    caller = phone()
+    next_ring = caller.ring_ends(reach_transfer(caller), "no-answer")
+    assert "röstbrevlådan" in said(next_ring)
+    number = verb(next_ring, "Dial").find("Number")
+    assert number.text == "+46406280461" and number.get("url") is None  # no "tryck 1" for a voicemail
+    assert tags(caller.ring_ends(next_ring, "completed", duration=40)) == ["Hangup"]
+    assert "voicemail_answered" in types(sessions, caller.call_sid)
+
+
 def test_a_full_twilio_queue_never_drops_the_caller(phone, app):
     caller, doc = queued(phone, app)
     again = caller.queue_left(doc, "queue-full")

@@ -1,4 +1,4 @@
-"""units choose whether whoever answers a transfer must press 1 first (answer confirmation)
+"""units choose whether whoever answers a transfer must press 1 first, and where an unanswered one goes
 
 Revision ID: 0016
 Revises: 0013
@@ -18,8 +18,11 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("units") as batch_op:
         batch_op.add_column(sa.Column("confirm_answer", sa.Boolean(), nullable=True))
+        batch_op.add_column(sa.Column("no_answer", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("no_answer_number", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("units") as batch_op:
-        batch_op.drop_column("confirm_answer")
+        for name in ("no_answer_number", "no_answer", "confirm_answer"):
+            batch_op.drop_column(name)
