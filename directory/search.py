@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import presence
+from directory import numbers, presence
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
 from directory.models import Keyword, Staff
 from directory.query import Synonyms
@@ -84,6 +84,8 @@ class Result:
         data.pop("stand_in")
         for colleague in data["colleagues"]:
             colleague.pop("number")
+        # stored and sent in E.164 (what is dialled); people read the national form
+        data["display"] = {k: numbers.display(data[k]) for k in ("phone", "mobile", "forward_to")}
         return data
 
 

@@ -136,7 +136,7 @@ def admin():
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
                            units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
                            confirms=confirms, confirm_default=confirm_default, no_answers=no_answers,
-                           no_answer_labels=promises.NO_ANSWER_LABELS, national=lambda n: numbers.check(n).spoken or n,
+                           no_answer_labels=promises.NO_ANSWER_LABELS, national=numbers.display,
                            promise_label=promises.promise_label), status
 
 
