@@ -66,6 +66,9 @@ class Staff(Base):
     extension: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
     mobile: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
+    # how a transfer rings this entry (directory.csv_io.RING): desk | together (desk and mobile at once) |
+    # sequential (desk, then the mobile); None = desk — the direct line or extension, else the mobile
+    ring: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hidden_number: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never give it out
     email: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")

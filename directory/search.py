@@ -74,6 +74,8 @@ class Result:
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
     closed: dict = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure (the IVR)
+    ring: str = "desk"  # desk | together | sequential (the mobile: ``mobile``, or the hidden one in ``ring_mobile``)
+    ring_mobile: str | None = None  # the mobile a transfer rings besides or after the desk, even when hidden
     stand_in: Colleague | None = None  # a free colleague in the unit with one of the same keywords (no-answer policy)
 
     def to_dict(self) -> dict:
@@ -82,6 +84,7 @@ class Result:
         data.pop("dial")
         data.pop("closed")
         data.pop("stand_in")
+        data.pop("ring_mobile")
         for colleague in data["colleagues"]:
             colleague.pop("number")
         # stored and sent in E.164 (what is dialled); people read the national form
@@ -185,7 +188,8 @@ class Searcher:
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
                 dial=entry.phone or entry.mobile, closed=closed_info(hours_now),
-                stand_in=self.stand_in(entry, states),
+                stand_in=self.stand_in(entry, states), ring=entry.ring,
+                ring_mobile=entry.mobile if entry.ring != "desk" and (entry.phone or entry.extension) else None,
             ))
         return out
 

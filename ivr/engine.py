@@ -42,6 +42,14 @@ YES, NO = ("ja", "japp", "jo", "precis", "stämmer", "yes", "yeah", "correct"), 
 CLOSED_REASONS = ("closure", "holiday", "eve", "special", "hours")  # why a line is closed: each its own words
 
 
+def ring_together(target: dict) -> tuple[str, ...]:
+    """The numbers rung at the same time as the desk: the mobile, for someone rung "together"."""
+    mobile = target.get("mobile")
+    if target.get("ring") == "together" and mobile and mobile != target.get("number"):
+        return (mobile,)
+    return ()
+
+
 def closed_why(closed: dict) -> str:
     """closure | holiday | eve | special | hours; a call state stored before ``why`` existed still answers."""
     if closed.get("closure"):
@@ -205,7 +213,7 @@ class _Run:
         self.s.whisper = self._whisper(target)
         self.out.actions.append(
             Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring,
-                     whisper=self.s.whisper)
+                     whisper=self.s.whisper, also=ring_together(target))
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                    ring_timeout=ring, departments=target.get("departments") or {}, confirm=bool(self.s.whisper),
@@ -387,7 +395,7 @@ class _Run:
             self._say_closed(match.closed, match.weekly, match.next_open, target=match)
             return self._offer_instead(node)
         if match.status == "forwarded":
-            self.s.target.update(number=match.forward_to, extension=None)
+            self.s.target.update(number=match.forward_to, extension=None, ring="desk")
         self.enter(node["transfer"])
 
     def _say_closed(self, closed: dict, weekly: dict, next_open: str | None, target: Match | None = None) -> None:
@@ -462,6 +470,8 @@ class _Run:
             return self.ask(CheckOperator(self.s.transfer_by), "operator_check")
         node = self.flow.node(self.s.node)
         self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status)
+        if target.get("ring") == "sequential" and target.get("mobile") and inp.status != "canceled":
+            return self._ring_mobile(node, target, inp.status)
         if (target.get("no_answer") or {}).get("to"):
             return self._ring_instead(node, target, inp.status)
         self.say(FAILED_TRANSFER_PROMPTS.get(inp.status, "transfer_failed"), name=target["name"])
@@ -478,6 +488,13 @@ class _Run:
         if subject:
             return self.flow.text("transfer_whisper_subject", "sv", subject=subject)
         return self.flow.text("transfer_whisper", "sv", name=target["name"])
+
+    def _ring_mobile(self, node: dict, target: dict, reason: str) -> None:
+        """Sequential ringing: the desk did not answer, so the person's mobile is rung next (once)."""
+        self.say("ring_mobile", name=target["name"])
+        self.event("ring_next", target_id=target["id"], target=target["name"], to="mobile", reason=reason)
+        self.s.target = {**target, "number": target["mobile"], "extension": None, "ring": "desk"}
+        self._ring(node)
 
     def _ring_instead(self, node: dict, target: dict, reason: str) -> None:
         """The unit's no-answer policy: ring a free colleague with the same keyword, the unit's function number
@@ -507,12 +524,12 @@ class _Run:
         if isinstance(inp, OperatorTransfer):
             target = asdict(inp.target)
             if inp.target.status == "forwarded" and inp.target.forward_to:
-                target.update(number=inp.target.forward_to, extension=None)
+                target.update(number=inp.target.forward_to, extension=None, ring="desk")
             self.s.target, self.s.transfer_by = target, inp.operator
             self.s.whisper = "" if inp.attended else self._whisper(target)
             self.out.actions.append(Transfer(target["id"], target["name"], target.get("number"), target.get("extension"),
                                              inp.ring_timeout, by=inp.operator, attended=inp.attended,
-                                             whisper=self.s.whisper))
+                                             whisper=self.s.whisper, also=ring_together(target)))
             self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                        ring_timeout=inp.ring_timeout, by=inp.operator, attended=inp.attended,
                        break_through=inp.break_through, departments=target.get("departments") or {},

@@ -56,6 +56,7 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "transfer_no_answer": ("name",),
     "transfer_whisper": ("name",),
     "no_answer_colleague": ("name", "colleague"),
+    "ring_mobile": ("name",),
     "no_answer_function": ("name", "unit"),
     "no_answer_voicemail": ("name", "unit"),
     "transfer_whisper_subject": ("subject",),
@@ -94,6 +95,9 @@ BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
                                     "{next_open}.",
                               "en": "Today {unit} has changed phone hours: {hours}. The next phone time starts "
                                     "{next_open}."},
+    # sequential ringing: the desk did not answer, the mobile is rung next
+    "ring_mobile": {"sv": "{name} svarar inte på sin telefon. Vi ringer mobilen.",
+                    "en": "{name} is not answering the desk phone. We are calling the mobile."},
     # a unit's no-answer policy, told to the caller before the next ring
     "no_answer_colleague": {"sv": "{name} svarar inte just nu. Vi kopplar dig till en kollega, {colleague}.",
                             "en": "{name} is not answering right now. We are connecting you to a colleague, "

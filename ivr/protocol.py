@@ -142,6 +142,8 @@ class Match:
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
     confirm_answer: bool = True  # whoever answers must press 1 first (the unit's choice, else the site's)
     closed: dict[str, Any] = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure
+    ring: str = "desk"  # desk | together (with ``mobile`` at once) | sequential (``mobile`` after the desk)
+    mobile: str | None = None  # E.164, for together / sequential
     # the unit's no-answer policy: {"policy": colleague|function|voicemail, "to": whom to ring}; {} = the centre
     no_answer: dict[str, Any] = field(default_factory=dict)
 
@@ -229,6 +231,7 @@ class Transfer(Action):
     by: str | None = None  # the operator who transfers (None: the caller chose in the menu)
     attended: bool = False
     whisper: str = ""  # said to whoever answers, who must press 1 to take the call; "" = connect on answer
+    also: tuple[str, ...] = ()  # E.164 numbers rung at the same time (a mobile besides the desk); first answer wins
 
 
 @dataclass(frozen=True)

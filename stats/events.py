@@ -31,6 +31,7 @@ EVENT_TYPES: dict[str, str] = {
     "directory_declined": "the caller said no to that question (target id, question number)",
     "transfer_started": "a transfer rings a person (target, ring timeout, confirm: press 1 asked; voicemail)",
     "transfer_answered": "the person answered (and pressed 1 where the answer confirmation asked)",
+    "ring_next": "sequential ringing: the desk did not answer, the mobile is rung (reason)",
     "no_answer_policy": "the unit's no-answer policy rings someone else (policy: colleague, function, voicemail)",
     "voicemail_answered": "the unit's voicemail took the call (not a person reached)",
     "transfer_failed": "nobody answered (reason: no-answer, not-accepted, busy, failed, canceled, caller_hangup)",

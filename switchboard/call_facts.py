@@ -137,7 +137,8 @@ class CallFacts:
                 id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
                 status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly, next_open=r.opens,
                 score=r.score, matched_by=r.matched_by, sure=r.sure, departments=r.departments,
-                confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm)))
+                confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm),
+                ring=r.ring if r.ring_mobile else "desk", mobile=r.ring_mobile))
         return matches
 
     def number(self, request: CheckNumber) -> NumberChecked:

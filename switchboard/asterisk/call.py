@@ -270,6 +270,9 @@ class AsteriskCall:
         if transfer.number and not numbers.dialable(transfer.number, numbers.Policy.from_settings(
                 self.runner.settings), f"call {self.call_id}"):
             transfer = replace(transfer, number=None)
+        policy = numbers.Policy.from_settings(self.runner.settings)
+        transfer = replace(transfer, also=tuple(n for n in transfer.also
+                                                if numbers.dialable(n, policy, f"call {self.call_id}")))
         target = dial_string(transfer, self.dial_template, self.outbound_template)
         if target is None:
             log.warning("call %s: %s has no extension or number to dial", self.call_id, transfer.name)

@@ -36,14 +36,19 @@ def dial_string(transfer: Transfer, template: str, outbound_template: str) -> st
     """What ``Dial`` rings for a transfer: an extension through ``dial_template``, else a number outbound.
 
     Values are stripped to dial-safe characters so a directory entry can never
-    smuggle Dial options (``,``) or extra channels (``&``) into the string.
+    smuggle Dial options (``,``) or extra channels (``&``) into the string; the numbers rung together
+    (``Transfer.also``) are joined with ``&`` here, each through ``outbound_template``.
     """
     if transfer.extension and SAFE_DIAL.sub("", transfer.extension):
         ext = SAFE_DIAL.sub("", transfer.extension)
-        return template.format(extension=ext, number=NOT_NUMBER.sub("", transfer.number or ""))
-    if transfer.number and NOT_NUMBER.sub("", transfer.number):
-        return outbound_template.format(number=NOT_NUMBER.sub("", transfer.number))
-    return None
+        first = template.format(extension=ext, number=NOT_NUMBER.sub("", transfer.number or ""))
+    elif transfer.number and NOT_NUMBER.sub("", transfer.number):
+        first = outbound_template.format(number=NOT_NUMBER.sub("", transfer.number))
+    else:
+        return None
+    # ringing together (a mobile besides the desk): app_dial's "&", the first to answer wins
+    also = [outbound_template.format(number=NOT_NUMBER.sub("", n)) for n in transfer.also if NOT_NUMBER.sub("", n)]
+    return "&".join([first, *also])
 
 
 def template_problems(asterisk: dict) -> list[str]:

@@ -191,7 +191,8 @@ def transfer(call_id: str):
                        extension=found.extension, status=found.status, forward_to=found.forward_to,
                        open_now=found.open_now, weekly=found.weekly, next_open=found.opens,
                        departments=found.departments, confirm_answer=confirms_answer_for(
-                           session, found.staff_id, bool(svc.settings["transfers"]["confirm_answer"])))
+                           session, found.staff_id, bool(svc.settings["transfers"]["confirm_answer"])),
+                       ring=found.ring if found.ring_mobile else "desk", mobile=found.ring_mobile)
         return OperatorTransfer(target, current_user.username, RING_TIMEOUT, bool(body.get("attended")),
                                 break_through)
 

@@ -105,7 +105,9 @@ def console_twiml(actions: Sequence[Action], where: twiml.Where, links: twiml.Li
             dial = response.dial(action=links.dial, method="POST", timeout=action.ring_timeout,
                                  answer_on_bridge=True, caller_id=caller_id or None)
             whisper = links.whisper if action.whisper else ""
-            dial.number(action.number, url=whisper or None, method="POST" if whisper else None)
+            for number in (action.number, *action.also):  # rung together: the first to answer wins
+                if number == action.number or numbers.dialable(number, numbers.current(), f"{action.name}, also"):
+                    dial.number(number, url=whisper or None, method="POST" if whisper else None)
             return response
         elif isinstance(action, Bridged) and action.via == "returned":
             dial_endpoint(response, endpoint, links.dial, caller_id=caller_id)

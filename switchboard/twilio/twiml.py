@@ -127,7 +127,9 @@ def _dial(response: VoiceResponse, action: Transfer, links: Links, caller_id: st
         return
     dial = response.dial(action=links.dial, method="POST", timeout=action.ring_timeout, answer_on_bridge=True,
                          caller_id=caller_id or None)
-    dial.number(action.number, url=links.whisper or None, method="POST" if links.whisper else None)
+    for number in (action.number, *action.also):  # several <Number>: rung together, the first to answer wins
+        if number == action.number or numbers.dialable(number, policy or numbers.current(), f"{action.name}, also"):
+            dial.number(number, url=links.whisper or None, method="POST" if links.whisper else None)
 
 
 def _enqueue(response: VoiceResponse, queue: str, returned: bool, links: Links) -> None:

@@ -1,4 +1,5 @@
-"""units choose whether whoever answers a transfer must press 1 first, and where an unanswered one goes
+"""units choose whether whoever answers a transfer must press 1 first and where an unanswered one goes;
+people how they are rung (desk, desk and mobile together, desk then mobile)
 
 Revision ID: 0016
 Revises: 0013
@@ -22,7 +23,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("no_answer_number", sa.String(length=32), nullable=True))
 
 
+    with op.batch_alter_table("staff") as batch_op:
+        batch_op.add_column(sa.Column("ring", sa.String(length=16), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("staff") as batch_op:
+        batch_op.drop_column("ring")
     with op.batch_alter_table("units") as batch_op:
         for name in ("no_answer_number", "no_answer", "confirm_answer"):
             batch_op.drop_column(name)
