@@ -278,9 +278,10 @@ class AsteriskCall:
             log.warning("call %s: %s has no extension or number to dial", self.call_id, transfer.name)
             return TransferEnded("failed"), self.clock.now()
         whisper = self._whisper_file(transfer)
+        seconds = 0
         if whisper:
             self.channel.set_var("GOSUB_RETVAL", "")  # the subroutine's answer comes back in it
-        seconds = int(self.runner.settings["transfers"]["confirm_seconds"])
+            seconds = int(self.runner.settings["transfers"]["confirm_seconds"])
         returned = self.channel.run_app("Dial", dial_args(target, transfer.ring_timeout, whisper, seconds))
         status = self.channel.var("DIALSTATUS")
         inp = transfer_input(status, (self.channel.var("GOSUB_RETVAL") == "accepted") if whisper else None)
