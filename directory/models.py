@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime
+from core.db import Base, JSONDocument, UTCDateTime
 
 KINDS = ("person", "function")
 UNIT_KINDS = ("forvaltning", "avdelning", "enhet")
@@ -69,6 +69,9 @@ class Staff(Base):
     # how a transfer rings this entry (directory.csv_io.RING): desk | together (desk and mobile at once) |
     # sequential (desk, then the mobile); None = desk — the direct line or extension, else the mobile
     ring: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the weekdays and hours this person works (``directory.working_time``), the weekly form of phone hours;
+    # None = whenever the phone hours allow. Outside them they count as absent until their next start.
+    working_hours: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)
     hidden_number: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never give it out
     email: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import numbers, presence
+from directory import numbers, presence, working_time
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
 from directory.models import Keyword, Staff
 from directory.query import Synonyms
@@ -141,12 +141,16 @@ class Searcher:
             self._hours[key] = (phone_hours.status(schedule, self.now), weekly, words)
         return self._hours[key]
 
+    def at_work(self, entry: Entry, state: presence.Effective) -> presence.Effective:
+        """Presence with the person's working time: outside it, someone free counts as absent until they start."""
+        return working_time.adjust(state, entry.working_hours, self.now, self.tz)
+
     def stand_in(self, entry: Entry, states: dict) -> Colleague | None:
         """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung."""
         entries = self.index.entries
         for sid in self.index.by_unit.get(entry.unit_id, ()):
             other = entries[sid]
-            if sid == entry.staff_id or sid not in states or states[sid].status != "available":
+            if sid == entry.staff_id or sid not in states or self.at_work(other, states[sid]).status != "available":
                 continue
             if _shares_keyword(entry, other) and (other.phone or other.mobile or other.extension):
                 return Colleague(other.external_id, other.name, other.title, other.extension, "available",
@@ -162,17 +166,19 @@ class Searcher:
         units = {entries[c.staff_id].unit_id for c in candidates} if colleagues else set()
         states = presence.effective_in_units(self.session, units, {c.staff_id for c in candidates}, self.now)
         order = sorted(candidates, key=lambda c: (
-            -(c.score - UNREACHABLE_PENALTY.get(states[c.staff_id].status, 0.0)), entries[c.staff_id].name))
+            -(c.score - UNREACHABLE_PENALTY.get(self.at_work(entries[c.staff_id], states[c.staff_id]).status, 0.0)),
+            entries[c.staff_id].name))
         out = []
         for cand in order[:limit]:
             entry = entries[cand.staff_id]
-            state = states[cand.staff_id]
+            state = self.at_work(entry, states[cand.staff_id])
             key = hours_key_for(entry, self.keys)
             hours_now, weekly, hours_text = self.hours(key)
             free = [Colleague(entries[sid].external_id, entries[sid].name, entries[sid].title, entries[sid].extension,
                               "available")
                     for sid in self.index.by_unit.get(entry.unit_id, ())
-                    if sid != entry.staff_id and states[sid].status == "available"][:colleagues]
+                    if sid != entry.staff_id and self.at_work(entries[sid], states[sid]).status == "available"
+                    ][:colleagues]
             out.append(Result(
                 id=entry.external_id, kind=entry.kind, name=entry.name, title=entry.title,
                 unit=entry.unit_path[-1] if entry.unit_path else "", unit_path=entry.unit_path,

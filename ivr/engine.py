@@ -388,6 +388,10 @@ class _Run:
         """Ring the person found — unless they cannot answer now; then say why and offer a callback or the centre."""
         node = self.flow.node(self.s.node)
         self.s.target = asdict(match)
+        if match.status in ("closed", "absent") and match.back:
+            back = speech.moment(datetime.fromisoformat(match.back), self.now, self.s.lang)
+            self.say("target_away", name=match.name, back=back)
+            return self._offer_instead(node)
         if match.status in ("closed", "absent"):
             self.say("target_unavailable", name=match.name)
             return self._offer_instead(node)

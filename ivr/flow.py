@@ -57,6 +57,7 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "transfer_whisper": ("name",),
     "no_answer_colleague": ("name", "colleague"),
     "ring_mobile": ("name",),
+    "target_away": ("name", "back"),
     "no_answer_function": ("name", "unit"),
     "no_answer_voicemail": ("name", "unit"),
     "transfer_whisper_subject": ("subject",),
@@ -95,6 +96,9 @@ BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
                                     "{next_open}.",
                               "en": "Today {unit} has changed phone hours: {hours}. The next phone time starts "
                                     "{next_open}."},
+    # someone absent or outside their working time, with the time they are back
+    "target_away": {"sv": "{name} arbetar inte just nu och är tillbaka {back}.",
+                    "en": "{name} is not working right now and is back {back}."},
     # sequential ringing: the desk did not answer, the mobile is rung next
     "ring_mobile": {"sv": "{name} svarar inte på sin telefon. Vi ringer mobilen.",
                     "en": "{name} is not answering the desk phone. We are calling the mobile."},

@@ -144,6 +144,7 @@ class Match:
     closed: dict[str, Any] = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure
     ring: str = "desk"  # desk | together (with ``mobile`` at once) | sequential (``mobile`` after the desk)
     mobile: str | None = None  # E.164, for together / sequential
+    back: str | None = None  # ISO; when someone absent (or outside their working time) is back, if known
     # the unit's no-answer policy: {"policy": colleague|function|voicemail, "to": whom to ring}; {} = the centre
     no_answer: dict[str, Any] = field(default_factory=dict)
 

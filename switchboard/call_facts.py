@@ -138,7 +138,8 @@ class CallFacts:
                 status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly, next_open=r.opens,
                 score=r.score, matched_by=r.matched_by, sure=r.sure, departments=r.departments,
                 confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm),
-                ring=r.ring if r.ring_mobile else "desk", mobile=r.ring_mobile))
+                ring=r.ring if r.ring_mobile else "desk", mobile=r.ring_mobile,
+                back=r.status_until if r.status in ("absent", "closed") else None))
         return matches
 
     def number(self, request: CheckNumber) -> NumberChecked:

@@ -1,5 +1,5 @@
 """units choose whether whoever answers a transfer must press 1 first and where an unanswered one goes;
-people how they are rung (desk, desk and mobile together, desk then mobile)
+people how they are rung (desk, desk and mobile together, desk then mobile) and when they work
 
 Revision ID: 0016
 Revises: 0013
@@ -9,6 +9,8 @@ NULL is "as the parent unit", and at the top the site's ``transfers.confirm_answ
 """
 from alembic import op
 import sqlalchemy as sa
+
+import core.db
 
 revision = "0016"
 down_revision = "0013"  # the units' who-answers choices
@@ -25,10 +27,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table("staff") as batch_op:
         batch_op.add_column(sa.Column("ring", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("working_hours", core.db.JSONDocument, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("staff") as batch_op:
+        batch_op.drop_column("working_hours")
         batch_op.drop_column("ring")
     with op.batch_alter_table("units") as batch_op:
         for name in ("no_answer_number", "no_answer", "confirm_answer"):
