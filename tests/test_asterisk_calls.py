@@ -380,11 +380,14 @@ def test_one_failing_call_does_not_touch_calls_running_beside_it(phone, monkeypa
     assert all(results[f"ok{i}"].vars["VAXEL_RESULT"] == "done" for i in range(4))
 
 
-def test_no_speech_engine_still_runs_the_call(app, tmp_path):
-    class Broken:
-        def synthesize(self, text, lang, dest):
-            raise SynthesisError("espeak-ng and sox not installed")
+class Broken:
+    """A synthesiser that cannot make audio (espeak-ng and sox missing)."""
 
+    def synthesize(self, text, lang, dest):
+        raise SynthesisError("espeak-ng and sox not installed")
+
+
+def test_no_speech_engine_still_runs_the_call(app, tmp_path):
     phone, server = start_phone(app, tmp_path, SteppingClock(TZ, at(OPEN)), synthesizer=Broken())
     try:
         fake = phone.call("2", "queue:operator")
@@ -396,10 +399,6 @@ def test_no_speech_engine_still_runs_the_call(app, tmp_path):
 
 
 def test_no_audio_for_the_confirmation_connects_on_answer_rather_than_failing(app, tmp_path):
-    class Broken:
-        def synthesize(self, text, lang, dest):
-            raise SynthesisError("espeak-ng and sox not installed")
-
     phone, server = start_phone(app, tmp_path, SteppingClock(TZ, at(OPEN)), synthesizer=Broken())
     try:
         fake = phone.call("1", "4439#", "ring:answered:20")
