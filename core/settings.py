@@ -98,6 +98,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "public": {
         "url": "",  # the address Twilio reaches this service at (behind a proxy); "" = where a request arrived
     },
+    "transfers": {  # README "Answer confirmation"
+        "confirm_answer": True,  # whoever answers a transfer presses 1 first, so a voicemail never takes the call;
+        # a unit may choose otherwise in the directory
+        "confirm_seconds": 6,  # how long the answer confirmation waits for the key
+    },
     "twilio": {
         "enabled": False,  # serve the /twilio webhooks; then production needs TWILIO_AUTH_TOKEN
         "validate_signatures": True,  # false only in development, and said loudly at startup
@@ -107,7 +112,6 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "hold_music_url": "",  # audio played to waiting callers; "" = silence
         "hold_seconds": 20,  # silence between queue checks; an idle operator's wait per round
         "transfer_caller_id": "caller",  # caller | called | an E.164 number
-        "whisper": False,  # staff press 1 to accept a transferred call, so voicemail cannot take it
         "api_url": "https://api.twilio.com",  # the REST API: Twilio's, a regional edge, or a local double
         "operators": [],  # From values allowed at /twilio/operator, and the operator endpoints the console accepts
         # besides extensions; [] = the line refuses every caller (production refuses to start with Twilio on)

@@ -15,6 +15,10 @@ Columns (header row required; order free; UTF-8, comma or semicolon separated):
     keywords       sökord, separated by |
     hidden_number  yes/no: never give the numbers out
     notes          free text for operators
+    working_hours  the weekdays and hours the person works, e.g. "mån–ons 08:00-16:30; tor 08:00-12:00"
+                   (empty: whenever the phone hours allow; outside them they count as absent)
+    ring           how a transfer rings: desk (default, also empty) | together (desk and mobile at once) |
+                   sequential (desk first, then the mobile)
 
 An import is all or nothing: every bad line is named (line 1 is the header)
 and nothing is written until the whole file is good. Importing the same file
@@ -39,12 +43,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
 from core import audit, csvsafe
-from directory import numbers
+from directory import numbers, working_time
 from directory.index import bump_version, fold
 from directory.models import KINDS, Keyword, Staff, StaffNumber, Unit
 
 COLUMNS = ("id", "kind", "name", "title", "unit", "extension", "phone", "mobile", "other_numbers", "email",
-           "keywords", "hidden_number", "notes")
+           "keywords", "hidden_number", "notes", "ring", "working_hours")
+RING = ("desk", "together", "sequential")
 REQUIRED = ("id", "name", "unit")
 LIST_SEPARATOR = "|"
 YES = {"yes", "ja", "true", "1", "y", "j", "x"}
@@ -84,6 +89,8 @@ class Row:
     keywords: list[str]
     hidden_number: bool
     notes: str
+    ring: str | None = None
+    working_hours: dict | None = None
 
 
 @dataclass
@@ -194,11 +201,22 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
     hidden = values.get("hidden_number", "").casefold()
     if hidden not in YES | NO:
         problems.append(f"hidden_number {values['hidden_number']!r} is not yes or no")
+    ring = (values.get("ring") or "").strip().casefold() or None
+    if ring is not None and ring not in RING:
+        problems.append(f"ring {values['ring']!r} is not one of {', '.join(RING)}")
+    elif ring in ("together", "sequential") and not (dialled.get("mobile") and (dialled.get("phone") or extension)):
+        problems.append(f"ring {ring} needs a mobile and a direct number or extension")
+    working_hours = None
+    try:
+        working_hours = working_time.parse(values.get("working_hours") or "")
+    except ValueError as exc:
+        problems.append(f"working_hours: {exc}")
     if problems:
         return None, problems
     return Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,
                dialled.get("phone"), dialled.get("mobile"), others, values.get("email", ""),
-               _split(values.get("keywords", "")), hidden in YES, values.get("notes", "")), []
+               _split(values.get("keywords", "")), hidden in YES, values.get("notes", ""),
+               None if ring == "desk" else ring, working_hours), []
 
 
 def units_by_key(session: Session) -> dict[str, Unit]:
@@ -212,6 +230,7 @@ def apply_row(staff: Staff, row: Row) -> None:
     staff.unit_id = row.unit.id
     staff.extension, staff.phone, staff.mobile = row.extension, row.phone, row.mobile
     staff.email, staff.hidden_number, staff.notes = row.email, row.hidden_number, row.notes
+    staff.ring, staff.working_hours = row.ring, row.working_hours
     if sorted(k.term for k in staff.keywords) != sorted(dict.fromkeys(row.keywords)):
         staff.keywords = [Keyword(term=t, folded=fold(t)) for t in dict.fromkeys(row.keywords)]
     if sorted(n.value for n in staff.numbers) != sorted(row.other_numbers):
@@ -224,13 +243,14 @@ def as_values(staff: Staff) -> dict[str, str]:
             "unit": staff.unit.slug, "extension": staff.extension or "", "phone": staff.phone or "",
             "mobile": staff.mobile or "", "other_numbers": LIST_SEPARATOR.join(n.value for n in staff.numbers),
             "email": staff.email, "keywords": LIST_SEPARATOR.join(k.term for k in staff.keywords),
-            "hidden_number": "yes" if staff.hidden_number else "no", "notes": staff.notes}
+            "hidden_number": "yes" if staff.hidden_number else "no", "notes": staff.notes, "ring": staff.ring or "",
+            "working_hours": working_time.text_of(staff.working_hours)}
 
 
 def _snapshot(staff: Staff) -> tuple:
     return (staff.kind, staff.name, staff.title, staff.unit_id, staff.extension, staff.phone, staff.mobile,
             sorted(n.value for n in staff.numbers), staff.email, sorted(k.term for k in staff.keywords),
-            staff.hidden_number, staff.notes)
+            staff.hidden_number, staff.notes, staff.ring, staff.working_hours)
 
 
 def import_csv(session: Session, text: str, prune: bool = False, dry_run: bool = False, *,

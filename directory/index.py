@@ -115,6 +115,8 @@ class Entry:
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet -> unit id
     head: bool = False  # heads a department (förvaltningschef, direktör): last for a subject
     title_words: str = ""  # the folded title, to see whether it names a subject
+    ring: str = "desk"  # desk | together | sequential: how a transfer rings this entry
+    working_hours: dict | None = None  # weekly form; None = whenever the phone hours allow
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,8 @@ class DirectoryIndex:
                       departments=departments_of(chain),
                       head=staff.kind == "person" and bool(HEAD_TITLE.search(staff.title.casefold()))
                       and bool(chain) and (chain[-1].kind == "forvaltning" or chain[-1].parent_id is None),
-                      title_words=fold(staff.title))
+                      title_words=fold(staff.title), ring=staff.ring or "desk",
+                      working_hours=staff.working_hours)
         self.entries[staff.id] = entry
         if chain:
             self.unit_phrases[fold(chain[-1].name)].add(staff.id)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, UTCDateTime
+from core.db import Base, JSONDocument, UTCDateTime
 
 KINDS = ("person", "function")
 UNIT_KINDS = ("forvaltning", "avdelning", "enhet")
@@ -33,6 +33,13 @@ class Unit(Base):
     answered_by: Mapped[str | None] = mapped_column(String(16), nullable=True)  # centre | unit
     promise_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # 0 same day .. N working days
     email: Mapped[str] = mapped_column(String(200), default="", server_default="")  # where messages go
+    # Whoever answers a transfer to this unit must press 1 first, so a voicemail never takes the call
+    # (``directory.promises``); None = as the parent unit, and at the top the site's transfers.confirm_answer.
+    confirm_answer: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # Where a transfer nobody answers goes (``directory.promises``): centre | colleague | function | voicemail;
+    # None = as the parent unit, and at the top back to the centre. function/voicemail ring ``no_answer_number``.
+    no_answer: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    no_answer_number: Mapped[str | None] = mapped_column(String(32), nullable=True)  # E.164
 
     parent: Mapped["Unit | None"] = relationship(remote_side=[id])
 
@@ -59,6 +66,12 @@ class Staff(Base):
     extension: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
     mobile: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)  # E.164
+    # how a transfer rings this entry (directory.csv_io.RING): desk | together (desk and mobile at once) |
+    # sequential (desk, then the mobile); None = desk — the direct line or extension, else the mobile
+    ring: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the weekdays and hours this person works (``directory.working_time``), the weekly form of phone hours;
+    # None = whenever the phone hours allow. Outside them they count as absent until their next start.
+    working_hours: Mapped[dict | None] = mapped_column(JSONDocument, nullable=True)
     hidden_number: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")  # never give it out
     email: Mapped[str] = mapped_column(String(200), default="")
     notes: Mapped[str] = mapped_column(Text, default="")

@@ -136,6 +136,19 @@ def _e164(raw: str, region: str) -> str | None:
         parsed) else None
 
 
+def display(number: str | None, region: str = "SE") -> str | None:
+    """How people read a stored number: national form at home ("070-174 06 50"), international abroad; an
+    extension or anything unparseable as stored. Stored numbers are E.164; this is for display only."""
+    if not number or EXTENSION.fullmatch(number):
+        return number
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except NumberParseException:
+        return number
+    home = parsed.country_code == phonenumbers.country_code_for_region(region)
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL if home else PhoneNumberFormat.INTERNATIONAL)
+
+
 def _refuse(reason: str, shown: str) -> NumberDecision:
     return NumberDecision(False, reason=reason, message=MESSAGES[reason].format(number=shown))
 

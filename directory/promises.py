@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from directory import numbers
 from directory.models import Staff, Unit
 from ivr.hours import Schedule, day_hours, next_opening
 from ivr.models import PhoneHours
@@ -72,6 +73,81 @@ def parse_choice(answered_by: str, promise_days: str, email: str) -> tuple[str |
     if email and ("@" not in email or any(c.isspace() or c in "<>,;\"" for c in email) or len(email) > 200):
         raise ValueError(f"{email!r} is not an e-mail address")
     return answered_by or None, days, email
+
+
+NO_ANSWER = ("centre", "colleague", "function", "voicemail")
+NO_ANSWER_LABELS = {"centre": "tillbaka till kundcenter, först i kön",
+                    "colleague": "nästa lediga kollega med samma sökord",
+                    "function": "enhetens funktionsnummer", "voicemail": "enhetens röstbrevlåda"}
+
+
+@dataclass(frozen=True)
+class NoAnswer:
+    """Where a transfer to a unit goes when nobody answers (or nobody accepts), after inheritance."""
+
+    policy: str  # centre | colleague | function | voicemail
+    number: str | None = None  # E.164, for function and voicemail
+    unit: str = ""  # the unit whose choice it is (its name, said to the caller)
+
+
+def no_answer_for(unit: Unit | None) -> NoAnswer:
+    """The nearest unit's choice up the tree, with that unit's number; at the top: back to the centre."""
+    for u in reversed(unit.path()) if unit is not None else ():
+        if u.no_answer:
+            return NoAnswer(u.no_answer, u.no_answer_number, u.name)
+    return NoAnswer("centre")
+
+
+def parse_no_answer(policy: str, number: str, number_policy: numbers.Policy | None = None
+                    ) -> tuple[str | None, str | None]:
+    """An administrator's no-answer choice ("" = as the parent unit); the number is checked against the number
+    policy and stored in E.164. ValueError says what is wrong."""
+    policy, number = policy.strip(), number.strip()
+    if policy and policy not in NO_ANSWER:
+        raise ValueError(f"no answer must be one of {', '.join(NO_ANSWER)} (or empty: as the parent unit)")
+    if policy in ("function", "voicemail"):
+        if not number:
+            raise ValueError(f"no answer {policy} needs the number to ring (the unit's {policy} number)")
+        decision = numbers.check(number, number_policy)
+        if not decision.ok:
+            raise ValueError(f"the no-answer number: {decision.message}")
+        return policy, decision.number
+    if number:
+        raise ValueError(f"a no-answer number is only for function or voicemail, not {policy or 'as the parent'}")
+    return policy or None, None
+
+
+CONFIRM_CHOICES = {"ja": True, "yes": True, "on": True, "1": True, "nej": False, "no": False, "off": False, "0": False}
+
+
+def confirms_answer(unit: Unit | None, site_default: bool) -> bool:
+    """Must whoever answers a transfer to this unit press 1 first? The nearest unit's choice, else the site's."""
+    for u in reversed(unit.path()) if unit is not None else ():
+        if u.confirm_answer is not None:
+            return u.confirm_answer
+    return site_default
+
+
+def confirms_answer_for(session: Session, staff_id: int, site_default: bool) -> bool:
+    """The answer-confirmation choice that applies to a directory entry (by ``Staff.id``): its unit's."""
+    staff = session.get(Staff, staff_id)
+    return confirms_answer(staff.unit if staff is not None else None, site_default)
+
+
+def no_answer_of(session: Session, staff_id: int) -> NoAnswer:
+    """The no-answer choice that applies to a directory entry (by ``Staff.id``): its unit's."""
+    staff = session.get(Staff, staff_id)
+    return no_answer_for(staff.unit if staff is not None else None)
+
+
+def parse_confirm(value: str) -> bool | None:
+    """An administrator's answer-confirmation choice: ja/nej (yes/no, on/off, 1/0); "" = as the parent unit."""
+    value = value.strip().casefold()
+    if not value:
+        return None
+    if value not in CONFIRM_CHOICES:
+        raise ValueError(f"answer confirmation {value!r} must be ja or nej (or empty: as the parent unit)")
+    return CONFIRM_CHOICES[value]
 
 
 def hours_key(session: Session, staff: Staff | None = None, unit: Unit | None = None) -> str:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import presence
+from directory import numbers, presence, working_time
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
 from directory.models import Keyword, Staff
 from directory.query import Synonyms
@@ -37,6 +37,7 @@ class Colleague:
     title: str
     extension: str | None
     status: str
+    number: str | None = None  # the number to ring, for the IVR (not shown)
 
 
 @dataclass
@@ -72,11 +73,22 @@ class Result:
     sure: bool = True  # False: a sound-alike, a typo or only some words matched — the IVR asks first
     staff_id: int = 0
     dial: str | None = None  # the number to ring, even when hidden from people
+    closed: dict = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure (the IVR)
+    ring: str = "desk"  # desk | together | sequential (the mobile: ``mobile``, or the hidden one in ``ring_mobile``)
+    ring_mobile: str | None = None  # the mobile a transfer rings besides or after the desk, even when hidden
+    stand_in: Colleague | None = None  # a free colleague in the unit with one of the same keywords (no-answer policy)
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data.pop("staff_id")
         data.pop("dial")
+        data.pop("closed")
+        data.pop("stand_in")
+        data.pop("ring_mobile")
+        for colleague in data["colleagues"]:
+            colleague.pop("number")
+        # stored and sent in E.164 (what is dialled); people read the national form
+        data["display"] = {k: numbers.display(data[k]) for k in ("phone", "mobile", "forward_to")}
         return data
 
 
@@ -129,6 +141,22 @@ class Searcher:
             self._hours[key] = (phone_hours.status(schedule, self.now), weekly, words)
         return self._hours[key]
 
+    def at_work(self, entry: Entry, state: presence.Effective) -> presence.Effective:
+        """Presence with the person's working time: outside it, someone free counts as absent until they start."""
+        return working_time.adjust(state, entry.working_hours, self.now, self.tz)
+
+    def stand_in(self, entry: Entry, states: dict) -> Colleague | None:
+        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung."""
+        entries = self.index.entries
+        for sid in self.index.by_unit.get(entry.unit_id, ()):
+            other = entries[sid]
+            if sid == entry.staff_id or sid not in states or self.at_work(other, states[sid]).status != "available":
+                continue
+            if _shares_keyword(entry, other) and (other.phone or other.mobile or other.extension):
+                return Colleague(other.external_id, other.name, other.title, other.extension, "available",
+                                 other.phone or other.mobile)
+        return None
+
     def results(self, candidates: list[Candidate], limit: int, colleagues: int = 3) -> list[Result]:
         """Candidates as results; within a tie (the search's own order) reachable entries before closed ones."""
         entries = self.index.entries
@@ -138,17 +166,19 @@ class Searcher:
         units = {entries[c.staff_id].unit_id for c in candidates} if colleagues else set()
         states = presence.effective_in_units(self.session, units, {c.staff_id for c in candidates}, self.now)
         order = sorted(candidates, key=lambda c: (
-            -(c.score - UNREACHABLE_PENALTY.get(states[c.staff_id].status, 0.0)), entries[c.staff_id].name))
+            -(c.score - UNREACHABLE_PENALTY.get(self.at_work(entries[c.staff_id], states[c.staff_id]).status, 0.0)),
+            entries[c.staff_id].name))
         out = []
         for cand in order[:limit]:
             entry = entries[cand.staff_id]
-            state = states[cand.staff_id]
+            state = self.at_work(entry, states[cand.staff_id])
             key = hours_key_for(entry, self.keys)
             hours_now, weekly, hours_text = self.hours(key)
             free = [Colleague(entries[sid].external_id, entries[sid].name, entries[sid].title, entries[sid].extension,
                               "available")
                     for sid in self.index.by_unit.get(entry.unit_id, ())
-                    if sid != entry.staff_id and states[sid].status == "available"][:colleagues]
+                    if sid != entry.staff_id and self.at_work(entries[sid], states[sid]).status == "available"
+                    ][:colleagues]
             out.append(Result(
                 id=entry.external_id, kind=entry.kind, name=entry.name, title=entry.title,
                 unit=entry.unit_path[-1] if entry.unit_path else "", unit_path=entry.unit_path,
@@ -163,9 +193,23 @@ class Searcher:
                 opens=hours_now.next_open.isoformat() if hours_now.next_open and not hours_now.open else None,
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
-                dial=entry.phone or entry.mobile,
+                dial=entry.phone or entry.mobile, closed=closed_info(hours_now),
+                stand_in=self.stand_in(entry, states), ring=entry.ring,
+                ring_mobile=entry.mobile if entry.ring != "desk" and (entry.phone or entry.extension) else None,
             ))
         return out
+
+
+def _shares_keyword(a: Entry, b: Entry) -> bool:
+    return bool({k.casefold() for k in a.keywords} & {k.casefold() for k in b.keywords})
+
+
+def closed_info(hours: phone_hours.HoursStatus) -> dict:
+    """Why a closed line is closed, in the words the IVR needs to say so ({} when open)."""
+    if hours.open:
+        return {}
+    return {"why": hours.why_closed(), "today": phone_hours.span_texts(hours.today), "holiday": hours.holiday,
+            "eve_of": hours.eve_of, "closure": hours.closure.message if hours.closure else None}
 
 
 def search(session: Session, query: str, now: datetime, tz: ZoneInfo, eve_close: str = "15:00",

@@ -22,7 +22,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from directory import csv_io, presence, promises, units_csv
+from directory import csv_io, numbers, presence, promises, units_csv
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
@@ -127,11 +127,16 @@ def admin():
     with svc.sessions() as session:
         units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
         policies = {u.id: promises.policy_for(u) for u in units}
+        confirm_default = bool(svc.settings["transfers"]["confirm_answer"])
+        confirms = {u.id: promises.confirms_answer(u, confirm_default) for u in units}
+        no_answers = {u.id: promises.no_answer_for(u) for u in units}
         entries = list(session.execute(select(Staff.external_id, Staff.name, Staff.kind, Unit.name)
                                        .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
                            units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
+                           confirms=confirms, confirm_default=confirm_default, no_answers=no_answers,
+                           no_answer_labels=promises.NO_ANSWER_LABELS, national=numbers.display,
                            promise_label=promises.promise_label), status
 
 
@@ -192,11 +197,24 @@ def delete_entry(external_id: str):
 def save_unit():
     """Add or change a unit: slug, name, kind, parent, keywords, and who answers its messages and callbacks."""
     form = {k: request.form.get(k, "").strip() for k in ("slug", "name", "kind", "parent", "keywords",
-                                                         "answered_by", "promise_days", "email")}
+                                                         "answered_by", "promise_days", "email",
+                                                         "confirm_answer", "no_answer", "no_answer_number")}
     problems = []
+    answered_by = promise_days = confirm = None
+    email = ""
     try:
         answered_by, promise_days, email = promises.parse_choice(form["answered_by"], form["promise_days"],
                                                                  form["email"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    try:
+        confirm = promises.parse_confirm(form["confirm_answer"])
+    except ValueError as exc:
+        problems.append(str(exc))
+    no_answer = no_answer_number = None
+    try:
+        no_answer, no_answer_number = promises.parse_no_answer(form["no_answer"], form["no_answer_number"],
+                                                               numbers.current())
     except ValueError as exc:
         problems.append(str(exc))
     if not re.fullmatch(r"[a-z0-9-]{2,80}", form["slug"]):
@@ -219,7 +237,8 @@ def save_unit():
         before = None if unit is None else {"name": unit.name, "kind": unit.kind,
                                             "parent": unit.parent.slug if unit.parent else None,
                                             "answered_by": unit.answered_by, "promise_days": unit.promise_days,
-                                            "email": unit.email}
+                                            "email": unit.email, "confirm_answer": unit.confirm_answer,
+                                            "no_answer": unit.no_answer, "no_answer_number": unit.no_answer_number}
         if unit is None:
             unit = Unit(slug=form["slug"])
             session.add(unit)
@@ -228,6 +247,7 @@ def save_unit():
             return redirect(url_for("directory.admin"))
         unit.name, unit.kind, unit.parent = form["name"], form["kind"], parent
         unit.answered_by, unit.promise_days, unit.email = answered_by, promise_days, email
+        unit.confirm_answer, unit.no_answer, unit.no_answer_number = confirm, no_answer, no_answer_number
         session.flush()
         session.execute(delete(Keyword).where(Keyword.unit_id == unit.id))
         terms = [t.strip() for t in form["keywords"].split(",") if t.strip()]
@@ -236,7 +256,8 @@ def save_unit():
         audit.record(session, audit.who(), "directory.unit_save", "unit", unit.slug, before=before,
                      after={"name": unit.name, "kind": unit.kind, "parent": form["parent"] or None,
                             "keywords": terms, "answered_by": answered_by, "promise_days": promise_days,
-                            "email": email})
+                            "email": email, "confirm_answer": confirm, "no_answer": no_answer,
+                            "no_answer_number": no_answer_number})
         session.commit()
     flash(f"Enheten {form['name']} är sparad.")
     return redirect(url_for("directory.admin"))
@@ -272,7 +293,7 @@ def import_units():
         return redirect(url_for("directory.admin")), 303
     with services().sessions() as session:
         try:
-            changed = units_csv.import_csv(session, text)
+            changed = units_csv.import_csv(session, text, numbers.current())
         except units_csv.UnitsRejected as exc:
             for error in exc.errors[:20]:
                 flash(f"Enheterna sparades inte: {error}")

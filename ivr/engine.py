@@ -16,7 +16,7 @@ from typing import Any
 
 from ivr import speech
 from ivr.flow import Flow
-from ivr.hours import parse_weekly
+from ivr.hours import parse_intervals, parse_weekly
 from ivr.protocol import (
     Action, Bridged, Callback, CallbackStored, CheckHours, CheckNumber, CheckOperator, Digits, Enqueue, Event, Gather,
     HangUp, Hangup, HoursChecked, Input, JoinQueue, Lookup, LookupResult, Match, NoInput, NumberChecked,
@@ -24,7 +24,9 @@ from ivr.protocol import (
     QueuePlace, QueueStatus, Request, Say, Speech, Start, StoreCallback, Tick, Transfer, TransferEnded,
 )
 
-FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "busy": "transfer_busy"}
+# a line that picked up but where nobody pressed 1 (a voicemail) is, for the caller, nobody answering
+FAILED_TRANSFER_PROMPTS = {"no-answer": "transfer_no_answer", "not-accepted": "transfer_no_answer",
+                           "busy": "transfer_busy"}
 MAX_CALLBACK_TRIES = 2
 # states in which the call listens for the caller's keys or speech
 LISTENING = {"menu", "directory", "directory_choice", "directory_confirm", "target_offer", "queue_offer",
@@ -35,6 +37,27 @@ MAX_CHOICES = 3
 MAX_QUESTIONS = 2  # "Menar du ...?" or a list of choices; after two the caller goes to the centre
 SURE_SPEECH = 0.5  # a recogniser less confident than this: even a clear hit is confirmed first
 YES, NO = ("ja", "japp", "jo", "precis", "stämmer", "yes", "yeah", "correct"), ("nej", "nä", "no", "nope")
+
+
+CLOSED_REASONS = ("closure", "holiday", "eve", "special", "hours")  # why a line is closed: each its own words
+
+
+def ring_together(target: dict) -> tuple[str, ...]:
+    """The numbers rung at the same time as the desk: the mobile, for someone rung "together"."""
+    mobile = target.get("mobile")
+    if target.get("ring") == "together" and mobile and mobile != target.get("number"):
+        return (mobile,)
+    return ()
+
+
+def closed_why(closed: dict) -> str:
+    """closure | holiday | eve | special | hours; a call state stored before ``why`` existed still answers."""
+    if closed.get("closure"):
+        return "closure"
+    if closed.get("holiday"):
+        return "holiday"
+    why = closed.get("why") or "hours"
+    return why if why in CLOSED_REASONS else "hours"
 
 
 def choose(matches: tuple[Match, ...], heard_clearly: bool = True) -> tuple[str, list[Match]]:
@@ -92,6 +115,7 @@ class CallState:
     failed_reason: str | None = None  # why the operator's transfer failed, while we ask whether they are free
     ring_started: str | None = None  # when the transfer now ringing started (ISO), for the console
     query: str | None = None  # what the caller last asked the directory for (a callback's subject)
+    whisper: str = ""  # what whoever answers the transfer now ringing hears before pressing 1 ("" = no key needed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,14 +204,20 @@ class _Run:
             self.gather("directory", max_digits=None, finish_on_key="#", timeout=node.get("timeout", 8))
 
     def _enter_transfer(self, node: dict) -> None:
+        self.say("connecting", name=self.s.target["name"], unit=self.s.target["unit"])
+        self._ring(node)
+
+    def _ring(self, node: dict) -> None:
         target = self.s.target
-        self.say("connecting", name=target["name"], unit=target["unit"])
         ring = int(node.get("ring_timeout", 25))
+        self.s.whisper = self._whisper(target)
         self.out.actions.append(
-            Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring)
+            Transfer(target["id"], target["name"], target.get("number"), target.get("extension"), ring,
+                     whisper=self.s.whisper, also=ring_together(target))
         )
         self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
-                   ring_timeout=ring, departments=target.get("departments") or {})
+                   ring_timeout=ring, departments=target.get("departments") or {}, confirm=bool(self.s.whisper),
+                   **({"voicemail": True} if target.get("voicemail") else {}))
         self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
@@ -196,15 +226,7 @@ class _Run:
     def _enter_closed(self, node: dict) -> None:
         hours = self.s.hours or {}
         next_open = hours.get("next_open")
-        when = speech.moment(datetime.fromisoformat(next_open), self.now, self.s.lang) if next_open else ""
-        if hours.get("closure"):
-            message = hours["closure"].get(self.s.lang) or next(iter(hours["closure"].values()))
-            self.say("closure", message=message, next_open=when)
-        elif hours.get("holiday"):
-            self.say("closed_holiday", holiday=hours["holiday"], next_open=when)
-        else:
-            week = speech.weekly(parse_weekly(hours.get("weekly", {})), self.s.lang)
-            self.say("closed", hours=week, next_open=when)
+        self._say_closed(hours, hours.get("weekly", {}), next_open)
         if node.get("callback", True) and next_open and self.flow.queue["callback"]:
             self.event("callback_offered", where="closed")
             self.say("closed_callback_offer")
@@ -366,17 +388,53 @@ class _Run:
         """Ring the person found — unless they cannot answer now; then say why and offer a callback or the centre."""
         node = self.flow.node(self.s.node)
         self.s.target = asdict(match)
+        if match.status in ("closed", "absent") and match.back:
+            back = speech.moment(datetime.fromisoformat(match.back), self.now, self.s.lang)
+            self.say("target_away", name=match.name, back=back)
+            return self._offer_instead(node)
         if match.status in ("closed", "absent"):
             self.say("target_unavailable", name=match.name)
             return self._offer_instead(node)
         if not match.open_now:
-            when = speech.moment(datetime.fromisoformat(match.next_open), self.now, self.s.lang) if match.next_open else ""
-            self.say("target_closed_hours", name=match.name, unit=match.unit, next_open=when,
-                     hours=speech.weekly(parse_weekly(match.weekly), self.s.lang))
+            self._say_closed(match.closed, match.weekly, match.next_open, target=match)
             return self._offer_instead(node)
         if match.status == "forwarded":
-            self.s.target.update(number=match.forward_to, extension=None)
+            self.s.target.update(number=match.forward_to, extension=None, ring="desk")
         self.enter(node["transfer"])
+
+    def _say_closed(self, closed: dict, weekly: dict, next_open: str | None, target: Match | None = None) -> None:
+        """Say why a line is closed — its closure's own text, the holiday, an eve's or a special day's hours, or
+        the weekly hours — and when it opens next; about ``target`` (a person or unit asked for) or the line.
+        ``closed``: :class:`HoursChecked` fields or ``Match.closed``."""
+        lang = self.s.lang
+        when = speech.moment(datetime.fromisoformat(next_open), self.now, lang) if next_open else ""
+        why = closed_why(closed)
+        name, unit = (target.name, target.unit) if target else ("", "")
+        if why == "closure":
+            message = closed["closure"].get(lang) or next(iter(closed["closure"].values()))
+            if target:
+                return self.say("target_closure", name=name, unit=unit, message=message, next_open=when)
+            return self.say("closure", message=message, next_open=when)
+        if why == "holiday":
+            if target:
+                return self.say("target_closed_holiday", name=name, unit=unit, holiday=closed["holiday"],
+                                next_open=when)
+            return self.say("closed_holiday", holiday=closed["holiday"], next_open=when)
+        if why in ("eve", "special"):
+            today = parse_intervals(closed.get("today") or [])
+            hours = speech.spans(today, lang) if today else speech.WORDS[lang]["closed"]
+            if why == "eve" and target:
+                return self.say("target_closed_eve", name=name, unit=unit, holiday=closed.get("eve_of") or "",
+                                hours=hours, next_open=when)
+            if why == "eve":
+                return self.say("closed_eve", holiday=closed.get("eve_of") or "", hours=hours, next_open=when)
+            if target:
+                return self.say("target_closed_special", name=name, unit=unit, hours=hours, next_open=when)
+            return self.say("closed_special", hours=hours, next_open=when)
+        week = speech.weekly(parse_weekly(weekly), lang)
+        if target:
+            return self.say("target_closed_hours", name=name, unit=unit, hours=week, next_open=when)
+        self.say("closed", hours=week, next_open=when)
 
     def _offer_instead(self, node: dict) -> None:
         if not self.flow.queue["callback"]:
@@ -402,6 +460,9 @@ class _Run:
         if not isinstance(inp, TransferEnded):
             raise ValueError(f"expected transfer_ended, got {inp.kind}")
         target = self.s.target
+        if inp.status == "answered" and target.get("voicemail"):
+            self.event("voicemail_answered", target_id=target["id"], target=target["name"])  # not a person reached
+            return self._bridge(target["name"], "voicemail")
         if inp.status == "answered":
             self.event("transfer_answered", target_id=target["id"], target=target["name"])
             self.s.transfer_by = None  # the operator's part in this call is over
@@ -413,10 +474,46 @@ class _Run:
             return self.ask(CheckOperator(self.s.transfer_by), "operator_check")
         node = self.flow.node(self.s.node)
         self.event("transfer_failed", target_id=target["id"], target=target["name"], reason=inp.status)
+        if target.get("ring") == "sequential" and target.get("mobile") and inp.status != "canceled":
+            return self._ring_mobile(node, target, inp.status)
+        if (target.get("no_answer") or {}).get("to"):
+            return self._ring_instead(node, target, inp.status)
         self.say(FAILED_TRANSFER_PROMPTS.get(inp.status, "transfer_failed"), name=target["name"])
         self.s.returned_from = target["name"]
         self.event("returned_to_queue", target_id=target["id"], target=target["name"], reason=inp.status)
         self.enter(node["on_failure"])
+
+    def _whisper(self, target: dict) -> str:
+        """What whoever answers hears before pressing 1 — who calls and about what — or "" where the unit
+        turned answer confirmation off. Always Swedish: it is said to staff, not to the caller."""
+        if not target.get("confirm_answer", True):
+            return ""
+        subject = self.s.query if target.get("matched_by") in SUBJECT_MATCHES and self.s.query else ""
+        if subject:
+            return self.flow.text("transfer_whisper_subject", "sv", subject=subject)
+        return self.flow.text("transfer_whisper", "sv", name=target["name"])
+
+    def _ring_mobile(self, node: dict, target: dict, reason: str) -> None:
+        """Sequential ringing: the desk did not answer, so the person's mobile is rung next (once)."""
+        self.say("ring_mobile", name=target["name"])
+        self.event("ring_next", target_id=target["id"], target=target["name"], to="mobile", reason=reason)
+        self.s.target = {**target, "number": target["mobile"], "extension": None, "ring": "desk"}
+        self._ring(node)
+
+    def _ring_instead(self, node: dict, target: dict, reason: str) -> None:
+        """The unit's no-answer policy: ring a free colleague with the same keyword, the unit's function number
+        or its voicemail instead — saying which. Once only: if that fails too, the caller goes to the centre."""
+        policy, to = target["no_answer"]["policy"], target["no_answer"]["to"]
+        if policy == "colleague":
+            self.say("no_answer_colleague", name=target["name"], colleague=to["name"])
+        elif policy == "function":
+            self.say("no_answer_function", name=target["name"], unit=to["unit"])
+        else:
+            self.say("no_answer_voicemail", name=target["name"], unit=to["unit"])
+        self.event("no_answer_policy", policy=policy, target_id=target["id"], target=target["name"], to=to["id"],
+                   reason=reason)
+        self.s.target = {**to, "matched_by": "", "no_answer": {}, "voicemail": policy == "voicemail"}
+        self._ring(node)
 
     def _bridge(self, party: str, via: str) -> None:
         self.out.actions.append(Bridged(party, via))
@@ -431,13 +528,16 @@ class _Run:
         if isinstance(inp, OperatorTransfer):
             target = asdict(inp.target)
             if inp.target.status == "forwarded" and inp.target.forward_to:
-                target.update(number=inp.target.forward_to, extension=None)
+                target.update(number=inp.target.forward_to, extension=None, ring="desk")
             self.s.target, self.s.transfer_by = target, inp.operator
+            self.s.whisper = "" if inp.attended else self._whisper(target)
             self.out.actions.append(Transfer(target["id"], target["name"], target.get("number"), target.get("extension"),
-                                             inp.ring_timeout, by=inp.operator, attended=inp.attended))
+                                             inp.ring_timeout, by=inp.operator, attended=inp.attended,
+                                             whisper=self.s.whisper, also=ring_together(target)))
             self.event("transfer_started", target_id=target["id"], target=target["name"], unit=target["unit"],
                        ring_timeout=inp.ring_timeout, by=inp.operator, attended=inp.attended,
-                       break_through=inp.break_through, departments=target.get("departments") or {})
+                       break_through=inp.break_through, departments=target.get("departments") or {},
+                       confirm=bool(self.s.whisper))
             self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
             return None
         if isinstance(inp, OperatorToQueue):

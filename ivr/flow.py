@@ -41,6 +41,12 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "closure": ("message", "next_open"),
     "closed_holiday": ("holiday", "next_open"),
     "closed": ("hours", "next_open"),
+    "closed_eve": ("holiday", "hours", "next_open"),
+    "closed_special": ("hours", "next_open"),
+    "target_closure": ("name", "unit", "message", "next_open"),
+    "target_closed_holiday": ("name", "unit", "holiday", "next_open"),
+    "target_closed_eve": ("name", "unit", "holiday", "hours", "next_open"),
+    "target_closed_special": ("name", "unit", "hours", "next_open"),
     "connecting": ("name", "unit"),
     "directory_choice": ("choices",),
     "directory_choice_item": ("key", "name", "unit"),
@@ -48,6 +54,13 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "target_unavailable": ("name",),
     "target_closed_hours": ("name", "unit", "next_open", "hours"),
     "transfer_no_answer": ("name",),
+    "transfer_whisper": ("name",),
+    "no_answer_colleague": ("name", "colleague"),
+    "ring_mobile": ("name",),
+    "target_away": ("name", "back"),
+    "no_answer_function": ("name", "unit"),
+    "no_answer_voicemail": ("name", "unit"),
+    "transfer_whisper_subject": ("subject",),
     "transfer_busy": ("name",),
     "transfer_failed": ("name",),
     "returned_to_operator": ("name",),
@@ -63,6 +76,46 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
 # Prompts added after flows were already published: a stored flow without them uses these texts, so an older
 # flow never goes silent where the engine learned to say more (an administrator may override them in the flow).
 BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
+    # why the line (or the person asked for) is closed: each reason its own words (issue 16)
+    "closed_eve": {"sv": "I dag är det dag före {holiday} och kommunens växel har kortare telefontid, {hours}. "
+                         "Vi öppnar igen {next_open}.",
+                   "en": "Today is the eve of {holiday} and the municipal switchboard has shorter hours, {hours}. "
+                         "We open again {next_open}."},
+    "closed_special": {"sv": "I dag har kommunens växel ändrade telefontider: {hours}. Vi öppnar igen {next_open}.",
+                       "en": "Today the municipal switchboard has changed phone hours: {hours}. "
+                             "We open again {next_open}."},
+    "target_closure": {"sv": "{unit}: {message} Nästa telefontid börjar {next_open}.",
+                       "en": "{unit}: {message} The next phone time starts {next_open}."},
+    "target_closed_holiday": {"sv": "{unit} har stängt i dag, {holiday}. Nästa telefontid börjar {next_open}.",
+                              "en": "{unit} is closed today, {holiday}. The next phone time starts {next_open}."},
+    "target_closed_eve": {"sv": "I dag, dag före {holiday}, har {unit} kortare telefontid, {hours}. "
+                                "Nästa telefontid börjar {next_open}.",
+                          "en": "Today, the eve of {holiday}, {unit} has shorter hours, {hours}. "
+                                "The next phone time starts {next_open}."},
+    "target_closed_special": {"sv": "I dag har {unit} ändrade telefontider: {hours}. Nästa telefontid börjar "
+                                    "{next_open}.",
+                              "en": "Today {unit} has changed phone hours: {hours}. The next phone time starts "
+                                    "{next_open}."},
+    # someone absent or outside their working time, with the time they are back
+    "target_away": {"sv": "{name} arbetar inte just nu och är tillbaka {back}.",
+                    "en": "{name} is not working right now and is back {back}."},
+    # sequential ringing: the desk did not answer, the mobile is rung next
+    "ring_mobile": {"sv": "{name} svarar inte på sin telefon. Vi ringer mobilen.",
+                    "en": "{name} is not answering the desk phone. We are calling the mobile."},
+    # a unit's no-answer policy, told to the caller before the next ring
+    "no_answer_colleague": {"sv": "{name} svarar inte just nu. Vi kopplar dig till en kollega, {colleague}.",
+                            "en": "{name} is not answering right now. We are connecting you to a colleague, "
+                                  "{colleague}."},
+    "no_answer_function": {"sv": "{name} svarar inte just nu. Vi kopplar dig i stället till {unit}.",
+                           "en": "{name} is not answering right now. We are connecting you to {unit} instead."},
+    "no_answer_voicemail": {"sv": "{name} svarar inte just nu. Du kopplas till röstbrevlådan för {unit}, där du "
+                                  "kan lämna ett meddelande.",
+                            "en": "{name} is not answering right now. You are going to the voicemail of {unit}, "
+                                  "where you can leave a message."},
+    # said to staff who answer a transfer (Swedish only); nobody pressing 1 (a voicemail) = not answered
+    "transfer_whisper": {"sv": "Samtal från växeln till {name}. Tryck 1 för att ta samtalet."},
+    "transfer_whisper_subject": {"sv": "Samtal från växeln, en medborgare söker dig om {subject}. "
+                                       "Tryck 1 för att ta samtalet."},
     "callback_confirmed_queue_late": {
         "sv": "Tack. Vi ringer dig på {number} när det är din tur. Hinner vi inte före stängning ringer vi {when}.",
         "en": "Thank you. We will call you on {number} when it is your turn; if we close first, we call {when}."},

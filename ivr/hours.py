@@ -49,6 +49,11 @@ def parse_intervals(items: list[str]) -> tuple[Span, ...]:
     return tuple(spans)
 
 
+def span_texts(spans: tuple[Span, ...]) -> list[str]:
+    """Spans as the strings :func:`parse_intervals` reads back ("08:00-15:00"; the end of the day is 24:00)."""
+    return [f"{s:%H:%M}-{'24:00' if e == time.max else format(e, '%H:%M')}" for s, e in spans]
+
+
 def parse_weekly(weekly: dict[str, list[str]]) -> dict[int, tuple[Span, ...]]:
     unknown = set(weekly) - set(WEEKDAYS)
     if unknown:
@@ -146,6 +151,18 @@ class HoursStatus:
     eve: bool = False
     closure: Notice | None = None
     crisis: Notice | None = None
+    day: str = "weekly"  # what today's hours are: weekly | special | holiday | eve | no_hours
+    today: tuple[Span, ...] = ()  # today's hours (local), for "i dag har vi öppet 08:00–15:00"
+    eve_of: str | None = None  # on an eve: the holiday it is the eve of ("Första maj")
+
+    def why_closed(self) -> str:
+        """Why a closed line is closed, for what the caller hears: closure (its own text) | holiday | eve (a
+        shortened day before a holiday) | special (hours set for the day) | hours (outside the weekly hours)."""
+        if self.closure is not None:
+            return "closure"
+        if self.holiday:
+            return "holiday"
+        return {"eve": "eve", "special": "special"}.get(self.day, "hours")
 
 
 def _active(notices: tuple[Notice, ...], now: datetime) -> Notice | None:
@@ -194,4 +211,7 @@ def status(schedule: Schedule, now: datetime) -> HoursStatus:
         eve=today.reason == "eve",
         closure=closure,
         crisis=crisis,
+        day=today.reason,
+        today=tuple((s.time(), e.time() if e.date() == s.date() else time.max) for s, e in today.spans),
+        eve_of=holiday_name(local.date() + timedelta(days=1)) if today.reason == "eve" else None,
     )

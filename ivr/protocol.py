@@ -59,7 +59,9 @@ class NoInput(Input):
 @dataclass(frozen=True)
 class TransferEnded(Input):
     kind: ClassVar[str] = "transfer_ended"
-    status: str = "answered"  # answered | no-answer | busy | failed | canceled
+    status: str = "answered"  # answered | no-answer | not-accepted | busy | failed | canceled
+    # not-accepted: the line picked up (a voicemail, a mobile's answering service, a person who did not press 1)
+    # but nobody confirmed the call: it comes back like no-answer
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class HoursChecked(Input):
     holiday: str | None = None
     closure: dict[str, str] | None = None  # language -> message
     crisis: dict[str, str] | None = None
+    why: str = "hours"  # why it is closed: closure | holiday | eve | special | hours (ivr.hours.HoursStatus)
+    today: list[str] = field(default_factory=list)  # today's hours ("08:00-15:00"), on an eve or a special day
+    eve_of: str | None = None  # on an eve: the holiday it is the eve of
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,13 @@ class Match:
     matched_by: str = ""  # keyword | name | unit | title | number | keypad
     sure: bool = True  # False: found by a sound-alike, a typo or only some of the words said — ask first
     departments: dict[str, str] = field(default_factory=dict)  # forvaltning/avdelning/enhet at call time
+    confirm_answer: bool = True  # whoever answers must press 1 first (the unit's choice, else the site's)
+    closed: dict[str, Any] = field(default_factory=dict)  # when closed now: why, today, holiday, eve_of, closure
+    ring: str = "desk"  # desk | together (with ``mobile`` at once) | sequential (``mobile`` after the desk)
+    mobile: str | None = None  # E.164, for together / sequential
+    back: str | None = None  # ISO; when someone absent (or outside their working time) is back, if known
+    # the unit's no-answer policy: {"policy": colleague|function|voicemail, "to": whom to ring}; {} = the centre
+    no_answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -219,6 +231,8 @@ class Transfer(Action):
     ring_timeout: int
     by: str | None = None  # the operator who transfers (None: the caller chose in the menu)
     attended: bool = False
+    whisper: str = ""  # said to whoever answers, who must press 1 to take the call; "" = connect on answer
+    also: tuple[str, ...] = ()  # E.164 numbers rung at the same time (a mobile besides the desk); first answer wins
 
 
 @dataclass(frozen=True)

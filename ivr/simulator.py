@@ -5,7 +5,9 @@ A script is a list of tokens, one per thing the caller (or the world) does:
     2, 123#         keys pressed (DTMF)
     silence         no input until the timeout
     say:TEXT        a speech result
-    ring:answered   how the transfer now ringing ends (also ring:no-answer, ring:busy, ring:failed)
+    ring:answered   how the transfer now ringing ends (also ring:no-answer, ring:busy, ring:failed, and
+                    ring:machine: a voicemail answers and nobody presses 1 — not reached, unless the
+                    unit turned answer confirmation off, when the voicemail takes the call)
     wait:SECONDS    time passes while queued (or while talking)
     operator        an operator answers the queued call
     hangup          the caller hangs up
@@ -28,7 +30,8 @@ from ivr.protocol import (
     Action, Digits, Gather, Hangup, Input, NoInput, OperatorAnswered, Speech, Tick, Transfer, TransferEnded,
 )
 
-RING_OUTCOMES = ("answered", "no-answer", "busy", "failed")
+RING_OUTCOMES = ("answered", "no-answer", "busy", "failed", "machine")
+MACHINE_SECONDS = 10  # a voicemail picks up, then the answer confirmation waits for a key that never comes
 TICK_SECONDS = 5
 KEY_SECONDS = 2
 ANSWER_SECONDS = 4
@@ -67,13 +70,13 @@ def parse_token(token: str, index: int) -> Token:
         outcome = token[5:]
         if outcome not in RING_OUTCOMES:
             raise ScriptError(f"{where}: a transfer ends as one of {', '.join('ring:' + o for o in RING_OUTCOMES)}")
-        return TransferEnded(outcome)
+        return TransferEnded("not-accepted" if outcome == "machine" else outcome)
     if token.startswith("wait:"):
         if not re.fullmatch(r"\d{1,6}", token[5:]) or int(token[5:]) == 0:
             raise ScriptError(f"{where}: wait: takes a whole number of seconds, e.g. wait:90")
         return Wait(int(token[5:]))
     raise ScriptError(
-        f"{where}: not understood; use digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed, "
+        f"{where}: not understood; use digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed|machine, "
         "wait:SECONDS, operator or hangup"
     )
 
@@ -140,6 +143,10 @@ class Simulation:
             if awaiting != "transfer":
                 raise ScriptError(f"token {index} {text!r}: no transfer is ringing (the call is at {awaiting})")
             ring = self.last_transfer.ring_timeout if self.last_transfer else 0
+            if token.status == "not-accepted" and not (self.last_transfer and self.last_transfer.whisper):
+                token = TransferEnded("answered")  # nothing asks for a key: the voicemail takes the call
+            if token.status == "not-accepted":
+                ring = MACHINE_SECONDS
             self.now += timedelta(seconds=ANSWER_SECONDS if token.status == "answered" else ring)
             yield from self._send(token)
             return

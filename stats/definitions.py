@@ -37,6 +37,9 @@ Vocabulary, per call (the fact row is built in :mod:`stats.facts`):
 * **transfers** — attempted (a person's phone rang), answered, failed by reason,
   returned to the centre, from the menu or by an operator; **reach rate** =
   answered ÷ attempted (Lund's audit of operator transfers: 11 of 26, 42 %).
+  "Answered" means a person accepted the call (pressed 1 at the answer
+  confirmation); a line that picked up with nobody pressing 1 (a voicemail) is
+  failed with reason ``not-accepted``.
 * **resolved at the centre** — wrap-ups with outcome ``answered_by_centre`` ÷ all
   wrap-ups (target 80 %, Luleå: 70 % → 80 %).
 * **callbacks** — requested, completed, failed, cancelled, pending; attempts per

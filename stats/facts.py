@@ -108,6 +108,7 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
     cb_requested_at: datetime | None = None
     wrapup: tuple[dict, datetime] | None = None
     transfers: list[dict[str, Any]] = []
+    voicemail = False  # the transfer now ringing is a unit's voicemail
     # the queue: a call counts once, by its first answer (an operator may put it back in the queue later)
     answered_once, last_reason, waited_before_answer = False, None, 0
     centre_since: datetime | None = None  # an operator is talking with the caller since then
@@ -144,6 +145,10 @@ def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | No
                 f["lookups_matched"] += 1
             elif f["unmatched_query"] is None:
                 f["unmatched_query"] = fold_query(str(d.get("query", ""))) or None
+        elif t == "transfer_started" and d.get("voicemail"):
+            voicemail = True  # a unit's voicemail (its no-answer policy) is not a person: no transfer attempt
+        elif t in ("transfer_answered", "transfer_failed") and voicemail:
+            voicemail = False
         elif t == "transfer_started":
             centre_stops(e.at)
             transfers.append(dict(seq=len(transfers) + 1, started_at=e.at, target_id=str(d.get("target_id", ""))[:80],

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from callback import booking, policy
 from callback import queue as centre
+from directory.promises import confirms_answer_for, no_answer_of
 from directory.query import synonyms_from
 from directory.search import search
 from ivr import hours as phone_hours
@@ -57,6 +58,24 @@ def drive(flow: Flow, state: CallState | None, inp: Input, now: datetime,
     else:
         raise RuntimeError("the flow asked too many questions in one step")
     return state, actions
+
+
+def no_answer_target(session: Session, result, confirm: bool) -> dict:
+    """Where a transfer to ``result`` goes if nobody answers, as the engine needs it: the unit's policy and
+    whom to ring (a free colleague with the same keyword, the unit's function number or voicemail); {} = back
+    to the centre (the unit's choice, or nobody to ring for it)."""
+    choice = no_answer_of(session, result.staff_id)
+    unit = choice.unit or result.unit
+    if choice.policy == "colleague" and result.stand_in is not None:
+        c = result.stand_in
+        to = {"id": c.id, "name": c.name, "unit": result.unit, "number": c.number, "extension": c.extension,
+              "confirm_answer": confirm}
+    elif choice.policy in ("function", "voicemail") and choice.number:
+        to = {"id": f"{choice.policy}:{unit}", "name": unit, "unit": unit, "number": choice.number,
+              "extension": None, "confirm_answer": choice.policy == "function" and confirm}
+    else:
+        return {}
+    return {"policy": choice.policy, "to": {**to, "departments": result.departments}}
 
 
 class CallFacts:
@@ -99,6 +118,9 @@ class CallFacts:
             holiday=st.holiday,
             closure=st.closure.message if st.closure else None,
             crisis=st.crisis.message if st.crisis else None,
+            why=st.why_closed() if not st.open else "hours",
+            today=phone_hours.span_texts(st.today),
+            eve_of=st.eve_of,
         )
 
     def lookup(self, session: Session, query: str, mode: str, now: datetime, lang: str = "sv") -> list[Match]:
@@ -107,13 +129,18 @@ class CallFacts:
         results = search(session, query, now, self.tz, self.settings["hours"]["eve_close"], limit=5,
                          mode="keypad" if mode == "dtmf" else mode, lang=lang,
                          synonyms=synonyms_from(self.settings["directory"]["synonyms_file"]))
-        return [
-            Match(id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
-                  status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly,
-                  next_open=r.opens, score=r.score, matched_by=r.matched_by, sure=r.sure,
-                  departments=r.departments)
-            for r in results
-        ]
+        site_confirm = bool(self.settings["transfers"]["confirm_answer"])
+        matches = []
+        for r in results:
+            confirm = confirms_answer_for(session, r.staff_id, site_confirm)
+            matches.append(Match(
+                id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
+                status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly, next_open=r.opens,
+                score=r.score, matched_by=r.matched_by, sure=r.sure, departments=r.departments,
+                confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm),
+                ring=r.ring if r.ring_mobile else "desk", mobile=r.ring_mobile,
+                back=r.status_until if r.status in ("absent", "closed") else None))
+        return matches
 
     def number(self, request: CheckNumber) -> NumberChecked:
         """May we call this number back (the callback number policy)?"""

@@ -163,7 +163,7 @@ HINTS = {
     "directory": "say:NAME-OR-SUBJECT, an extension like 4417#, silence or hangup",
     "directory_choice": "the key of a choice (1-3), 0 for the centre, silence or hangup",
     "target_offer": "1 for a callback, silence (the centre) or hangup",
-    "transfer": "ring:answered, ring:no-answer, ring:busy, ring:failed or hangup",
+    "transfer": "ring:answered, ring:no-answer, ring:machine, ring:busy, ring:failed or hangup",
     "queue": "wait:SECONDS, operator or hangup",
     "queue_offer": "1 for a callback, silence, wait:SECONDS, operator or hangup",
     "closed_offer": "1 for a callback, silence or hangup",
@@ -198,7 +198,7 @@ def call(tokens: tuple[str, ...], at_text: str | None, caller: str, called: str,
          as_json: bool) -> None:
     """Simulate one call through the published flow, without telephony.
 
-    TOKENS, in order: digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed,
+    TOKENS, in order: digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed|machine,
     wait:SECONDS, operator, hangup. Without tokens the call is interactive.
     """
     svc = services()

@@ -11,8 +11,10 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from ivr.protocol import Digits
 from stats.events import events_of
@@ -149,6 +151,43 @@ def test_option_1_by_extension_answered(phone):
     assert fake.vars["VAXEL_RESULT"] == "done"
 
 
+def test_the_transfer_asks_whoever_answers_to_press_1_first(phone, tmp_path):
+    fake = phone.call("1", "4439#", "ring:answered:40")
+    assert_clean(fake)
+    options = fake.dialled[0].options
+    assert options.startswith("U(vaxel-confirm^") and options.endswith("^6)")  # transfers.confirm_seconds
+    whisper = options[len("U(vaxel-confirm^"):-len("^6)")]
+    assert (tmp_path / "sounds" / "sv").resolve() in Path(whisper).parents
+    text = Path(whisper + ".txt").read_text(encoding="utf-8").strip()
+    assert text == "Samtal från växeln till Sven Olofsson. Tryck 1 för att ta samtalet."
+    assert any(c == 'SET VARIABLE GOSUB_RETVAL ""' for c in fake.commands)  # no answer from an earlier Dial
+
+
+def test_a_unit_without_confirmation_is_rung_without_the_subroutine(phone):
+    from directory.models import Staff
+
+    with phone.services.sessions() as session:
+        session.scalar(select(Staff).where(Staff.extension == "4439")).unit.confirm_answer = False
+        session.commit()
+    fake = phone.call("1", "4439#", "ring:machine")
+    assert_clean(fake)
+    assert fake.dialled[0].options == "" and fake.dialled[0].outcome == "answered"  # the voicemail took it
+    assert "transfer_answered" in types(phone.events(fake))
+
+
+def test_a_units_no_answer_policy_rings_the_colleague_next(phone):
+    from directory.models import Staff
+
+    with phone.services.sessions() as session:
+        session.scalar(select(Staff).where(Staff.extension == "4439")).unit.no_answer = "colleague"
+        session.commit()
+    fake = phone.call("1", "4439#", "ring:no-answer", "ring:answered:10")
+    assert_clean(fake)
+    assert [(d.target, d.outcome) for d in fake.dialled] == [("PJSIP/4439", "no-answer"), ("PJSIP/4440", "answered")]
+    assert any("Vi kopplar dig till en kollega, Nadia Karimi" in p for p in fake.played)
+    assert last(phone.events(fake), "transfer_answered")["target"] == "Nadia Karimi"
+
+
 def test_option_1_extension_keyed_during_the_prompt(phone):
     fake = phone.call("1", "early:4439#", "ring:answered:5")
     assert_clean(fake)
@@ -170,6 +209,7 @@ def test_option_1_by_keypad_name_spelling(phone):
     ("ring:busy", "busy", "BUSY"),
     ("ring:chanunavail", "failed", "CHANUNAVAIL"),
     ("ring:congestion", "failed", "CONGESTION"),
+    ("ring:machine", "not-accepted", "ANSWER"),  # a voicemail answered; nobody pressed 1 in vaxel-confirm
 ])
 def test_option_1_not_answered_returns_to_the_queue_first(phone, ring, reason, dialstatus):
     # someone already waits in the centre queue: the returned caller goes ahead of them
@@ -185,7 +225,8 @@ def test_option_1_not_answered_returns_to_the_queue_first(phone, ring, reason, d
     joined = last(events, "queue_joined")
     assert joined["returned"] is True and joined["position"] == 1
     assert int(fake.queued[0]["prio"]) >= PRIO_CLASS  # the returned class in app_queue too
-    said = {"no-answer": "svarar inte just nu", "busy": "är upptagen", "failed": "kunde inte koppla"}[reason]
+    said = {"no-answer": "svarar inte just nu", "busy": "är upptagen", "failed": "kunde inte koppla",
+            "not-accepted": "svarar inte just nu"}[reason]
     assert any(said in p for p in fake.played)
     assert last(events, "call_ended")["reason"] == "completed"
 
@@ -339,11 +380,14 @@ def test_one_failing_call_does_not_touch_calls_running_beside_it(phone, monkeypa
     assert all(results[f"ok{i}"].vars["VAXEL_RESULT"] == "done" for i in range(4))
 
 
-def test_no_speech_engine_still_runs_the_call(app, tmp_path):
-    class Broken:
-        def synthesize(self, text, lang, dest):
-            raise SynthesisError("espeak-ng and sox not installed")
+class Broken:
+    """A synthesiser that cannot make audio (espeak-ng and sox missing)."""
 
+    def synthesize(self, text, lang, dest):
+        raise SynthesisError("espeak-ng and sox not installed")
+
+
+def test_no_speech_engine_still_runs_the_call(app, tmp_path):
     phone, server = start_phone(app, tmp_path, SteppingClock(TZ, at(OPEN)), synthesizer=Broken())
     try:
         fake = phone.call("2", "queue:operator")
@@ -352,6 +396,17 @@ def test_no_speech_engine_still_runs_the_call(app, tmp_path):
     assert_clean(fake)
     assert fake.played == [] and not any(c.startswith("STREAM FILE") for c in fake.commands)
     assert last(phone.events(fake), "queue_left")["reason"] == "answered"
+
+
+def test_no_audio_for_the_confirmation_connects_on_answer_rather_than_failing(app, tmp_path):
+    phone, server = start_phone(app, tmp_path, SteppingClock(TZ, at(OPEN)), synthesizer=Broken())
+    try:
+        fake = phone.call("1", "4439#", "ring:answered:20")
+    finally:
+        server.stop()
+    assert_clean(fake)
+    assert fake.dialled[0].options == ""  # silence would ask nobody to press 1: every transfer would fail
+    assert "transfer_answered" in types(phone.events(fake))
 
 
 def test_over_capacity_a_call_goes_straight_to_the_operators(app, tmp_path):

@@ -122,7 +122,8 @@ def test_the_redirect_carries_the_engine_actions(desk):
     payload = decode(setvar["Value"])
     transfer = [a for a in payload["actions"] if a["action"] == "transfer"]
     assert transfer == [{"action": "transfer", "target_id": "s1", "name": "Karin Berg", "number": "+46406280439",
-                         "extension": "4439", "ring_timeout": 25, "by": "operator", "attended": False}]
+                         "extension": "4439", "ring_timeout": 25, "by": "operator", "attended": False,
+                         "whisper": "Samtal från växeln till Karin Berg. Tryck 1 för att ta samtalet.", "also": []}]
 
 
 def test_answered(desk):

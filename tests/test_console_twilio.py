@@ -15,7 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from twilio.rest import Client
 
-from ivr.protocol import Digits, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, Start  # noqa: F401
+from ivr.protocol import (  # noqa: F401
+    Digits, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, Start, Transfer,
+)
 from stats.events import events_of
 from callback import queue as centre
 from switchboard.calls import CallRunner
@@ -23,7 +25,9 @@ from switchboard.console import control as console
 from switchboard.console import operators
 from switchboard.twilio import replies
 from switchboard.twilio.control import TwilioControl, console_twiml
-from tests.test_twilio_calls import ACCOUNT, HOST, MAIN_NUMBER, T0, TOKEN, Operator, Twilio, said, tags, verb
+from tests.test_twilio_calls import (
+    ACCOUNT, HOST, MAIN_NUMBER, T0, TOKEN, Operator, Twilio, accept, said, tags, verb,
+)
 from tests.test_twilio_calls import phone  # noqa: F401  (the fixture)
 from tests.test_twilio_dialer import RecordingHttpClient
 
@@ -91,6 +95,8 @@ def test_followed_transfer_rings_the_target_and_answered_ends_the_call(desk):
     assert dial.get("timeout") == "25" and dial.get("answerOnBridge") == "true"
     assert dial.find("Number").text == "+46406280439"
     assert dial.get("action").startswith(f"{HOST}/twilio/console/dial?s=")
+    whisper = accept(caller, doc)  # the target hears "Samtal från växeln till Karin Berg" and presses 1
+    assert "Karin Berg" in said(whisper)
 
     done = caller.post(dial.get("action"), DialCallStatus="completed", DialCallDuration="60")
     assert tags(done) == ["Hangup"]
@@ -99,6 +105,23 @@ def test_followed_transfer_rings_the_target_and_answered_ends_the_call(desk):
     # a retried Dial action is answered the same, without stepping again
     assert tags(caller.post(dial.get("action"), DialCallStatus="completed", DialCallDuration="60")) == ["Hangup"]
     assert [t for t, _ in desk.events(caller.call_sid)] == found
+
+
+def test_a_voicemail_answering_a_followed_transfer_brings_the_caller_back(desk):
+    caller = desk.held_call()
+    doc = desk.transfer(caller)
+    accept(caller, doc, digits="")  # the target's voicemail answers and presses nothing
+    back = caller.post(verb(doc, "Dial").get("action"), DialCallStatus="completed", DialCallDuration="20")
+    assert tags(back) == ["Say", "Dial"]  # back to the same free operator, not "answered"
+    failed = [d for t, d in desk.events(caller.call_sid) if t == "transfer_failed"]
+    assert [d["reason"] for d in failed] == ["not-accepted"]
+
+
+def test_an_attended_transfer_asks_for_no_key(desk):
+    caller = desk.held_call()
+    actions = desk.runner.handle(caller.call_sid, OperatorTransfer(TARGET, "operator", attended=True),
+                                 desk.services.clock.now())
+    assert [a.whisper for a in actions if isinstance(a, Transfer)] == [""]  # the operator speaks to the target first
 
 
 def test_no_answer_comes_back_to_the_same_free_operator(desk):

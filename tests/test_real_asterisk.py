@@ -72,6 +72,29 @@ exten => s,1,Wait(4)
 ; VAXEL_ASTERISK_DIAL_TEMPLATE points here: a desk phone that rings and rings
 exten => _X.,1,Wait(60)
  same => n,Hangup()
+
+[test-caller-ask-4439]
+; a citizen who presses 1 (a person or a matter) and keys Sven Olofsson's extension, then stays on the line
+exten => s,1,Wait(4)
+ same => n,SendDTMF(1)
+ same => n,Wait(3)
+ same => n,SendDTMF(4439#)
+ same => n,Wait(90)
+ same => n,Hangup()
+
+[test-staff-silent]
+; staff side that answers (a voicemail, an answering service) and never presses a key
+exten => _X.,1,Answer()
+ same => n,Wait(40)
+ same => n,Hangup()
+
+[test-staff-press1]
+; a person who answers, hears the answer confirmation, presses 1, talks a little and hangs up
+exten => _X.,1,Answer()
+ same => n,Wait(2)
+ same => n,SendDTMF(1)
+ same => n,Wait(6)
+ same => n,Hangup()
 """
 
 
@@ -390,8 +413,9 @@ def _clean_environ() -> dict[str, str]:
 
 
 @pytest.fixture
-def pbx(tmp_path, sounds):
-    """A private Asterisk and ``vaxel serve`` on a fresh database; everything they started is ended."""
+def pbx(request, tmp_path, sounds):
+    """A private Asterisk and ``vaxel serve`` on a fresh database; everything they started is ended.
+    Parametrised indirectly, ``request.param`` overrides vaxel's environment (the staff a transfer rings)."""
     agi_port, web_port = free_port(), free_port()
     asterisk = Asterisk(tmp_path / "ast", agi_port)
     vaxel = Vaxel(tmp_path, {
@@ -411,6 +435,7 @@ def pbx(tmp_path, sounds):
         "VAXEL_RECONCILE_INTERVAL_SECONDS": "1",
         "VAXEL_RECONCILE_STALE_SECONDS": "5",
         "VAXEL_RECONCILE_HEARTBEAT_SECONDS": "1",
+        **getattr(request, "param", {}),
     })
     engine = None
     try:
@@ -630,3 +655,55 @@ def test_c_caller_gone_while_vaxel_was_down_is_closed_as_gone(pbx):
     assert reconciled.data["why"] == ("no vaxel process holds its FastAGI connection and Asterisk has no such "
                                       "channel"), reconciled.data
     assert call(engine, call_id).ended_at is not None and open_entries(engine) == []
+
+
+# -- answer confirmation: a voicemail is not a person reached (issue 16) ---------------------------------------
+
+def _transfer_to_sven(pbx) -> tuple[str, str]:
+    """A citizen asks for extension 4439; returns their uniqueid and vaxel's call id once the transfer rings."""
+    asterisk, _, engine = pbx
+    uid = new_uniqueid()
+    asterisk.originate("test-caller-ask-4439", uid)
+    eventually(lambda: events(engine, f"ast-{uid}", "transfer_started"), 45, "the transfer to Sven Olofsson")
+    dial = asterisk.ami.wait_event(lambda e: e.get("Event") == "AGIExecStart" and e.get("Uniqueid") == uid
+                                   and e.get("Command", "").startswith("EXEC Dial"), 10, "EXEC Dial over FastAGI")
+    assert "U(vaxel-confirm^" in dial["Command"], dial["Command"]
+    return uid, f"ast-{uid}"
+
+
+@pytest.mark.parametrize("pbx", [{"VAXEL_ASTERISK_DIAL_TEMPLATE": "Local/{extension}@test-staff-silent"}],
+                         indirect=True)
+def test_d_staff_side_answers_and_presses_nothing_the_caller_is_back_in_the_queue(pbx):
+    asterisk, vaxel, engine = pbx
+    uid, call_id = _transfer_to_sven(pbx)
+    # the staff leg ran vaxel-confirm: it heard the whisper and Read timed out
+    asterisk.ami.wait_event(lambda e: e.get("Event") == "Newexten" and e.get("Context") == "vaxel-confirm"
+                            and e.get("Application") == "Read", 20, "vaxel-confirm's Read on the staff leg")
+    joined = asterisk.queue_join(uid, timeout=40)
+    assert joined["Queue"] == "vaxel-centre"
+    (failed,) = events(engine, call_id, "transfer_failed")
+    assert failed.data["reason"] == "not-accepted" and failed.data["target"] == "Sven Olofsson"
+    assert [e.data["reason"] for e in events(engine, call_id, "returned_to_queue")] == ["not-accepted"]
+    assert events(engine, call_id, "transfer_answered") == []
+    (join,) = events(engine, call_id, "queue_joined")
+    assert join.data["returned"] is True and join.data["position"] == 1
+    assert any("svarar inte just nu" in text for text in heard(asterisk, uid)), heard(asterisk, uid)
+    # the staff leg was hung up by app_dial (GOSUB_RESULT=CONTINUE), not left talking to nobody
+    assert not any("test-staff-silent" in c.get("Channel", "") for c in asterisk.ami.channels())
+    asterisk.ami.action("Hangup", Channel=joined["Channel"])
+
+
+@pytest.mark.parametrize("pbx", [{"VAXEL_ASTERISK_DIAL_TEMPLATE": "Local/{extension}@test-staff-press1"}],
+                         indirect=True)
+def test_e_staff_side_presses_1_and_the_caller_is_bridged(pbx):
+    asterisk, vaxel, engine = pbx
+    uid, call_id = _transfer_to_sven(pbx)
+    asterisk.ami.wait_event(lambda e: e.get("Event") == "BridgeEnter" and e.get("Uniqueid") == uid, 30,
+                            "the caller in a bridge with the staff leg")
+    answered = eventually(lambda: events(engine, call_id, "transfer_answered"), 30,
+                          "transfer_answered once the talk is over")
+    assert answered[0].data["target"] == "Sven Olofsson"
+    assert events(engine, call_id, "transfer_failed") == []
+    assert events(engine, call_id, "queue_joined") == []
+    ended = eventually(lambda: events(engine, call_id, "call_ended"), 15, "the call ended")
+    assert ended[0].data["reason"] == "completed"

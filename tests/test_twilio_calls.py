@@ -179,6 +179,16 @@ def queued(phone_maker, app, digits="2") -> tuple[Twilio, ET.Element]:
     return caller, caller.press(menu, digits)
 
 
+def accept(caller: Twilio, ringing: ET.Element, digits: str = "1", sid: str = "CA" + "s" * 32) -> ET.Element:
+    """The staff leg of the ringing transfer answers: Twilio fetches the ``<Number url>`` whisper on that leg, and
+    the ``<Gather>`` there posts the key pressed (none: a voicemail). Returns the whisper TwiML."""
+    number = verb(ringing, "Dial").find("Number")
+    staff_leg = Twilio(caller.client, sid, caller=MAIN_NUMBER, called=number.text)
+    whisper = staff_leg.post(number.get("url"))
+    staff_leg.post(gather(whisper).get("action"), **({"Digits": digits} if digits else {}))
+    return whisper
+
+
 def reach_transfer(caller: Twilio, words: str = "torghandel") -> ET.Element:
     """Option 1 by speech; if the directory reads a choice, the caller takes the first."""
     doc = caller.press(caller.call(), "1")
@@ -254,7 +264,9 @@ def test_option_1_by_speech_is_transferred_and_answered(phone, sessions):
     dial = verb(ringing, "Dial")
     assert dial.get("answerOnBridge") == "true" and dial.get("timeout") == "25"
     assert dial.get("callerId") == caller.caller  # staff see the citizen's number
-    assert dial.find("Number").text.startswith("+46") and dial.find("Number").get("url") is None
+    assert dial.find("Number").text.startswith("+46") and "/twilio/whisper?" in dial.find("Number").get("url")
+    whisper = accept(caller, ringing)  # whoever answers hears who calls and why, and presses 1
+    assert "en medborgare söker dig om torghandel" in said(whisper) and "Tryck 1" in said(whisper)
 
     done = caller.ring_ends(ringing, "completed", duration=95)  # called after the talk has ended
     assert tags(done) == ["Hangup"]
@@ -418,7 +430,6 @@ def test_a_caller_hanging_up_in_the_queue_is_recorded_as_abandoned(phone, app, s
 
 
 def test_whisper_lets_only_a_person_who_presses_1_take_the_call(phone, app, client, sessions):
-    app.extensions["vaxel"].settings["twilio"]["whisper"] = True
     caller = phone()
     ringing = reach_transfer(caller)
     number = verb(ringing, "Dial").find("Number")
@@ -429,6 +440,10 @@ def test_whisper_lets_only_a_person_who_presses_1_take_the_call(phone, app, clie
     assert tags(voicemail_reply) == ["Hangup"]
     back = caller.ring_ends(ringing, "completed", duration=30)  # Twilio saw the leg answered
     assert queue_of(back) == "centre-returned"  # but nobody accepted: the caller goes back to the centre
+    assert "svarar inte" in said(back)  # told as for no answer
+    failed = [d for t, d in events(sessions, caller.call_sid) if t == "transfer_failed"]
+    assert [d["reason"] for d in failed] == ["not-accepted"]
+    assert [d["reason"] for t, d in events(sessions, caller.call_sid) if t == "returned_to_queue"] == ["not-accepted"]
 
     second = phone("+46701740603")
     ringing = reach_transfer(second)
@@ -438,6 +453,22 @@ def test_whisper_lets_only_a_person_who_presses_1_take_the_call(phone, app, clie
     assert tags(accepted) == []  # the whisper ends: Twilio connects the two
     assert tags(second.ring_ends(ringing, "completed", duration=70)) == ["Hangup"]
     assert "transfer_answered" in types(sessions, second.call_sid)
+
+
+def test_a_units_voicemail_takes_the_call_nobody_answered(phone, app, sessions):
+    from directory.models import Unit
+
+    with sessions() as session:
+        session.scalar(select(Unit).where(Unit.slug == "torghandel")).no_answer = "voicemail"
+        session.scalar(select(Unit).where(Unit.slug == "torghandel")).no_answer_number = "+46406280461"
+        session.commit()
+    caller = phone()
+    next_ring = caller.ring_ends(reach_transfer(caller), "no-answer")
+    assert "röstbrevlådan" in said(next_ring)
+    number = verb(next_ring, "Dial").find("Number")
+    assert number.text == "+46406280461" and number.get("url") is None  # no "tryck 1" for a voicemail
+    assert tags(caller.ring_ends(next_ring, "completed", duration=40)) == ["Hangup"]
+    assert "voicemail_answered" in types(sessions, caller.call_sid)
 
 
 def test_a_full_twilio_queue_never_drops_the_caller(phone, app):

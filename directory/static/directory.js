@@ -53,9 +53,9 @@
   function showDetail(r) {
     const rows = [
       ["Status", badge(r), r.status_reason ? ` (${r.status_reason})` : "", r.status_until ? ` till ${time(r.status_until)}` : "",
-       r.forward_to ? ` → ${r.forward_to}` : "", r.status_set_by ? ` – satt av ${r.status_set_by}` : ""],
+       r.forward_to ? ` → ${r.display.forward_to}` : "", r.status_set_by ? ` – satt av ${r.status_set_by}` : ""],
       ["Titel", r.title], ["Enhet", r.unit_path.join(" › ")], ["Anknytning", r.extension || "–"],
-      ["Direkt", r.phone || (r.phone === null ? "dolt nummer" : "–")], ["Mobil", r.mobile || "–"],
+      ["Direkt", r.display.phone || (r.phone === null ? "dolt nummer" : "–")], ["Mobil", r.display.mobile || "–"],
       ["E-post", r.email || "–"], ["Telefontid", r.hours_text, " – ", hours(r)],
       ["Sökord", r.keywords.join(", ")], ["Anteckning", r.notes || "–"],
     ];

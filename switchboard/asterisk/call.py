@@ -30,7 +30,7 @@ from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Sp
 from switchboard.asterisk.agi import ALL_KEYS, AgiBoundExceeded, AgiChannel, ChannelHungUp
 from switchboard.asterisk.audio import AudioLibrary
 from switchboard.asterisk.mapping import (
-    called_of, caller_of, dial_string, interruptible, key_of, transfer_input,
+    called_of, caller_of, dial_args, dial_string, gosub_safe, interruptible, key_of, transfer_input,
 )
 from switchboard.asterisk.prompts import pieces
 from switchboard.asterisk.queueing import wait_in_queue
@@ -270,13 +270,21 @@ class AsteriskCall:
         if transfer.number and not numbers.dialable(transfer.number, numbers.Policy.from_settings(
                 self.runner.settings), f"call {self.call_id}"):
             transfer = replace(transfer, number=None)
+        policy = numbers.Policy.from_settings(self.runner.settings)
+        transfer = replace(transfer, also=tuple(n for n in transfer.also
+                                                if numbers.dialable(n, policy, f"call {self.call_id}")))
         target = dial_string(transfer, self.dial_template, self.outbound_template)
         if target is None:
             log.warning("call %s: %s has no extension or number to dial", self.call_id, transfer.name)
             return TransferEnded("failed"), self.clock.now()
-        returned = self.channel.run_app("Dial", f"{target},{int(transfer.ring_timeout)}")
+        whisper = self._whisper_file(transfer)
+        seconds = 0
+        if whisper:
+            self.channel.set_var("GOSUB_RETVAL", "")  # the subroutine's answer comes back in it
+            seconds = int(self.runner.settings["transfers"]["confirm_seconds"])
+        returned = self.channel.run_app("Dial", dial_args(target, transfer.ring_timeout, whisper, seconds))
         status = self.channel.var("DIALSTATUS")
-        inp = transfer_input(status)
+        inp = transfer_input(status, (self.channel.var("GOSUB_RETVAL") == "accepted") if whisper else None)
         now = self.clock.now()
         if not status and returned < 0 and not self.channel.alive():
             return Hangup(), now
@@ -285,6 +293,18 @@ class AsteriskCall:
             if talked and talked.strip().isdigit():
                 return inp, now - timedelta(seconds=int(talked))
         return inp, now
+
+    def _whisper_file(self, transfer: Transfer) -> str | None:
+        """The audio of the answer confirmation ("... tryck 1 för att ta samtalet"), or None to connect on answer:
+        without audio whoever answers could not know to press 1, so a broken synthesiser never fails a transfer."""
+        if not transfer.whisper:
+            return None
+        name = self.audio.file_for(transfer.whisper, "sv")
+        if not gosub_safe(name):
+            log.warning("call %s: no usable audio for the answer confirmation (%r); %s is connected on answer",
+                        self.call_id, name, transfer.name)
+            return None
+        return name
 
     def wait_in_queue(self, state: CallState) -> Step:
         if self._queue_settings is None:

@@ -36,14 +36,19 @@ def dial_string(transfer: Transfer, template: str, outbound_template: str) -> st
     """What ``Dial`` rings for a transfer: an extension through ``dial_template``, else a number outbound.
 
     Values are stripped to dial-safe characters so a directory entry can never
-    smuggle Dial options (``,``) or extra channels (``&``) into the string.
+    smuggle Dial options (``,``) or extra channels (``&``) into the string; the numbers rung together
+    (``Transfer.also``) are joined with ``&`` here, each through ``outbound_template``.
     """
     if transfer.extension and SAFE_DIAL.sub("", transfer.extension):
         ext = SAFE_DIAL.sub("", transfer.extension)
-        return template.format(extension=ext, number=NOT_NUMBER.sub("", transfer.number or ""))
-    if transfer.number and NOT_NUMBER.sub("", transfer.number):
-        return outbound_template.format(number=NOT_NUMBER.sub("", transfer.number))
-    return None
+        first = template.format(extension=ext, number=NOT_NUMBER.sub("", transfer.number or ""))
+    elif transfer.number and NOT_NUMBER.sub("", transfer.number):
+        first = outbound_template.format(number=NOT_NUMBER.sub("", transfer.number))
+    else:
+        return None
+    # ringing together (a mobile besides the desk): app_dial's "&", the first to answer wins
+    also = [outbound_template.format(number=NOT_NUMBER.sub("", n)) for n in transfer.also if NOT_NUMBER.sub("", n)]
+    return "&".join([first, *also])
 
 
 def template_problems(asterisk: dict) -> list[str]:
@@ -58,12 +63,38 @@ def template_problems(asterisk: dict) -> list[str]:
     return problems
 
 
-def transfer_input(dialstatus: str | None) -> Input:
-    """``DIALSTATUS`` after ``EXEC Dial`` -> the engine's input; CANCEL (the caller left) is a hang-up."""
+def transfer_input(dialstatus: str | None, confirmed: bool | None = None) -> Input:
+    """``DIALSTATUS`` after ``EXEC Dial`` -> the engine's input; CANCEL (the caller left) is a hang-up.
+
+    ``confirmed`` is None when the transfer asked for no key; else whether the answer-confirmation subroutine
+    returned ``accepted``. ``vaxel-confirm`` ends a refusal with ``GOSUB_RESULT=CONTINUE``, after which app_dial
+    still reports ANSWER: an answer nobody confirmed (a voicemail, silence, a wrong key) is ``not-accepted``.
+    """
     status = (dialstatus or "").strip().upper()
     if status == "CANCEL":
         return Hangup()
-    return TransferEnded(DIAL_OUTCOMES.get(status, "failed"))
+    outcome = DIAL_OUTCOMES.get(status, "failed")
+    if outcome == "answered" and confirmed is False:
+        return TransferEnded("not-accepted")
+    return TransferEnded(outcome)
+
+
+CONFIRM_CONTEXT = "vaxel-confirm"  # config/asterisk/extensions_vaxel.conf
+UNSAFE_GOSUB_ARG = re.compile(r"[,^()|&\s]")
+
+
+def dial_args(target: str, ring_timeout: int, whisper_file: str | None, confirm_seconds: int) -> str:
+    """``Dial``'s arguments; with a whisper file, the pre-bridge subroutine (``U``) that asks whoever answers
+    to press 1 before the caller is connected."""
+    args = f"{target},{int(ring_timeout)}"
+    if whisper_file:
+        args += f",U({CONFIRM_CONTEXT}^{whisper_file}^{int(confirm_seconds)})"
+    return args
+
+
+def gosub_safe(path: str | None) -> bool:
+    """Can this file name travel as a ``U()`` argument (no delimiters Dial or Gosub would split on)?"""
+    return bool(path) and not UNSAFE_GOSUB_ARG.search(path)
 
 
 def app_queue_name(queue: str) -> str:

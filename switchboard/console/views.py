@@ -23,6 +23,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask_login import current_user
 
 from directory import numbers
+from directory.promises import confirms_answer_for
 from directory.search import entry
 from ivr.engine import CallState
 from ivr.models import CallSession
@@ -189,7 +190,9 @@ def transfer(call_id: str):
         target = Match(id=found.id, name=found.name, unit=found.unit, title=found.title, number=found.dial,
                        extension=found.extension, status=found.status, forward_to=found.forward_to,
                        open_now=found.open_now, weekly=found.weekly, next_open=found.opens,
-                       departments=found.departments)
+                       departments=found.departments, confirm_answer=confirms_answer_for(
+                           session, found.staff_id, bool(svc.settings["transfers"]["confirm_answer"])),
+                       ring=found.ring if found.ring_mobile else "desk", mobile=found.ring_mobile)
         return OperatorTransfer(target, current_user.username, RING_TIMEOUT, bool(body.get("attended")),
                                 break_through)
 

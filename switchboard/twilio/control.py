@@ -17,8 +17,9 @@ operator -> ``<Say>`` + ``<Dial><Client>``/``<Number>``/``<Sip>`` of
 not pick up, ``OperatorToQueue`` puts the caller in the queue as a returned
 caller); otherwise ``<Say>`` + ``<Enqueue>centre-returned`` exactly like the
 normal flow. A target with only an extension (nothing Twilio can dial) fails
-the transfer at once, as in :mod:`.inbound`. No whisper on operator transfers:
-the operator follows the call in the console.
+the transfer at once, as in :mod:`.inbound`. The answer confirmation (the
+``<Number url>`` whisper, "tryck 1") runs on a followed transfer as on the
+normal flow; a leg answered without the key is ``not-accepted``.
 
 *Hold*: the caller is updated to hold audio looping through
 ``/twilio/console/hold`` (never steps the engine; it stays *bridged* to the
@@ -65,7 +66,7 @@ log = logging.getLogger(__name__)
 
 OPERATOR_RING = 20  # seconds the operator's endpoint rings when a call comes back to them
 ANSWERED = {"completed", "answered"}
-TRANSFER_FAILURES = {"busy", "no-answer", "failed", "canceled"}
+TRANSFER_FAILURES = {"busy", "no-answer", "not-accepted", "failed", "canceled"}
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 CONSULT_KEY = "consult"
 
@@ -103,7 +104,10 @@ def console_twiml(actions: Sequence[Action], where: twiml.Where, links: twiml.Li
         elif isinstance(action, Transfer):
             dial = response.dial(action=links.dial, method="POST", timeout=action.ring_timeout,
                                  answer_on_bridge=True, caller_id=caller_id or None)
-            dial.number(action.number)
+            whisper = links.whisper if action.whisper else ""
+            for number in (action.number, *action.also):  # rung together: the first to answer wins
+                if number == action.number or numbers.dialable(number, numbers.current(), f"{action.name}, also"):
+                    dial.number(number, url=whisper or None, method="POST" if whisper else None)
             return response
         elif isinstance(action, Bridged) and action.via == "returned":
             dial_endpoint(response, endpoint, links.dial, caller_id=caller_id)
@@ -181,6 +185,7 @@ class TwilioControl:
 
     def links(self, call_id: str, step: int) -> twiml.Links:
         return twiml.Links(step=self.link(urls.STEP, s=step), dial=self.link(urls.CONSOLE_DIAL, s=step),
+                           whisper=self.link(urls.WHISPER, c=call_id, s=step),
                            wait=self.link(urls.WAIT, s=step, q=step), offer=self.link(urls.OFFER, s=step, q=step),
                            queue_result=self.link(urls.QUEUE_RESULT, s=step))
 
@@ -353,6 +358,9 @@ def console_dial():
             return str(twiml.hangup()) if state.ended else (replies.latest(services().sessions, call_sid)
                                                              or rescue("call"))
         calls, outcome = control.runner(), _dial_outcome()
+        if (outcome == "answered" and state.awaiting == "transfer" and state.whisper
+                and replies.get(services().sessions, call_sid, f"accepted:{s}") is None):
+            outcome = "not-accepted"  # the target's leg answered, but nobody pressed 1 (a voicemail)
         if outcome == "answered":
             if state.awaiting == "transfer":
                 calls.handle(call_sid, TransferEnded("answered"), now() - timedelta(seconds=form_int("DialCallDuration")))

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 FINAL_STATUSES = {"completed", "busy", "failed", "no-answer", "canceled"}
 ANSWERED = {"completed", "answered"}  # DialCallStatus of a transfer that was picked up
-TRANSFER_FAILURES = {"busy", "no-answer", "failed", "canceled"}
+TRANSFER_FAILURES = {"busy", "no-answer", "not-accepted", "failed", "canceled"}
 QUEUED = ("queue", "queue_offer")
 E164 = re.compile(r"\+[1-9]\d{6,14}")
 
@@ -52,12 +52,13 @@ def _position(call_sid: str) -> tuple[int, CallState] | None:
         return call.step, CallState.from_dict(call.state) if call.state else CallState()
 
 
-def _links(call_sid: str, step: int, enqueued_at: int | None = None) -> twiml.Links:
+def _links(call_sid: str, step: int, enqueued_at: int | None = None, whisper: bool = False) -> twiml.Links:
+    """``whisper``: the transfer asks whoever answers to press 1 (the ``<Number url>`` on the staff leg)."""
     queued = step if enqueued_at is None else enqueued_at
     return twiml.Links(
         step=link(urls.STEP, s=step),
         dial=link(urls.DIAL, s=step),
-        whisper=link(urls.WHISPER, c=call_sid, s=step) if config()["whisper"] else "",
+        whisper=link(urls.WHISPER, c=call_sid, s=step) if whisper else "",
         wait=link(urls.WAIT, s=step, q=queued),
         offer=link(urls.OFFER, s=step, q=queued),
         queue_result=link(urls.QUEUE_RESULT, s=queued),
@@ -106,7 +107,9 @@ def _render(call_sid: str, actions: list[Action]) -> str:
     actions = _ring_or_fail(call_sid, actions)
     step, state = _position(call_sid)
     speech = any(isinstance(a, Gather) and "speech" in a.input for a in actions)
-    return str(twiml.call_twiml(actions, _where(state), _links(call_sid, step), audio(), _caller_id(state),
+    whisper = any(isinstance(a, Transfer) and a.whisper for a in actions)
+    return str(twiml.call_twiml(actions, _where(state), _links(call_sid, step, whisper=whisper), audio(),
+                                _caller_id(state),
                                 _directory_hints() if speech else ()))
 
 
@@ -185,9 +188,10 @@ def dial():
         if at != s or state.awaiting != "transfer":
             return _stale(call_sid, state)
         status = form("DialCallStatus")
-        if status in ANSWERED and config()["whisper"] and replies.get(_sessions(), call_sid, f"accepted:{s}") is None:
-            log.info("call %s: the staff leg answered but nobody pressed 1; treated as no answer", call_sid)
-            status = "no-answer"
+        if status in ANSWERED and state.whisper and replies.get(_sessions(), call_sid, f"accepted:{s}") is None:
+            # the staff leg answered, heard the whisper and hung up (or a voicemail played over it): not reached
+            log.info("call %s: the staff leg answered but nobody pressed 1; not accepted", call_sid)
+            status = "not-accepted"
         calls = runner()
         if status in ANSWERED:
             talked = timedelta(seconds=form_int("DialCallDuration"))
@@ -206,8 +210,14 @@ def dial():
 @bp.post(urls.WHISPER)
 @answers("decline")
 def whisper():
-    """Runs on the staff leg when it answers; the caller keeps hearing ringing (answerOnBridge)."""
-    return twiml.whisper(link(urls.WHISPER_ANSWER, c=arg("c"), s=arg_int("s")), audio())
+    """Runs on the staff leg when it answers; the caller keeps hearing ringing (answerOnBridge).
+
+    Says who calls and why (the engine's words for this transfer) and waits for 1; an unknown call or step
+    still gets the plain question, so whoever answers can take the call."""
+    position = _position(arg("c"))
+    said = position[1].whisper if position and position[0] == arg_int("s") else ""
+    return twiml.whisper(link(urls.WHISPER_ANSWER, c=arg("c"), s=arg_int("s")), audio(),
+                         said or twiml.WHISPER_PROMPT, int(services().settings["transfers"]["confirm_seconds"]))
 
 
 @bp.post(urls.WHISPER_ANSWER)

@@ -127,7 +127,9 @@ def _dial(response: VoiceResponse, action: Transfer, links: Links, caller_id: st
         return
     dial = response.dial(action=links.dial, method="POST", timeout=action.ring_timeout, answer_on_bridge=True,
                          caller_id=caller_id or None)
-    dial.number(action.number, url=links.whisper or None, method="POST" if links.whisper else None)
+    for number in (action.number, *action.also):  # several <Number>: rung together, the first to answer wins
+        if number == action.number or numbers.dialable(number, policy or numbers.current(), f"{action.name}, also"):
+            dial.number(number, url=links.whisper or None, method="POST" if links.whisper else None)
 
 
 def _enqueue(response: VoiceResponse, queue: str, returned: bool, links: Links) -> None:
@@ -240,11 +242,15 @@ def retry_later(url: str) -> VoiceResponse:
     return response
 
 
-def whisper(answer_url: str, audio: Audio) -> VoiceResponse:
-    """Played to the staff member who picks up: only a person pressing 1 is connected, never a voicemail."""
+def whisper(answer_url: str, audio: Audio, text: str = "", timeout: int = WHISPER_TIMEOUT) -> VoiceResponse:
+    """Played to the staff member who picks up: only a person pressing 1 is connected, never a voicemail.
+
+    The ``<Hangup>`` after the ``<Gather>`` ends the staff leg when no key comes; the ``<Dial action>`` then
+    reports ``completed`` (the leg was answered), which the call's own record of "1 pressed" turns into
+    not accepted."""
     response = VoiceResponse()
-    verb = response.gather(input="dtmf", num_digits=1, timeout=WHISPER_TIMEOUT, action=answer_url, method="POST")
-    audio.say(verb, WHISPER_PROMPT)
+    verb = response.gather(input="dtmf", num_digits=1, timeout=timeout, action=answer_url, method="POST")
+    audio.say(verb, text or WHISPER_PROMPT)
     response.hangup()
     return response
 

@@ -10,7 +10,11 @@ It plays one caller, from a script read in order as the call asks for input:
     "say:Sven Olofsson"   what the caller says while SPEECH RECOGNIZE listens ("say:text@40": the engine's score);
                           keys there stop it with the first key (``(digit) digit=4``), the rest stay for GET DATA
     "ring:answered:40"    how the Dial now ringing ends (also ring:no-answer, ring:busy, ring:chanunavail,
-                          ring:congestion); the number is the talk time in seconds
+                          ring:congestion); the number is the talk time in seconds. With the answer confirmation
+                          (Dial option ``U(vaxel-confirm^...)``) "answered" means 1 was pressed (GOSUB_RETVAL
+                          accepted); "ring:machine" is a voicemail that answers and presses nothing: app_dial
+                          reports ANSWER, the subroutine's CONTINUE returns 0 and GOSUB_RETVAL=not-accepted —
+                          without the option the voicemail takes the call, as "answered"
     "queue:wait"          a slice in app_queue passes (QUEUESTATUS=TIMEOUT)
     "queue:hold:30"       ... after 30 s of real time (the fault benchmark kills vaxel meanwhile)
     "queue:operator:Anna:20"  an operator answers after 20 s in this slice, then the conversation ends
@@ -99,6 +103,7 @@ class Dialled:
     target: str
     ring_timeout: int
     outcome: str
+    options: str = ""  # Dial's third argument, e.g. U(vaxel-confirm^/path/vaxel-ab12^6)
 
 
 @dataclass
@@ -365,7 +370,9 @@ class FakeAsterisk:
 
     def dial(self, data: str) -> str:
         target, _, ring = data.partition(",")
-        ring_timeout = int(ring.split(",")[0] or 0)
+        ring_timeout, _, options = ring.partition(",")
+        ring_timeout = int(ring_timeout or 0)
+        confirm = options.startswith("U(vaxel-confirm^")
         if self.dead:
             self.vars["DIALSTATUS"] = "CANCEL"
             self.dialled.append(Dialled(target, ring_timeout, "cancel"))
@@ -379,8 +386,17 @@ class FakeAsterisk:
             return "200 result=-1"
         parts = token.split(":")
         outcome = parts[1]
-        self.dialled.append(Dialled(target, ring_timeout, outcome))
+        if outcome == "machine" and not confirm:
+            outcome = "answered"  # nothing asks for a key: the voicemail takes the call
+        self.dialled.append(Dialled(target, ring_timeout, outcome, options))
+        if outcome == "machine":
+            self._pass(3 + 10)
+            self.vars.update(DIALSTATUS="ANSWER", GOSUB_RETVAL="not-accepted")
+            self.vars.pop("ANSWEREDTIME", None)
+            return "200 result=0"  # GOSUB_RESULT=CONTINUE: the staff leg is hung up, the caller goes on
         if outcome == "answered":
+            if confirm:
+                self.vars["GOSUB_RETVAL"] = "accepted"
             talk = int(parts[2]) if len(parts) > 2 else 30
             self._pass(3 + talk)
             self.vars.update(DIALSTATUS="ANSWER", ANSWEREDTIME=str(talk), DIALEDTIME=str(3 + talk))
