@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
+from flask_babel import gettext
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect
@@ -227,7 +228,7 @@ def _load_user(session_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     if _wants_json():
-        return jsonify(error="login required"), 401
+        return jsonify(error=gettext("Logga in först.")), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
@@ -253,18 +254,17 @@ def guard():
     if role is None:
         return login_manager.unauthorized()
     if _wants_json():
-        return jsonify(error="your role may not use this"), 403
+        return jsonify(error=gettext("Din roll får inte använda det här.")), 403
     abort(403)
 
 
-def _safe_next(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the start page.
+def _safe_next(target: str | None, fallback: str) -> str:
+    """``target`` if it is a path on this site, else ``fallback`` (the role's own page).
 
     Refused: anything with a scheme or host (``https://x``, ``javascript:``, ``//x``), a backslash (browsers read
     it as a slash), control characters (browsers drop tabs and newlines, so slash-tab-slash is ``//``; in a
     header they break it), and any of these hidden by percent-encoding. What passes is sent as ASCII.
     """
-    fallback = url_for("web.index")
     if not target or len(target) > MAX_NEXT:
         return fallback
     seen = target
@@ -305,7 +305,10 @@ def login():
             session.commit()
             if user is not None:
                 login_user(user)
-                return redirect(_safe_next(request.args.get("next")))
+                from switchboard.navigation import home_for
+
+                # where they were going, else (or if that is not a path here) the role's own page
+                return redirect(_safe_next(request.args.get("next"), home_for(user.role)))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
