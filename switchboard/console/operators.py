@@ -15,6 +15,8 @@ from switchboard.console.models import ConsoleOperator
 
 STATES = ("ready", "paused", "offline")
 LABELS = {"ready": "Redo", "paused": "Paus", "offline": "Utloggad"}
+# what operators pause for, offered as one key each in the console; "Annat" asks for the reason in words
+PAUSE_REASONS = ("Rast", "Lunch", "Möte", "Administration", "Utbildning", "Annat")
 
 
 class OperatorError(ValueError):
@@ -55,9 +57,9 @@ def get(session: Session, username: str, now: datetime) -> ConsoleOperator:
 
 def set_state(session: Session, username: str, state: str, now: datetime, reason: str = "") -> ConsoleOperator:
     if state not in STATES:
-        raise OperatorError(f"state must be one of {', '.join(STATES)}")
+        raise OperatorError(f"status ska vara en av {', '.join(STATES)}")
     if state == "paused" and not reason.strip():
-        raise OperatorError("a pause needs a reason")
+        raise OperatorError("En paus behöver en orsak.")
     row = get(session, username, now)
     if row.state != state or row.reason != reason.strip():
         row.state, row.reason, row.since = state, reason.strip(), now
