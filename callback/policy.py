@@ -20,13 +20,17 @@ SPOKEN_REASONS = {"hidden", "invalid", "international", "not_allowed"}  # refusa
 
 
 def national(number: str, region: str = "SE") -> str:
-    """An E.164 number in the national format people read and say."""
+    """A number in the form people here read and say: national for our own country (``070-174 06 30``),
+    international for any other (``+44 7700 900123`` — its national form would look like a Swedish number)."""
     import phonenumbers
 
     try:
-        return phonenumbers.format_number(phonenumbers.parse(number, region), phonenumbers.PhoneNumberFormat.NATIONAL)
+        parsed = phonenumbers.parse(number, region)
     except phonenumbers.NumberParseException:
         return number
+    home = parsed.country_code == phonenumbers.country_code_for_region(region)
+    form = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, form)
 
 
 def check(raw: str | None, allowed_types: list[str], region: str = "SE") -> NumberDecision:

@@ -33,7 +33,7 @@ from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.console import control, live, operators, wrapups
 from switchboard.console.stream import Away, Broadcaster
-from switchboard.console.texts import CONSOLE_TEXTS
+from switchboard.console.texts import CONSOLE_TEXTS, N_
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -83,12 +83,12 @@ def snapshot():
         return jsonify(live.snapshot(session, svc.clock.now(), svc.settings))
 
 
-WHERE = {"queue": "i kön", "queue_offer": "erbjudet en operatör", "bridged": "i samtal", "transfer": "under koppling",
-         "operator_check": "på väg tillbaka", None: "avslutat"}
+WHERE = {"queue": N_("i kön"), "queue_offer": N_("erbjudet en operatör"), "bridged": N_("i samtal"),
+         "transfer": N_("under koppling"), "operator_check": N_("på väg tillbaka"), None: N_("avslutat")}
 
 
 def _where(awaiting: str | None) -> str:
-    return _(WHERE.get(awaiting, "i röstmenyn"))
+    return _(WHERE.get(awaiting, N_("i röstmenyn")))
 
 
 def texts() -> dict[str, str]:
