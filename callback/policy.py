@@ -20,17 +20,8 @@ SPOKEN_REASONS = {"hidden", "invalid", "international", "not_allowed"}  # refusa
 
 
 def national(number: str, region: str = "SE") -> str:
-    """A number in the form people here read and say: national for our own country (``070-174 06 30``),
-    international for any other (``+44 7700 900123`` — its national form would look like a Swedish number)."""
-    import phonenumbers
-
-    try:
-        parsed = phonenumbers.parse(number, region)
-    except phonenumbers.NumberParseException:
-        return number
-    home = parsed.country_code == phonenumbers.country_code_for_region(region)
-    form = phonenumbers.PhoneNumberFormat.NATIONAL if home else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    return phonenumbers.format_number(parsed, form)
+    """A number as people here read it (:func:`directory.numbers.shown`)."""
+    return numbers.shown(number, region)
 
 
 def check(raw: str | None, allowed_types: list[str], region: str = "SE") -> NumberDecision:

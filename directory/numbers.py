@@ -220,3 +220,17 @@ def endpoint_dialable(endpoint: str | None, policy: Policy | None = None, where:
         log.warning("number policy: operator endpoint %s not rung%s: %s", endpoint, f" ({where})" if where else "",
                     decision.message)
     return decision.ok
+
+
+def shown(number: str, region: str = "SE") -> str:
+    """A number in the form people here read and say: national for our own country (``070-174 06 30``),
+    international for any other (``+44 7700 900123`` — its national form would look like a Swedish number).
+    Extensions and anything that is not a phone number are shown as they are."""
+    if is_extension(number):
+        return number
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except NumberParseException:
+        return number
+    home = parsed.country_code == phonenumbers.country_code_for_region(region)
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL if home else PhoneNumberFormat.INTERNATIONAL)

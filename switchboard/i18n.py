@@ -100,4 +100,4 @@ def init_app(app: Flask, timezone: str) -> None:
     Babel(app, locale_selector=select_locale, default_locale="sv_SE", default_timezone=timezone)
     app.after_request(remember_language)
     app.jinja_env.filters.update(number=number, percent=percent, duration=duration, when=when)
-    app.jinja_env.globals.update(language=language)
+    app.jinja_env.globals.update(language=language, service_timezone=timezone)

@@ -52,7 +52,7 @@ def test_operator_searches_moves_with_keys_and_closes_an_extension(page):
     search.type("torghandel", delay=20)
     first = page.locator("#results li").first
     expect(first).to_contain_text("Sven Olofsson")
-    expect(first.locator(".status")).to_have_text("Ledig")
+    expect(first.locator(".presence")).to_have_text("Ledig")
     expect(first).to_have_attribute("aria-selected", "true")
 
     search.press("ArrowDown")
@@ -65,11 +65,11 @@ def test_operator_searches_moves_with_keys_and_closes_an_extension(page):
 
     page.once("dialog", lambda dialog: dialog.accept("sjuk"))
     page.click("#toggle-closed")
-    expect(detail.locator(".status").first).to_have_text("Stängd")
+    expect(detail.locator(".presence").first).to_have_text("Stängd")
     expect(detail).to_contain_text("sjuk")
     sven = page.locator("#results li", has_text="Sven Olofsson")
-    expect(sven.locator(".status")).to_have_text("Stängd")
-    expect(sven.locator(".status")).to_have_attribute("data-status", "closed")
+    expect(sven.locator(".presence")).to_have_text("Stängd")
+    expect(sven.locator(".presence")).to_have_attribute("data-status", "closed")
     expect(page.locator("#results li").first).to_contain_text("Nadia Karimi")  # free people first
 
     search.focus()

@@ -224,3 +224,52 @@ def test_the_operators_day(browser_page, server, app, tmp_path):
     assert "stale" in page.locator("body").get_attribute("class")
     assert page.evaluate("getComputedStyle(document.getElementById('offline-banner')).backgroundColor") == \
         "rgb(161, 25, 25)"
+
+
+def test_the_directory_reads_at_a_glance(browser_page, app, tmp_path):
+    """Compact rows that say why they matched; an absence a week ahead keeps its date; numbers as people read
+    them; a closed line never shows a green "open"; the highlight stays with the entry whose status changed;
+    a refused change is said in Swedish at the top of the entry."""
+    from datetime import timedelta
+
+    from playwright.sync_api import expect
+
+    from directory import presence
+    from directory.models import Staff
+    from sqlalchemy import select
+
+    page, svc = browser_page, app.extensions["vaxel"]
+    now = svc.clock.now()
+    with svc.sessions() as session:
+        nadia = session.scalar(select(Staff).where(Staff.name == "Nadia Karimi"))
+        presence.set_status(session, nadia.id, "absent", by="operator", now=now, reason="semester",
+                            until=now + timedelta(days=7, hours=-2))
+        session.commit()
+    log_in(page, "operator", "demo-operator-2026")
+    page.goto("/directory")
+    search = page.locator("#q")
+    search.type("torghandel", delay=10)
+    rows = page.locator("#results li")
+    expect(rows.first).to_contain_text("Sven Olofsson")
+    expect(rows.first).to_contain_text("träff på sökord")
+    assert rows.first.bounding_box()["height"] < 40  # ~15 hits on a 768 px screen, not 5
+    nadia_row = page.locator("#results li", has_text="Nadia Karimi")
+    expect(nadia_row).to_contain_text("semester till tis 1 dec. 08:00")  # the date a week ahead is kept
+    expect(nadia_row.locator("[data-status=open]")).to_have_count(0)  # absent: no green "open" beside it
+    search.press("Enter")
+    detail = page.locator("#detail")
+    expect(detail.locator("h2")).to_have_text("Sven Olofsson")
+    expect(detail).not_to_contain_text("+46")
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "directory.png"))
+
+    page.locator("select[name=status]").select_option("forwarded")  # forwarded without a number: refused
+    page.click(".status-form button[type=submit]")
+    expect(page.locator("#detail-error")).to_have_text("En hänvisad anknytning behöver ett nummer att hänvisa till.")
+    assert page.locator("#detail-error").bounding_box()["y"] < 200  # at the top, not below the fold
+
+    page.once("dialog", lambda dialog: dialog.accept("sjuk"))
+    page.click("#toggle-closed")
+    expect(detail.locator(".presence").first).to_have_text("Stängd")
+    selected = page.locator("#results li[aria-selected=true]")
+    expect(selected).to_contain_text("Sven Olofsson")  # the list re-sorted; the highlight followed him
+    expect(page.locator("#detail-saved")).to_have_text("Status sparad för Sven Olofsson.")

@@ -204,7 +204,7 @@ def test_api_search_and_status(operator_client):
     done = operator_client.post(url, json={"status": "closed", "reason": "sjuk"}, headers={"X-CSRFToken": token})
     assert done.status_code == 200 and done.get_json()["status"] == "closed"
     bad = operator_client.post(url, json={"status": "forwarded"}, headers={"X-CSRFToken": token})
-    assert bad.status_code == 400 and "forward" in bad.get_json()["error"]
+    assert bad.status_code == 400 and "hänvisa till" in bad.get_json()["error"]
     assert operator_client.get("/api/directory/entries/nobody").status_code == 404
     assert operator_client.get("/api/directory/search?q=x&limit=many").status_code == 400
 

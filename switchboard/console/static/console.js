@@ -26,11 +26,13 @@
   const num = (n) => new Intl.NumberFormat(lang).format(n);
   const mmss = (s) => s >= 3600 ? `${num(Math.floor(s / 3600))} h ${Math.floor(s / 60) % 60} min`
     : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-  const clock = (iso) => new Date(iso).toLocaleTimeString(lang, {hour: "2-digit", minute: "2-digit"});
+  const timeZone = document.querySelector('meta[name="vaxel-tz"]').content;  // the service's time, not the browser's
+  const clock = (iso) => new Date(iso).toLocaleTimeString(lang, {hour: "2-digit", minute: "2-digit", timeZone});
+  const dayOf = (iso) => new Date(iso).toLocaleDateString("sv-SE", {timeZone});
   const dayTime = (iso) => {  // "tis 1 dec. 08:00": a date a week ahead keeps its date
     const d = new Date(iso);
-    const sameDay = d.toDateString() === new Date(snapshot ? snapshot.now : Date.now()).toDateString();
-    return sameDay ? clock(iso) : d.toLocaleString(lang, {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"});
+    const sameDay = dayOf(iso) === dayOf(snapshot ? snapshot.now : Date.now());
+    return sameDay ? clock(iso) : d.toLocaleString(lang, {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZone});
   };
   const badge = (status, text) => el("span", {class: "status", "data-status": status}, text);
   // a list row: its parts separated by spaces, so the row reads (and copies) as words, not "i samtal070…"
