@@ -15,7 +15,7 @@ bp = Blueprint("web", __name__)
 VIEWS = [
     ("console.page", "Konsol / Operator console", "operatörer (inloggning)"),
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
-    ("callbacks.index", "Uppringningar / Callbacks", "operatörer (inloggning)"),
+    ("callbacks.index", "Återuppringningar / Callbacks", "operatörer (inloggning)"),
     ("callbacks.unit_list", "Meddelanden och återuppringningar per enhet / Unit messages",
      "enhetens personal och operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),

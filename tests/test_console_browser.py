@@ -273,3 +273,32 @@ def test_the_directory_reads_at_a_glance(browser_page, app, tmp_path):
     selected = page.locator("#results li[aria-selected=true]")
     expect(selected).to_contain_text("Sven Olofsson")  # the list re-sorted; the highlight followed him
     expect(page.locator("#detail-saved")).to_have_text("Status sparad för Sven Olofsson.")
+
+
+def test_the_callback_list_keeps_rows_on_one_line_speaks_swedish_and_refreshes_itself(browser_page, app):
+    from datetime import datetime, timezone
+
+    from playwright.sync_api import expect
+
+    from callback.models import CallbackAttempt
+    from tests.test_callbacks_web import add
+
+    page, svc = browser_page, app.extensions["vaxel"]
+    with svc.sessions() as session:
+        failed = add(session, "cb-1", "+46701740680", status="failed", attempts=3)
+        session.add(CallbackAttempt(request_id=failed, attempt=3, outcome="no-answer",
+                                    started_at=datetime.now(timezone.utc), ended_at=datetime.now(timezone.utc),
+                                    worker="test", dial_order="operator_first"))
+        session.commit()
+    log_in(page, "operator", "demo-operator-2026")
+    page.goto("/callbacks")
+    row = page.locator(f"#callback-{failed}")
+    expect(row).to_contain_text("svarade inte")  # the last attempt's outcome, in Swedish
+    expect(row).not_to_contain_text("no-answer")
+    number, since = row.locator("td").nth(1), row.locator("td").nth(2)
+    lines = "c => { const r = document.createRange(); r.selectNodeContents(c); return r.getClientRects().length; }"
+    for cell in (number, since):  # numbers and dates stay on one line
+        assert cell.evaluate(lines) == 1, cell.inner_text()
+    with svc.sessions() as session:  # a new request arrives while the page is open …
+        later = add(session, "cb-2", "+46701740690")
+    expect(page.locator(f"#callback-{later}")).to_contain_text("070-174 06 90", timeout=15_000)  # … and shows
