@@ -8,7 +8,7 @@
   const detail = document.getElementById("detail");
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const lang = document.querySelector('meta[name="vaxel-lang"]').content === "en" ? "en-GB" : "sv-SE";
-  const TEXTS = JSON.parse(document.getElementById("directory-texts").textContent);
+  const TEXTS = JSON.parse(document.querySelector('meta[name="vaxel-texts"]').content);
   let results = [];
   let selected = -1;
   let shownId = null;  // the entry open in the detail: the highlight follows it when the list re-sorts

@@ -7,7 +7,7 @@
   const me = meta("vaxel-me");  // who I am, from the page (no inline script: the CSP allows none)
   const myName = meta("vaxel-name");
   const lang = meta("vaxel-lang") === "en" ? "en-GB" : "sv-SE";
-  const TEXTS = JSON.parse(document.getElementById("console-texts").textContent);
+  const TEXTS = JSON.parse(document.querySelector('meta[name="vaxel-texts"]').content);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const $ = (id) => document.getElementById(id);
   const errorBox = $("console-error");
