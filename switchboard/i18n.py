@@ -74,7 +74,7 @@ def number(value: float | int, digits: int = 0) -> str:
 
 
 def percent(value: float) -> str:
-    return format_percent(value, format="#,##0 %")
+    return format_percent(value)
 
 
 def duration(seconds: float | int | timedelta) -> str:

@@ -58,7 +58,7 @@ def get(session: Session, username: str, now: datetime) -> ConsoleOperator:
 
 def set_state(session: Session, username: str, state: str, now: datetime, reason: str = "") -> ConsoleOperator:
     if state not in STATES:
-        raise OperatorError(f"status ska vara en av {', '.join(STATES)}")
+        raise OperatorError(N_("Status ska vara ready, paused eller offline."))
     if state == "paused" and not reason.strip():
         raise OperatorError(N_("En paus behöver en orsak."))
     row = get(session, username, now)
