@@ -30,7 +30,7 @@ def page(live_server):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(base_url=live_server, locale="sv-SE")
+        context = browser.new_context(base_url=live_server, locale="sv-SE", viewport={"width": 1366, "height": 768})
         page = context.new_page()
         page.set_default_timeout(10_000)
         yield page
@@ -102,8 +102,10 @@ def admin(app):
     return "chefen", ADMIN_PASSWORD
 
 
-def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, app):
+def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, app, tmp_path):
     import json
+
+    from tests.test_console_browser import screenshot_dir
 
     from playwright.sync_api import expect
 
@@ -115,6 +117,7 @@ def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, ap
     page.fill("input[name=newoption__menu__label]", "tappad")  # a key that leads nowhere: a dead end
     page.click("#save-draft")
     expect(page.locator("#problems")).to_contain_text("key 3 leads to ''")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Publicera utkastet? …": confirmed
     page.click("#publish")
     expect(page.locator("body")).to_contain_text("Utkastet publicerades inte")
 
@@ -130,6 +133,15 @@ def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, ap
     expect(page.locator("#tc-log li[data-action=enqueue]")).to_have_count(1)
     expect(page.locator("#tc-state")).to_contain_text("queue")
 
+    page.once("dialog", lambda dialog: dialog.dismiss())  # a slip of the mouse publishes nothing
+    page.click("#publish")
+    expect(page.locator("#publish")).to_be_visible()
+    out = app.test_cli_runner().invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2"]).output
+    assert json.loads(out.splitlines()[1])["text"] != new_menu
+    page.evaluate("window.scrollTo(0, 0)")  # the test call stays beside the editor, not 3000 px down
+    assert page.locator("#testcall").bounding_box()["y"] < 768
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "flow-editor.png"))
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
     expect(page.locator("body")).to_contain_text("är publicerad")
     out = app.test_cli_runner().invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2"]).output

@@ -29,6 +29,36 @@ bp = Blueprint("flowadmin", __name__, template_folder="templates", static_folder
 
 NUMBER_FIELDS = {"menu": ("timeout", "retries"), "directory": ("timeout", "retries"), "transfer": ("ring_timeout",)}
 QUEUE_FIELDS = ("announce_every", "callback_after", "offer_timeout")
+# what the editor calls the flow's parts: an administrator reads words, not the document's keys
+NODE_LABELS = {"hours": "Öppettider", "greeting": "Hälsning", "menu": "Huvudmenyn", "english": "Engelska",
+               "person": "Söka en person (val 1)", "transfer": "Koppling", "centre": "Kundcenters kö",
+               "closed": "Stängt", "goodbye": "Avsked"}
+FIELD_LABELS = {"timeout": "väntar på svar (s)", "retries": "försök", "ring_timeout": "ringer innan det går tillbaka (s)",
+                "announce_every": "köplatsen sägs var (s)", "callback_after": "uppringning erbjuds efter (s)",
+                "offer_timeout": "operatören har på sig att svara (s)"}
+
+
+def node_label(name: str) -> str:
+    return NODE_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def prompts_in_call_order(doc: dict) -> list[str]:
+    """The texts in the order a caller hears them: each node's texts in the flow's order, then the rest."""
+    order: list[str] = []
+    for node in doc.get("nodes", {}).values():
+        for key, value in node.items():
+            if (key == "prompt" or key.endswith("_prompt")) and isinstance(value, str) and value not in order:
+                order.append(value)
+    prompts = doc.get("prompts", {})
+    return [p for p in order if p in prompts] + [p for p in prompts if p not in order]
+
+
+def who_published(session: Session) -> dict[str, tuple[str, datetime]]:
+    """"main v3" -> (who, when) from the audit log: the history says who published each version."""
+    from core.audit import AuditEntry
+
+    return {e.object_id: (e.user, e.at) for e in session.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_(("flow.publish", "flow.rollback"))).order_by(AuditEntry.at))}
 
 
 def draft_of(session: Session, key: str = "main") -> FlowVersion | None:
@@ -138,6 +168,7 @@ def _editor_page(session: Session, input_problems: list[str] | None = None, json
     return render_template(
         "flow_editor.html", doc=fields, draft=draft, published=published, problems=problems,
         input_problems=input_problems or [], node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS,
+        node_label=node_label, field_labels=FIELD_LABELS, prompt_order=prompts_in_call_order(doc) if doc else [],
         json_text=json_text, now=svc.clock.now().strftime("%Y-%m-%dT%H:%M")), status
 
 
@@ -236,7 +267,8 @@ def discard():
 def history():
     with services().sessions() as session:
         versions = list(session.scalars(select(FlowVersion).order_by(FlowVersion.version.desc())))
-    return render_template("flow_history.html", versions=versions)
+        published_by = who_published(session)
+    return render_template("flow_history.html", versions=versions, published_by=published_by)
 
 
 @bp.get("/admin/flow/diff/<int:old>/<int:new>")
