@@ -137,10 +137,13 @@ def test_crisis_message_plays_before_the_menu(admin_client):
 def test_weekly_hours_and_special_days(admin_client, runner):
     token = csrf_token(admin_client, "/admin/hours")
     bad = admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "unit:bygglov",
-                                                           "day__mon": "10-12"}, follow_redirects=True)
-    assert "Inte sparat" in bad.get_data(as_text=True) and "is not an interval" in bad.get_data(as_text=True)
+                                                           "day__mon": "tio till tolv"}, follow_redirects=True)
+    assert "Inte sparat" in bad.get_data(as_text=True) and "skriv till exempel 8-17" in bad.get_data(as_text=True)
+    backwards = admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "unit:bygglov",
+                                                                 "day__mon": "17-8"}, follow_redirects=True)
+    assert "går inte ihop" in backwards.get_data(as_text=True)
     fields = {"csrf_token": token, "key": "unit:bygglov", "observe_holidays": "1",
-              **{f"day__{d}": "13:00-15:00" for d in ("mon", "tue", "wed", "thu", "fri")}}
+              **{f"day__{d}": "13-15" for d in ("mon", "tue", "wed", "thu", "fri")}}  # as people write it
     assert admin_client.post("/admin/hours/schedule", data=fields).status_code == 302
     hours = admin_client.get("/hours").get_data(as_text=True)
     assert "måndag till fredag 13:00–15:00" in hours
@@ -180,3 +183,21 @@ def test_operators_cannot_administer(operator_client):
         assert operator_client.get(path).status_code == 403, path
     token = csrf_token(operator_client, "/directory")
     assert operator_client.post("/api/admin/flow/testcall", json={}, headers={"X-CSRFToken": token}).status_code == 403
+
+
+def test_hours_are_read_as_people_write_them():
+    import pytest
+
+    from switchboard.admin.hours import span
+
+    assert [span(t) for t in ("8-17", "8.30–16", "08:00-12:00", " 13 - 15:30 ")] == [
+        "08:00-17:00", "08:30-16:00", "08:00-12:00", "13:00-15:30"]
+    with pytest.raises(ValueError, match="skriv till exempel 8-17"):
+        span("åtta till fem")
+
+
+def test_the_hours_page_lists_coming_holidays_and_when_eves_close(admin_client):
+    page = admin_client.get("/admin/hours").get_data(as_text=True)  # the service clock: 2026-11-24
+    assert "2026-01-06" not in page and "2026-12-24" in page  # trettondagen is past; julafton to come
+    next_year = admin_client.get("/admin/hours?year=2027").get_data(as_text=True)
+    assert "2027-01-05" in next_year and "stänger kl. 15:00" in next_year  # the eve of trettondagen, with its time

@@ -168,7 +168,7 @@ def _editor_page(session: Session, input_problems: list[str] | None = None, json
     return render_template(
         "flow_editor.html", doc=fields, draft=draft, published=published, problems=problems,
         input_problems=input_problems or [], node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS,
-        node_label=node_label, field_labels=FIELD_LABELS, prompt_order=prompts_in_call_order(doc) if doc else [],
+        node_label=node_label, field_labels=FIELD_LABELS, prompt_order=prompts_in_call_order(doc) if isinstance(doc, dict) else [],
         json_text=json_text, now=svc.clock.now().strftime("%Y-%m-%dT%H:%M")), status
 
 
