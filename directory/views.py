@@ -153,9 +153,12 @@ def admin():
                     try:
                         # the audit entry is written in the import's own transaction; a file without rows
                         # empties the directory by prune only when confirm_empty is ticked too
+                        dry_run = bool(request.form.get("dry_run"))  # "Prova": what would change, nothing saved
                         result = csv_io.import_csv(session, text, prune=bool(request.form.get("prune")),
+                                                   dry_run=dry_run,
                                                    confirm_empty=bool(request.form.get("confirm_empty")),
-                                                   audit_user=audit.who(), audit_source=upload.filename)
+                                                   audit_user=None if dry_run else audit.who(),
+                                                   audit_source=upload.filename)
                     except csv_io.EmptyPruneRefused as exc:
                         errors = exc.errors + ["kryssa i ”töm hela katalogen” och skicka igen om katalogen verkligen ska tömmas"]
                     except csv_io.ImportRejected as exc:
@@ -167,6 +170,7 @@ def admin():
                                        .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
+                           dry_run=bool(request.form.get("dry_run")),
                            units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
                            promise_label=promises.promise_label), status
 

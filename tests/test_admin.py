@@ -201,3 +201,36 @@ def test_the_hours_page_lists_coming_holidays_and_when_eves_close(admin_client):
     assert "2026-01-06" not in page and "2026-12-24" in page  # trettondagen is past; julafton to come
     next_year = admin_client.get("/admin/hours?year=2027").get_data(as_text=True)
     assert "2027-01-05" in next_year and "stänger kl. 15:00" in next_year  # the eve of trettondagen, with its time
+
+
+def test_a_directory_import_can_be_tried_on_the_web_without_saving(admin_client, app):
+    import io
+
+    from sqlalchemy import func, select
+
+    from directory import csv_io
+    from directory.models import Staff
+
+    with app.extensions["vaxel"].sessions() as session:
+        before = session.scalar(select(func.count(Staff.id)))
+        text = csv_io.export_csv(session) + "\n"
+    token = csrf_token(admin_client, "/admin/directory")
+    line = ",".join(["ny01", "person", "Nina Ny"] + [""] * (len(csv_io.COLUMNS) - 3))
+    reply = admin_client.post("/admin/directory", data={"csrf_token": token, "dry_run": "1",
+                                                        "file": (io.BytesIO((text + line + "\n").encode()), "k.csv")})
+    page = reply.get_data(as_text=True)
+    with app.extensions["vaxel"].sessions() as session:
+        after = session.scalar(select(func.count(Staff.id)))
+    assert reply.status_code in (200, 400)
+    assert after == before  # a trial saves nothing …
+    assert "Provkörning – ingenting är sparat" in page or "Ingenting importerades" in page  # … and says what it found
+    assert 'id="entries"' in admin_client.get("/admin/directory").get_data(as_text=True)  # a table to filter
+
+
+def test_the_audit_log_names_actions_and_people_in_swedish_time(admin_client):
+    token = csrf_token(admin_client, "/admin/hours")
+    admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "switchboard",
+                                                     "day__mon": "8-17", "observe_holidays": "1"})
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "Ändrade telefontider" in page and "Cecilia Chef" in page
+    assert " UTC" not in page and "svensk tid" in page
