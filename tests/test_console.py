@@ -303,3 +303,41 @@ def test_an_operator_whose_every_console_closed_leaves_the_queue():
     assert gone == [] and away.open_consoles("olle") == 1
     again.close()  # the browser closes
     assert left.wait(2) and gone == ["olle"]
+
+
+def test_closing_the_browser_takes_the_operator_out_of_the_queue(app, console):
+    """Over real HTTP: the operator is ready, their only console stream closes, and after the grace they are
+    offline (the platform is told too); while a console is open nothing changes."""
+    import http.client
+    import threading
+    import time
+
+    from werkzeug.serving import make_server
+
+    from switchboard.console import views
+
+    with app.app_context():
+        views.away().grace = 0.3
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cookie = console.client.get_cookie("session").value
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+        from importlib.metadata import version
+
+        agent = f"Werkzeug/{version('werkzeug')}"  # the session is bound to the browser it was made in
+        conn.request("GET", "/console/stream", headers={"Cookie": f"session={cookie}", "User-Agent": agent})
+        reply = conn.getresponse()
+        assert reply.status == 200 and reply.readline()  # the stream is open
+        time.sleep(0.6)
+        snap = console.client.get("/api/console/snapshot").get_json()
+        assert mine(snap)["state"] == "ready"  # longer than the grace, but a console is open
+        reply.close()  # the browser closes
+        conn.close()
+        for _ in range(100):  # the server notices at its next write (a snapshot within ~0.2 s, or a keepalive)
+            if mine(console.client.get("/api/console/snapshot").get_json())["state"] == "offline":
+                break
+            time.sleep(0.1)
+        assert mine(console.client.get("/api/console/snapshot").get_json())["state"] == "offline"
+    finally:
+        server.shutdown()
