@@ -237,3 +237,15 @@ def test_the_audit_log_names_actions_and_people_in_swedish_time(admin_client):
     page = admin_client.get("/admin/audit").get_data(as_text=True)
     assert "Ändrade telefontider" in page and "Cecilia Chef" in page
     assert " UTC" not in page and "svensk tid" in page
+
+
+def test_a_flow_diff_says_what_changed_in_words():
+    from switchboard.admin.flow import changes
+
+    old = {"nodes": {"menu": {"type": "menu", "timeout": 6, "options": {"1": {"label": "person", "next": "person"}}}},
+           "queue": {"announce_every": 60}, "prompts": {"menu": {"sv": "Tryck 1.", "en": "Press 1."}}}
+    new = {"nodes": {"menu": {"type": "menu", "timeout": 8, "options": {"1": {"label": "person", "next": "centre"}}}},
+           "queue": {"announce_every": 90}, "prompts": {"menu": {"sv": "Tryck 1 eller 2.", "en": "Press 1."}}}
+    assert changes(old, new) == [
+        ("Huvudmenyn: knapp 1 – går till", "person", "centre"), ("Huvudmenyn: väntar på svar (s)", 6, 8),
+        ("Text menu (sv)", "Tryck 1.", "Tryck 1 eller 2."), ("Kö: köplatsen sägs var (s)", 60, 90)]

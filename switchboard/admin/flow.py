@@ -281,7 +281,34 @@ def diff(old: int, new: int):
             json.dumps(a.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
             json.dumps(b.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
             f"version {a.version}", f"version {b.version}", lineterm="")
-        return render_template("flow_diff.html", a=a, b=b, lines=list(lines))
+        return render_template("flow_diff.html", a=a, b=b, lines=list(lines), changes=changes(a.document, b.document))
+
+
+def _leaves(doc, path: tuple = ()) -> dict[tuple, object]:
+    if isinstance(doc, dict) and doc:
+        return {k: v for key, value in doc.items() for k, v in _leaves(value, (*path, str(key))).items()}
+    return {path: doc}
+
+
+def where(path: tuple) -> str:
+    """A field of the flow document in words: ("prompts", "menu", "sv") -> "Text menu (sv)"."""
+    if len(path) >= 3 and path[0] == "prompts":
+        return f"Text {path[1].replace('_', ' ')} ({path[2]})"
+    if len(path) >= 4 and path[0] == "nodes" and path[2] == "options":
+        part = {"next": "går till", "label": "namn"}.get(path[4], path[4]) if len(path) > 4 else ""
+        return f"{node_label(path[1])}: knapp {path[3]}" + (f" – {part}" if part else "")
+    if len(path) >= 3 and path[0] == "nodes":
+        return f"{node_label(path[1])}: {FIELD_LABELS.get(path[2], path[2])}"
+    if len(path) >= 2 and path[0] == "queue":
+        return f"Kö: {FIELD_LABELS.get(path[1], path[1])}"
+    return " › ".join(path)
+
+
+def changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
+    """What changed between two flow documents, field by field, in words: (where, before, after)."""
+    before, after = _leaves(old), _leaves(new)
+    return [(where(path), before.get(path, "–"), after.get(path, "–"))
+            for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
 
 
 @bp.post("/admin/flow/rollback/<int:version_id>")
