@@ -142,12 +142,12 @@ def admin():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            errors = ["choose a CSV file"]
+            errors = ["välj en CSV-fil"]
         else:
             try:
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
-                errors = ["the file is not UTF-8 text"]
+                errors = ["filen är inte text i UTF-8 (spara den som CSV UTF-8)"]
             else:
                 with svc.sessions() as session:
                     try:

@@ -158,7 +158,7 @@ def test_directory_editing_is_validated_and_audited(admin_client, sessions):
     token = csrf_token(admin_client, "/admin/directory")
     bad = admin_client.post("/admin/directory/entries/new", data={
         "csrf_token": token, "id": "n1", "kind": "person", "name": "", "unit": "bygglov", "phone": "abc"})
-    assert bad.status_code == 400 and "missing name" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "name saknas" in bad.get_data(as_text=True)
     good = admin_client.post("/admin/directory/entries/new", data={
         "csrf_token": token, "id": "n1", "kind": "person", "name": "Nora Ny", "unit": "bygglov",
         "extension": "4499", "keywords": "sjöbodsdispens|dispens"})
