@@ -96,7 +96,12 @@ def when(value: datetime, form: str = "short") -> str:
 
 
 def init_app(app: Flask, timezone: str) -> None:
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compile_catalogues())
+    try:
+        compiled = compile_catalogues()
+    except OSError as exc:  # no writable temporary folder: the pages still work, in Swedish
+        app.logger.warning("could not compile the translations (%s); the staff pages are in Swedish only", exc)
+        compiled = SOURCE
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     Babel(app, locale_selector=select_locale, default_locale="sv_SE", default_timezone=timezone)
     app.after_request(remember_language)
     app.jinja_env.filters.update(number=number, percent=percent, duration=duration, when=when)
