@@ -45,11 +45,12 @@ def node_label(name: str) -> str:
 def prompts_in_call_order(doc: dict) -> list[str]:
     """The texts in the order a caller hears them: each node's texts in the flow's order, then the rest."""
     order: list[str] = []
-    for node in doc.get("nodes", {}).values():
-        for key, value in node.items():
+    nodes = doc.get("nodes")
+    for node in nodes.values() if isinstance(nodes, dict) else ():
+        for key, value in node.items() if isinstance(node, dict) else ():
             if (key == "prompt" or key.endswith("_prompt")) and isinstance(value, str) and value not in order:
                 order.append(value)
-    prompts = doc.get("prompts", {})
+    prompts = doc.get("prompts") if isinstance(doc.get("prompts"), dict) else {}
     return [p for p in order if p in prompts] + [p for p in prompts if p not in order]
 
 
