@@ -45,7 +45,7 @@ translations: $(VENV)/.dev
 
 ## make screenshots: the README's screenshots (docs/screenshots/*.png, 1366x768), taken by the browser tests
 screenshots: $(VENV)/.dev
-	VAXEL_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_console_browser.py tests/test_stats_browser.py
+	VAXEL_SCREENSHOTS=1 $(BIN)/pytest -q tests/test_console_browser.py tests/test_stats_browser.py tests/test_browser.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache *.egg-info
