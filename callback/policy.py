@@ -20,13 +20,8 @@ SPOKEN_REASONS = {"hidden", "invalid", "international", "not_allowed"}  # refusa
 
 
 def national(number: str, region: str = "SE") -> str:
-    """An E.164 number in the national format people read and say."""
-    import phonenumbers
-
-    try:
-        return phonenumbers.format_number(phonenumbers.parse(number, region), phonenumbers.PhoneNumberFormat.NATIONAL)
-    except phonenumbers.NumberParseException:
-        return number
+    """A number as people here read it (:func:`directory.numbers.display`)."""
+    return numbers.display(number, region)
 
 
 def check(raw: str | None, allowed_types: list[str], region: str = "SE") -> NumberDecision:

@@ -145,24 +145,24 @@ def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [f"line 1: the header lacks the column(s) {', '.join(missing)}; columns are {', '.join(COLUMNS)}"]
+        return [], [f"rad 1: rubrikraden saknar kolumnen/kolumnerna {', '.join(missing)}; kolumnerna är {', '.join(COLUMNS)}"]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        return [], [f"line 1: unknown column(s) {', '.join(unknown)}; columns are {', '.join(COLUMNS)}"]
+        return [], [f"rad 1: okänd kolumn/okända kolumner {', '.join(unknown)}; kolumnerna är {', '.join(COLUMNS)}"]
     reader.fieldnames = header
     rows, errors, seen = [], [], {}
     for record in reader:
         line = reader.line_num
         if None in record:
-            errors.append(f"line {line}: more fields than columns")
+            errors.append(f"rad {line}: fler fält än kolumner")
             continue
         values = {k: csvsafe.restore((v or "").strip()) for k, v in record.items() if k is not None}
         row, problems = parse_record(values, line, units)
         if values.get("id") in seen:
-            problems.append(f"id {values['id']!r} also on line {seen[values['id']]}")
+            problems.append(f"id {values['id']!r} finns redan på rad {seen[values['id']]}")
         seen.setdefault(values.get("id"), line)
         if problems:
-            errors.append(f"line {line}: " + "; ".join(problems))
+            errors.append(f"rad {line}: " + "; ".join(problems))
         else:
             rows.append(row)
     return rows, errors
@@ -174,16 +174,16 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
     problems = []
     for column in REQUIRED:
         if not values.get(column):
-            problems.append(f"missing {column}")
+            problems.append(f"{column} saknas")
     kind = values.get("kind") or "person"
     if kind not in KINDS:
-        problems.append(f"kind {kind!r} is not person or function")
+        problems.append(f"kind {kind!r} ska vara person eller function")
     unit = units.get(values.get("unit", "")) or units.get(values.get("unit", "").casefold())
     if values.get("unit") and unit is None:
-        problems.append(f"unknown unit {values['unit']!r}")
+        problems.append(f"okänd enhet {values['unit']!r}")
     extension = values.get("extension") or None
     if extension and not re.fullmatch(r"\d{2,6}", extension):
-        problems.append(f"extension {extension!r} is not 2–6 digits")
+        problems.append(f"anknytningen {extension!r} ska vara 2–6 siffror")
     policy = policy or numbers.current()  # the number policy: only numbers vaxel may dial are stored (as E.164)
     dialled = {}
     for column in ("phone", "mobile"):
@@ -200,7 +200,7 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
             problems.append(f"other_numbers: {exc}")
     hidden = values.get("hidden_number", "").casefold()
     if hidden not in YES | NO:
-        problems.append(f"hidden_number {values['hidden_number']!r} is not yes or no")
+        problems.append(f"hidden_number {values['hidden_number']!r} ska vara yes eller no")
     ring = (values.get("ring") or "").strip().casefold() or None
     if ring is not None and ring not in RING:
         problems.append(f"ring {values['ring']!r} is not one of {', '.join(RING)}")

@@ -233,3 +233,4 @@ def endpoint_dialable(endpoint: str | None, policy: Policy | None = None, where:
         log.warning("number policy: operator endpoint %s not rung%s: %s", endpoint, f" ({where})" if where else "",
                     decision.message)
     return decision.ok
+

@@ -32,6 +32,11 @@ LABELS = {
 }
 
 
+def N_(text: str) -> str:
+    """Marks a message for the staff pages' catalogue (pybabel extract); the web view translates it."""
+    return text
+
+
 class PresenceError(ValueError):
     pass
 
@@ -87,7 +92,7 @@ def _row(session: Session, staff_id: int) -> Presence:
     row = session.get(Presence, staff_id)
     if row is None:
         if session.get(Staff, staff_id) is None:
-            raise PresenceError(f"no directory entry {staff_id}")
+            raise PresenceError(f"Katalogposten {staff_id} finns inte.")
         row = Presence(staff_id=staff_id, status="available", reason="", set_by="", line="unknown")
         session.add(row)
     return row
@@ -107,16 +112,16 @@ def set_status(session: Session, staff_id: int, status: str, *, by: str, now: da
     and a refused one raises :class:`PresenceError` with the policy's Swedish message.
     """
     if status not in SET_BY_PEOPLE:
-        raise PresenceError(f"status must be one of {', '.join(SET_BY_PEOPLE)}")
+        raise PresenceError(N_("Status ska vara available, absent, forwarded eller closed."))
     if status == "forwarded" and not (forward_to or "").strip():
-        raise PresenceError("a forwarded extension needs a number to forward to")
+        raise PresenceError(N_("En hänvisad anknytning behöver ett nummer att hänvisa till."))
     if status == "forwarded":
         decision = numbers.check(forward_to, policy or numbers.current())
         if not decision.ok:
             raise PresenceError(decision.message)
         forward_to = decision.number
     if until is not None and until <= now:
-        raise PresenceError("'until' must be in the future")
+        raise PresenceError(N_("”Till och med” ska vara en tid framåt."))
     row = _row(session, staff_id)
     row.status, row.reason, row.until = status, reason.strip(), until
     row.forward_to = forward_to.strip() if status == "forwarded" and forward_to else None

@@ -18,6 +18,7 @@ from datetime import datetime
 import re
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -42,9 +43,37 @@ def _context():
     return svc, svc.clock.now(), svc.clock.tz, svc.settings["hours"]["eve_close"]
 
 
+def N_(text: str) -> str:
+    """Marks a text for the catalogue (pybabel extract); it is translated where it is shown."""
+    return text
+
+
+STATUS_TEXTS = {"available": N_("Ledig"), "busy": N_("Upptagen"), "absent": N_("Frånvarande"),
+                "forwarded": N_("Hänvisad"), "closed": N_("Stängd")}
+assert STATUS_TEXTS == presence.LABELS["sv"]
+DIRECTORY_TEXTS = {
+    "hits": N_("%(n)s träffar"), "one_hit": N_("1 träff"), "no_hits": N_("Inga träffar."),
+    "search_failed": N_("Sökningen misslyckades."), "ext": N_("ankn. %(ext)s"),
+    "open_now": N_("telefontid nu"), "open_until": N_("telefontid till %(time)s"),
+    "opens": N_("telefontid från %(when)s"), "closed_now": N_("utanför telefontid"),
+    "free_colleagues": N_("%(n)s lediga kollegor"), "free_colleague": N_("1 ledig kollega"), "matched": N_("träff på %(why)s"),
+    "match_keyword": N_("sökord"), "match_name": N_("namn"), "match_unit": N_("enhet"), "match_title": N_("titel"),
+    "match_number": N_("nummer"), "match_keypad": N_("knappval"),
+    "status": N_("Status"), "title": N_("Titel"), "unit": N_("Enhet"), "extension": N_("Anknytning"),
+    "direct": N_("Direkt"), "mobile": N_("Mobil"), "email": N_("E-post"), "hours": N_("Telefontid"),
+    "keywords": N_("Sökord"), "note": N_("Anteckning"), "hidden": N_("dolt nummer"), "until": N_("till %(when)s"),
+    "set_by": N_("satt av %(who)s"), "free": N_("Ledig"), "nobody_free": N_("Ingen annan på enheten är ledig just nu."),
+    "open_line": N_("Öppna anknytningen"), "close_line": N_("Stäng anknytningen"),
+    "close_reason": N_("Orsak (t.ex. sjuk):"), "function": N_("(funktion)"),
+    "free_heading": N_("Lediga kollegor på enheten"), "saved": N_("Status sparad för %(name)s."),
+    **{f"status_{code}": text for code, text in STATUS_TEXTS.items()},
+}
+
+
 @bp.get("/directory")
 def page():
-    return render_template("directory.html", statuses=presence.SET_BY_PEOPLE, labels=presence.LABELS["sv"])
+    return render_template("directory.html", statuses=presence.SET_BY_PEOPLE, labels=STATUS_TEXTS,
+                           texts={key: _(text) for key, text in DIRECTORY_TEXTS.items()})
 
 
 @bp.get("/api/directory/search")
@@ -53,7 +82,7 @@ def api_search():
     try:
         limit = max(1, min(MAX_LIMIT, int(request.args.get("limit", 20))))
     except ValueError:
-        return jsonify(error="limit must be a whole number"), 400
+        return jsonify(error=_("limit ska vara ett heltal.")), 400
     svc, now, tz, eve_close = _context()
     with svc.sessions() as session:
         results = search(session, query, now, tz, eve_close, limit=limit,
@@ -67,7 +96,7 @@ def api_entry(external_id: str):
     with svc.sessions() as session:
         found = entry(session, external_id, now, tz, eve_close)
         if found is None:
-            return jsonify(error=f"no entry {external_id}"), 404
+            return jsonify(error=_("Katalogposten %(id)s finns inte.", id=external_id)), 404
         return jsonify(found.to_dict())
 
 
@@ -75,26 +104,26 @@ def api_entry(external_id: str):
 def api_set_status(external_id: str):
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return jsonify(error="send a JSON object: {status, reason, until, forward_to}"), 400
+        return jsonify(error=_("Skicka ett JSON-objekt: {status, reason, until, forward_to}.")), 400
     wrong = [key for key in ("status", "reason", "until", "forward_to")
              if body.get(key) is not None and not isinstance(body[key], str)]
     if wrong:
-        return jsonify(error=f"{', '.join(wrong)} must be text (a JSON string)"), 400
+        return jsonify(error=_("%(fields)s ska vara text (en JSON-sträng).", fields=", ".join(wrong))), 400
     svc, now, tz, eve_close = _context()
     try:
         until = parse_instant(body["until"], tz) if body.get("until") else None
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=_("Ange tiden som 2026-11-24T10:00.")), 400
     with svc.sessions() as session:
         staff_id = session.scalar(select(Staff.id).where(Staff.external_id == external_id))
         if staff_id is None:
-            return jsonify(error=f"no entry {external_id}"), 404
+            return jsonify(error=_("Katalogposten %(id)s finns inte.", id=external_id)), 404
         try:
             presence.set_status(session, staff_id, str(body.get("status", "")), by=current_user.username, now=now,
                                 reason=str(body.get("reason") or ""), until=until,
                                 forward_to=str(body.get("forward_to") or "") or None)  # number policy: presence
         except presence.PresenceError as exc:
-            return jsonify(error=str(exc)), 400
+            return jsonify(error=_(str(exc))), 400
         session.commit()
         return jsonify(entry(session, external_id, now, tz, eve_close).to_dict())
 
@@ -106,20 +135,23 @@ def admin():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            errors = ["choose a CSV file"]
+            errors = ["välj en CSV-fil"]
         else:
             try:
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
-                errors = ["the file is not UTF-8 text"]
+                errors = ["filen är inte text i UTF-8 (spara den som CSV UTF-8)"]
             else:
                 with svc.sessions() as session:
                     try:
                         # the audit entry is written in the import's own transaction; a file without rows
                         # empties the directory by prune only when confirm_empty is ticked too
+                        dry_run = bool(request.form.get("dry_run"))  # "Prova": what would change, nothing saved
                         result = csv_io.import_csv(session, text, prune=bool(request.form.get("prune")),
+                                                   dry_run=dry_run,
                                                    confirm_empty=bool(request.form.get("confirm_empty")),
-                                                   audit_user=audit.who(), audit_source=upload.filename)
+                                                   audit_user=None if dry_run else audit.who(),
+                                                   audit_source=upload.filename)
                     except csv_io.EmptyPruneRefused as exc:
                         errors = exc.errors + ["kryssa i ”töm hela katalogen” och skicka igen om katalogen verkligen ska tömmas"]
                     except csv_io.ImportRejected as exc:
@@ -134,6 +166,7 @@ def admin():
                                        .join(Unit, Unit.id == Staff.unit_id).order_by(Staff.name)).all())
     status = 400 if errors else 200
     return render_template("directory_admin.html", result=result, errors=errors, columns=csv_io.COLUMNS,
+                           dry_run=bool(request.form.get("dry_run")),
                            units=units, entries=entries, unit_kinds=UNIT_KINDS, policies=policies,
                            confirms=confirms, confirm_default=confirm_default, no_answers=no_answers,
                            no_answer_labels=promises.NO_ANSWER_LABELS, national=numbers.display,

@@ -12,6 +12,7 @@ in ``stats.personal_roles`` (default: admin).
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
+from flask_babel import format_decimal
 from flask_login import current_user
 
 from core import audit
@@ -51,13 +52,43 @@ def dashboard():
     with svc.sessions() as session:
         data = report.build(session, f, d, personal=may_see_personal(svc.settings))
         departments = _departments(session)
+        queues = _queues(session)
     key, label = _granularity(f)
     return render_template(
         "stats.html", r=data, f=f, d=d, departments=departments, period_label=label,
         heatmap=svg.heatmap(data["heatmap"]["calls"], data["heatmap"]["weekdays"]),
-        trend=svg.trend(data[key], d.switchboard_target_percent, label), pct=export._pct, secs=export._secs,
-        tile_value=export.tile_value, query=request.query_string.decode(), weekday_names=report.WEEKDAYS_SV,
+        trend=svg.trend(data[key], d.switchboard_target_percent, label), pct=percent, secs=duration,
+        tile_value=tile_value, query=request.query_string.decode(), weekday_names=report.WEEKDAYS_SV,
+        queues=queues, queue_names={"centre": "Kundcenter"},
         municipality=svc.settings["service"]["municipality"])
+
+
+def percent(value: float | None) -> str:
+    """A percentage in the page's language: ``87,5 %`` in Swedish (a comma, never a decimal point)."""
+    return "–" if value is None else f"{format_decimal(value, format='#,##0.0')}\u00a0%"
+
+
+def duration(value: float | None) -> str:
+    """Minutes and seconds under an hour (``2:05``); hours and minutes above it (``9 h 10 min``, never ``550:23``)."""
+    if value is None:
+        return "–"
+    total = int(round(value))
+    if total < 3600:
+        return f"{total // 60}:{total % 60:02d}"
+    return f"{format_decimal(total // 3600)} h {total // 60 % 60} min"
+
+
+def tile_value(tile: dict) -> str:
+    return duration(tile["value"]) if tile["unit"] == "s" else percent(tile["value"])
+
+
+def _queues(session) -> list[str]:
+    """The queues calls have waited in, for the filter's list (nobody should have to know an internal id)."""
+    from sqlalchemy import select
+
+    from stats.models import CallFact
+
+    return sorted(q for q in session.scalars(select(CallFact.queue).where(CallFact.queue.is_not(None)).distinct()))
 
 
 def _departments(session) -> list[tuple[str, str, str]]:

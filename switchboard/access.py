@@ -22,6 +22,7 @@ RULES: dict[str, str] = {
     "static": "public",
     "web.index": "public",
     "web.healthz": "public",
+    "web.home": "public",  # redirects to the role's own page (switchboard/navigation.py)
     "metrics.metrics": "monitoring",  # loopback, or VAXEL_METRICS_TOKEN (switchboard/metrics.py)
     "ivr.hours_page": "public",
     "auth.login": "public",

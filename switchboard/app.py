@@ -21,7 +21,7 @@ from directory.views import bp as directory_bp
 from ivr.views import bp as ivr_bp
 from stats import facts
 from stats.views import bp as stats_bp
-from switchboard import auth, cli, metrics
+from switchboard import auth, cli, i18n, metrics, navigation
 from switchboard.admin.flow import bp as flow_admin_bp
 from switchboard.admin.hours import bp as hours_admin_bp
 from switchboard.audit_views import bp as audit_bp
@@ -76,7 +76,9 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     console_control.register(svc, "twilio", twilio_control)  # Asterisk's is registered when its AMI starts
     app.extensions["vaxel"] = svc
 
+    i18n.init_app(app, settings["service"]["timezone"])
     auth.init_app(app)
+    navigation.init_app(app)
     app.before_request(refuse_nul)
     app.after_request(security_headers)
     for blueprint in BLUEPRINTS:

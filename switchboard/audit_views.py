@@ -15,6 +15,38 @@ from core.services import services
 
 bp = Blueprint("audit", __name__)
 
+# what each action is called on the page (the code stays in the CSV and in the filter)
+ACTIONS = {
+    "flow.draft_save": "Sparade ett utkast av samtalsflödet", "flow.draft_discard": "Kastade ett utkast",
+    "flow.publish": "Publicerade samtalsflödet", "flow.rollback": "Återställde samtalsflödet",
+    "hours.schedule_save": "Ändrade telefontider", "hours.special_day_save": "Satte tider för en särskild dag",
+    "hours.special_day_delete": "Tog bort en särskild dag", "hours.closure_add": "Lade till en stängning",
+    "hours.crisis_add": "Lade till ett krismeddelande", "hours.closure_end": "Avslutade en stängning",
+    "hours.crisis_end": "Avslutade ett krismeddelande", "directory.import": "Importerade katalogen",
+    "directory.entry_save": "Ändrade en katalogpost", "directory.entry_delete": "Tog bort en katalogpost",
+    "directory.unit_save": "Ändrade en enhet", "directory.units_import": "Importerade enheter",
+    "console.break_through": "Bröt igenom till en stängd eller frånvarande", "console.wrapup_correct": "Rättade ett utfall",
+    "stats.personal_export": "Hämtade statistik med personuppgifter", "user.add": "Lade till en användare",
+    "user.disable": "Stängde av en användare", "user.passwd": "Bytte lösenord åt en användare",
+}
+OBJECTS = {"flow": "flöde", "phone_hours": "telefontider", "closure": "stängning", "special_day": "särskild dag",
+           "staff": "katalogpost", "unit": "enhet", "call": "samtal", "user": "användare", "directory": "katalogen"}
+
+
+def _names(session: Session, entries: list[AuditEntry]) -> tuple[dict[str, str], dict[str, str]]:
+    """People's names for the user names, and directory names for the entry ids, that the entries mention."""
+    from directory.models import Staff, Unit
+    from switchboard.auth import User
+
+    users = dict(session.execute(select(User.username, User.name).where(
+        User.username.in_({e.user for e in entries}))).all())
+    ids = {e.object_id for e in entries if e.object_type in ("staff", "unit") and e.object_id}
+    objects = {str(k): v for k, v in session.execute(select(Staff.id, Staff.name).where(
+        Staff.id.in_([int(i) for i in ids if i.isdigit()]))).all()}
+    objects |= dict(session.execute(select(Staff.external_id, Staff.name).where(Staff.external_id.in_(ids))).all())
+    objects |= dict(session.execute(select(Unit.slug, Unit.name).where(Unit.slug.in_(ids))).all())
+    return users, objects
+
 
 def _entries(session: Session, limit: int = 500) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
@@ -29,7 +61,9 @@ def _entries(session: Session, limit: int = 500) -> list[AuditEntry]:
 def log_page():
     with services().sessions() as session:
         entries = _entries(session)
-    return render_template("audit.html", entries=entries, dumps=lambda v: json.dumps(v, ensure_ascii=False, indent=1))
+        users, objects = _names(session, entries)
+    return render_template("audit.html", entries=entries, dumps=lambda v: json.dumps(v, ensure_ascii=False, indent=1),
+                           actions=ACTIONS, object_types=OBJECTS, users=users, objects=objects)
 
 
 @bp.get("/admin/audit.csv")

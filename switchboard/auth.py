@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
+from flask_babel import gettext, lazy_gettext as _l
 from flask import Blueprint, Flask, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
 from flask_wtf import CSRFProtect
@@ -40,8 +41,8 @@ MIN_PASSWORD = 10
 MIN_DISTINCT = 4  # "aaaaaaaaaa" and "ababababab" are not passwords
 MAX_NEXT = 2000  # longer ``next`` values are refused
 # One answer for a wrong user name, a wrong password, a locked and a disabled account.
-LOGIN_FAILED = ("Fel användarnamn eller lösenord. För många felaktiga försök i rad låser kontot en stund; "
-                "vänta då några minuter.")
+LOGIN_FAILED = _l("Fel användarnamn eller lösenord. För många felaktiga försök i rad låser kontot en stund; "
+                  "vänta då några minuter.")
 
 
 class User(Base, UserMixin):
@@ -91,15 +92,15 @@ def check_password_rules(password: str, username: str = "", old_hash: str | None
     """At least MIN_PASSWORD characters not counting spaces around them, not blank, not one or two characters
     repeated, not the user name, and not the password it replaces (the one-time one included)."""
     if not password.strip():
-        raise AuthError("the password must not be blank")
+        raise AuthError(_l("Lösenordet får inte vara tomt."))
     if len(password.strip()) < MIN_PASSWORD:
-        raise AuthError(f"the password must have at least {MIN_PASSWORD} characters (minst {MIN_PASSWORD} tecken)")
+        raise AuthError(_l("Lösenordet ska ha minst %(n)s tecken.", n=MIN_PASSWORD))
     if len(set(password.strip())) < MIN_DISTINCT:
-        raise AuthError(f"the password must have at least {MIN_DISTINCT} different characters")
+        raise AuthError(_l("Lösenordet ska ha minst %(n)s olika tecken.", n=MIN_DISTINCT))
     if username and password.strip().casefold() == username.casefold():
-        raise AuthError("the password must not be the user name")
+        raise AuthError(_l("Lösenordet får inte vara användarnamnet."))
     if old_hash and check_password_hash(old_hash, password):
-        raise AuthError("the new password must differ from the current one")
+        raise AuthError(_l("Det nya lösenordet ska skilja sig från det nuvarande."))
 
 
 def add_user(session: Session, username: str, role: str, password: str, name: str = "",
@@ -227,7 +228,7 @@ def _load_user(session_id: str) -> User | None:
 @login_manager.unauthorized_handler
 def _unauthorized():
     if _wants_json():
-        return jsonify(error="login required"), 401
+        return jsonify(error=gettext("Logga in först.")), 401
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
@@ -253,18 +254,17 @@ def guard():
     if role is None:
         return login_manager.unauthorized()
     if _wants_json():
-        return jsonify(error="your role may not use this"), 403
+        return jsonify(error=gettext("Din roll får inte använda det här.")), 403
     abort(403)
 
 
-def _safe_next(target: str | None) -> str:
-    """``target`` if it is a path on this site, else the start page.
+def _safe_next(target: str | None, fallback: str) -> str:
+    """``target`` if it is a path on this site, else ``fallback`` (the role's own page).
 
     Refused: anything with a scheme or host (``https://x``, ``javascript:``, ``//x``), a backslash (browsers read
     it as a slash), control characters (browsers drop tabs and newlines, so slash-tab-slash is ``//``; in a
     header they break it), and any of these hidden by percent-encoding. What passes is sent as ASCII.
     """
-    fallback = url_for("web.index")
     if not target or len(target) > MAX_NEXT:
         return fallback
     seen = target
@@ -305,7 +305,10 @@ def login():
             session.commit()
             if user is not None:
                 login_user(user)
-                return redirect(_safe_next(request.args.get("next")))
+                from switchboard.navigation import home_for
+
+                # where they were going, else (or if that is not a path here) the role's own page
+                return redirect(_safe_next(request.args.get("next"), home_for(user.role)))
     return render_template("login.html", error=error), (401 if error else 200)
 
 
@@ -331,16 +334,18 @@ def password():
         with _sessions()() as session:
             user = session.get(User, current_user.id)
             if not check_password_hash(user.password_hash, request.form.get("current", "")):
-                error = "Nuvarande lösenord stämmer inte."
+                error = gettext("Nuvarande lösenord stämmer inte.")
             elif new != request.form.get("repeat", ""):
-                error = "De nya lösenorden är inte lika."
+                error = gettext("De nya lösenorden är inte lika.")
             else:
                 try:
                     set_password(user, new)  # ends every session of the account ...
                     session.commit()
                     login_user(user)  # ... but this one, which goes on at the new generation
-                    flash("Lösenordet är bytt.")
-                    return redirect(url_for("web.index"))
+                    flash(gettext("Lösenordet är bytt."))
+                    from switchboard.navigation import home_for
+
+                    return redirect(home_for(user.role))
                 except AuthError as exc:
                     error = str(exc)
     return render_template("password.html", error=error), (400 if error else 200)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+from flask import Blueprint, jsonify, redirect, render_template
+from flask_login import current_user
 from sqlalchemy import text
 
 from core.services import services
@@ -14,7 +15,7 @@ bp = Blueprint("web", __name__)
 VIEWS = [
     ("console.page", "Konsol / Operator console", "operatörer (inloggning)"),
     ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
-    ("callbacks.index", "Uppringningar / Callbacks", "operatörer (inloggning)"),
+    ("callbacks.index", "Återuppringningar / Callbacks", "operatörer (inloggning)"),
     ("callbacks.unit_list", "Meddelanden och återuppringningar per enhet / Unit messages",
      "enhetens personal och operatörer (inloggning)"),
     ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
@@ -32,6 +33,14 @@ def index():
     svc = services()
     return render_template("index.html", views=VIEWS, municipality=svc.settings["service"]["municipality"],
                            now=svc.clock.now())
+
+
+@bp.get("/start")
+def home():
+    """The role's own page (the start page when not logged in): where the brand link and login lead."""
+    from switchboard.navigation import home_for
+
+    return redirect(home_for(current_user.role if current_user.is_authenticated else None))
 
 
 @bp.get("/healthz")

@@ -41,6 +41,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.db)
 
 
+@pytest.fixture(autouse=True)
+def _closed_consoles_wait(monkeypatch):
+    """Tests share one database: a console closed in one test must not take an operator out of the queue in a
+    later test half a minute on. Tests of that rule give their own grace (tests/test_console.py)."""
+    from switchboard.console.stream import Away
+
+    monkeypatch.setattr(Away, "GRACE", 24 * 3600.0)
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     if PG_URL:

@@ -137,10 +137,13 @@ def test_crisis_message_plays_before_the_menu(admin_client):
 def test_weekly_hours_and_special_days(admin_client, runner):
     token = csrf_token(admin_client, "/admin/hours")
     bad = admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "unit:bygglov",
-                                                           "day__mon": "10-12"}, follow_redirects=True)
-    assert "Inte sparat" in bad.get_data(as_text=True) and "is not an interval" in bad.get_data(as_text=True)
+                                                           "day__mon": "tio till tolv"}, follow_redirects=True)
+    assert "Inte sparat" in bad.get_data(as_text=True) and "skriv till exempel 8-17" in bad.get_data(as_text=True)
+    backwards = admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "unit:bygglov",
+                                                                 "day__mon": "17-8"}, follow_redirects=True)
+    assert "går inte ihop" in backwards.get_data(as_text=True)
     fields = {"csrf_token": token, "key": "unit:bygglov", "observe_holidays": "1",
-              **{f"day__{d}": "13:00-15:00" for d in ("mon", "tue", "wed", "thu", "fri")}}
+              **{f"day__{d}": "13-15" for d in ("mon", "tue", "wed", "thu", "fri")}}  # as people write it
     assert admin_client.post("/admin/hours/schedule", data=fields).status_code == 302
     hours = admin_client.get("/hours").get_data(as_text=True)
     assert "måndag till fredag 13:00–15:00" in hours
@@ -155,7 +158,7 @@ def test_directory_editing_is_validated_and_audited(admin_client, sessions):
     token = csrf_token(admin_client, "/admin/directory")
     bad = admin_client.post("/admin/directory/entries/new", data={
         "csrf_token": token, "id": "n1", "kind": "person", "name": "", "unit": "bygglov", "phone": "abc"})
-    assert bad.status_code == 400 and "missing name" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "name saknas" in bad.get_data(as_text=True)
     good = admin_client.post("/admin/directory/entries/new", data={
         "csrf_token": token, "id": "n1", "kind": "person", "name": "Nora Ny", "unit": "bygglov",
         "extension": "4499", "keywords": "sjöbodsdispens|dispens"})
@@ -180,3 +183,69 @@ def test_operators_cannot_administer(operator_client):
         assert operator_client.get(path).status_code == 403, path
     token = csrf_token(operator_client, "/directory")
     assert operator_client.post("/api/admin/flow/testcall", json={}, headers={"X-CSRFToken": token}).status_code == 403
+
+
+def test_hours_are_read_as_people_write_them():
+    import pytest
+
+    from switchboard.admin.hours import span
+
+    assert [span(t) for t in ("8-17", "8.30–16", "08:00-12:00", " 13 - 15:30 ")] == [
+        "08:00-17:00", "08:30-16:00", "08:00-12:00", "13:00-15:30"]
+    with pytest.raises(ValueError, match="skriv till exempel 8-17"):
+        span("åtta till fem")
+
+
+def test_the_hours_page_lists_coming_holidays_and_when_eves_close(admin_client):
+    page = admin_client.get("/admin/hours").get_data(as_text=True)  # the service clock: 2026-11-24
+    assert "2026-01-06" not in page and "2026-12-24" in page  # trettondagen is past; julafton to come
+    next_year = admin_client.get("/admin/hours?year=2027").get_data(as_text=True)
+    assert "2027-01-05" in next_year and "stänger kl. 15:00" in next_year  # the eve of trettondagen, with its time
+
+
+def test_a_directory_import_can_be_tried_on_the_web_without_saving(admin_client, app):
+    import io
+
+    from sqlalchemy import func, select
+
+    from directory import csv_io
+    from directory.models import Staff
+
+    with app.extensions["vaxel"].sessions() as session:
+        before = session.scalar(select(func.count(Staff.id)))
+        text = csv_io.export_csv(session) + "\n"
+    token = csrf_token(admin_client, "/admin/directory")
+    import csv
+
+    unit = next(csv.DictReader(io.StringIO(text)))["unit"]
+    line = ",".join(["ny01", "person", "Nina Ny", "", unit] + [""] * (len(csv_io.COLUMNS) - 5))
+    reply = admin_client.post("/admin/directory", data={"csrf_token": token, "dry_run": "1",
+                                                        "file": (io.BytesIO((text + line + "\n").encode()), "k.csv")})
+    page = reply.get_data(as_text=True)
+    with app.extensions["vaxel"].sessions() as session:
+        after = session.scalar(select(func.count(Staff.id)))
+    assert reply.status_code == 200, page
+    assert after == before  # a trial saves nothing …
+    assert "Provkörning – ingenting är sparat. Importen skulle ge\n1 nya" in page  # … and says what it would do
+    assert 'id="entries"' in admin_client.get("/admin/directory").get_data(as_text=True)  # a table to filter
+
+
+def test_the_audit_log_names_actions_and_people_in_swedish_time(admin_client):
+    token = csrf_token(admin_client, "/admin/hours")
+    admin_client.post("/admin/hours/schedule", data={"csrf_token": token, "key": "switchboard",
+                                                     "day__mon": "8-17", "observe_holidays": "1"})
+    page = admin_client.get("/admin/audit").get_data(as_text=True)
+    assert "Ändrade telefontider" in page and "Cecilia Chef" in page
+    assert " UTC" not in page and "svensk tid" in page
+
+
+def test_a_flow_diff_says_what_changed_in_words():
+    from switchboard.admin.flow import changes
+
+    old = {"nodes": {"menu": {"type": "menu", "timeout": 6, "options": {"1": {"label": "person", "next": "person"}}}},
+           "queue": {"announce_every": 60}, "prompts": {"menu": {"sv": "Tryck 1.", "en": "Press 1."}}}
+    new = {"nodes": {"menu": {"type": "menu", "timeout": 8, "options": {"1": {"label": "person", "next": "centre"}}}},
+           "queue": {"announce_every": 90}, "prompts": {"menu": {"sv": "Tryck 1 eller 2.", "en": "Press 1."}}}
+    assert changes(old, new) == [
+        ("Huvudmenyn: knapp 1 – går till", "person", "centre"), ("Huvudmenyn: väntar på svar (s)", 6, 8),
+        ("Text menu (sv)", "Tryck 1.", "Tryck 1 eller 2."), ("Kö: köplatsen sägs var (s)", 60, 90)]

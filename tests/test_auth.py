@@ -17,7 +17,7 @@ from tests.conftest import csrf_token, login
 def test_login_with_the_demo_operator_and_logout(client):
     reply = login(client, "operator", "demo-operator-2026")
     assert reply.status_code == 302
-    assert "Olle Operatör (operator)" in client.get("/").get_data(as_text=True)
+    assert "Olle Operatör · operatör" in client.get("/").get_data(as_text=True)
     token = csrf_token(client, "/")
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert "Logga in" in client.get("/").get_data(as_text=True)

@@ -30,7 +30,7 @@ def page(live_server):
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        context = browser.new_context(base_url=live_server, locale="sv-SE")
+        context = browser.new_context(base_url=live_server, locale="sv-SE", viewport={"width": 1366, "height": 768})
         page = context.new_page()
         page.set_default_timeout(10_000)
         yield page
@@ -52,7 +52,7 @@ def test_operator_searches_moves_with_keys_and_closes_an_extension(page):
     search.type("torghandel", delay=20)
     first = page.locator("#results li").first
     expect(first).to_contain_text("Sven Olofsson")
-    expect(first.locator(".status")).to_have_text("Ledig")
+    expect(first.locator(".presence")).to_have_text("Ledig")
     expect(first).to_have_attribute("aria-selected", "true")
 
     search.press("ArrowDown")
@@ -65,11 +65,11 @@ def test_operator_searches_moves_with_keys_and_closes_an_extension(page):
 
     page.once("dialog", lambda dialog: dialog.accept("sjuk"))
     page.click("#toggle-closed")
-    expect(detail.locator(".status").first).to_have_text("Stängd")
+    expect(detail.locator(".presence").first).to_have_text("Stängd")
     expect(detail).to_contain_text("sjuk")
     sven = page.locator("#results li", has_text="Sven Olofsson")
-    expect(sven.locator(".status")).to_have_text("Stängd")
-    expect(sven.locator(".status")).to_have_attribute("data-status", "closed")
+    expect(sven.locator(".presence")).to_have_text("Stängd")
+    expect(sven.locator(".presence")).to_have_attribute("data-status", "closed")
     expect(page.locator("#results li").first).to_contain_text("Nadia Karimi")  # free people first
 
     search.focus()
@@ -102,8 +102,10 @@ def admin(app):
     return "chefen", ADMIN_PASSWORD
 
 
-def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, app):
+def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, app, tmp_path):
     import json
+
+    from tests.test_console_browser import screenshot_dir
 
     from playwright.sync_api import expect
 
@@ -115,6 +117,7 @@ def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, ap
     page.fill("input[name=newoption__menu__label]", "tappad")  # a key that leads nowhere: a dead end
     page.click("#save-draft")
     expect(page.locator("#problems")).to_contain_text("key 3 leads to ''")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Publicera utkastet? …": confirmed
     page.click("#publish")
     expect(page.locator("body")).to_contain_text("Utkastet publicerades inte")
 
@@ -130,6 +133,15 @@ def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, ap
     expect(page.locator("#tc-log li[data-action=enqueue]")).to_have_count(1)
     expect(page.locator("#tc-state")).to_contain_text("queue")
 
+    page.once("dialog", lambda dialog: dialog.dismiss())  # a slip of the mouse publishes nothing
+    page.click("#publish")
+    expect(page.locator("#publish")).to_be_visible()
+    out = app.test_cli_runner().invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2"]).output
+    assert json.loads(out.splitlines()[1])["text"] != new_menu
+    page.evaluate("window.scrollTo(0, 0)")  # the test call stays beside the editor, not 3000 px down
+    assert page.locator("#testcall").bounding_box()["y"] < 768
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "flow-editor.png"))
+    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#publish")
     expect(page.locator("body")).to_contain_text("är publicerad")
     out = app.test_cli_runner().invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2"]).output

@@ -217,3 +217,127 @@ def test_a_consultation_can_be_cancelled_and_the_caller_comes_back(app, calls, c
     snap = console.post("/api/console/calls/c9/cancel")
     assert mine(snap)["call"]["call_id"] == "c9" and not mine(snap)["call"]["transfer_ringing"]
     assert snap["returned"][0]["reason"] == "canceled" and snap["returned"][0]["to"] == "operator"
+
+
+def test_the_console_shows_numbers_as_people_read_them_and_withheld_ones_in_words(app, calls, console):
+    queued(app, calls, "uk", caller="+447700900123")
+    queued(app, calls, "anon", caller="anonymous")
+    queued(app, calls, "se", caller="+46701740620")
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert {q["call_id"]: q["caller"] for q in snap["queue"]} == {
+        "uk": "+44 7700 900123", "anon": "dolt nummer", "se": "070-174 06 20"}
+
+
+def test_a_transferred_call_that_is_answered_waits_for_its_wrapup_and_keeps_its_bounces(app, calls, console):
+    queued(app, calls, "tw")
+    console.post("/api/console/calls/tw/answer")
+    sven = console.client.get("/api/directory/search?q=torghandel").get_json()["results"][0]["id"]
+    console.post("/api/console/calls/tw/transfer", {"target_id": sven})
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert mine(snap)["call"]["transfer"]["target"] == "Sven Olofsson"
+    assert mine(snap)["call"]["transfer"]["attended"] is False
+    calls.handle("tw", TransferEnded("no-answer"), app.extensions["vaxel"].clock.now())
+    console.post("/api/console/calls/tw/transfer", {"target_id": sven, "attended": True})
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert mine(snap)["call"]["transfer"]["attended"] is True
+    assert [b["reason"] for b in mine(snap)["call"]["bounces"]] == ["no-answer"]
+    calls.handle("tw", TransferEnded("answered"), app.extensions["vaxel"].clock.now())
+    snap = console.client.get("/api/console/snapshot").get_json()
+    assert mine(snap)["call"] is None  # Sven has the caller now …
+    due = mine(snap)["to_wrap_up"]
+    assert [(d["call_id"], d["transferred_to"]) for d in due] == [("tw", "Sven Olofsson")]  # … the wrap-up waits
+    console.post("/api/console/calls/tw/wrapup", {"outcome": "transferred"})
+    assert mine(console.client.get("/api/console/snapshot").get_json())["to_wrap_up"] == []
+
+
+def test_closures_and_crisis_messages_are_in_the_snapshot(app, console):
+    from ivr.models import Closure
+
+    svc = app.extensions["vaxel"]
+    now = svc.clock.now()
+    with svc.sessions() as session:
+        session.add_all([
+            Closure(kind="crisis", starts_at=now - timedelta(hours=1), ends_at=now + timedelta(hours=1),
+                    message_sv="Stormen: skolorna är stängda.", created_at=now),
+            Closure(kind="closure", starts_at=now + timedelta(hours=2), ends_at=now + timedelta(hours=3),
+                    message_sv="Personalmöte.", created_at=now),
+            Closure(kind="closure", starts_at=now - timedelta(hours=3), ends_at=now - timedelta(hours=2),
+                    message_sv="Över.", created_at=now),
+            Closure(kind="closure", starts_at=now + timedelta(days=3), ends_at=now + timedelta(days=4),
+                    message_sv="Långt fram.", created_at=now)])
+        session.commit()
+    notices = console.client.get("/api/console/snapshot").get_json()["notices"]
+    assert [(n["kind"], n["message"], n["active"]) for n in notices] == [
+        ("crisis", "Stormen: skolorna är stängda.", True), ("closure", "Personalmöte.", False)]
+
+
+def test_api_errors_are_in_swedish_and_in_english_on_request(app, calls, console):
+    queued(app, calls, "e1")
+    queued(app, calls, "e2")
+    console.post("/api/console/calls/e1/answer")
+    refused = console.post("/api/console/calls/e2/answer", status=409)
+    assert refused["error"] == "Du har redan ett samtal. Avsluta eller koppla det först."
+    console.client.get("/console?lang=en")  # the choice is kept in a cookie
+    refused = console.post("/api/console/calls/e2/answer", status=409)
+    assert refused["error"] == "You already have a call. End or transfer it first."
+
+
+def test_an_operator_whose_every_console_closed_leaves_the_queue():
+    """Away: a closed browser takes the operator out of the queue after the grace; a reload does not."""
+    import threading
+
+    from switchboard.console.stream import Away
+
+    gone = []
+    left = threading.Event()
+    away = Away(lambda user: (gone.append(user), left.set()), grace=0.2)
+
+    def console_stream():
+        yield "snapshot"
+
+    reload_ = away.watch("olle", console_stream())
+    assert list(reload_) == ["snapshot"]  # the browser reloads: the stream closes …
+    again = away.watch("olle", iter(["snapshot"]))
+    next(again)  # … and a new one is open within the grace
+    threading.Event().wait(0.4)
+    assert gone == [] and away.open_consoles("olle") == 1
+    again.close()  # the browser closes
+    assert left.wait(2) and gone == ["olle"]
+
+
+def test_closing_the_browser_takes_the_operator_out_of_the_queue(app, console):
+    """Over real HTTP: the operator is ready, their only console stream closes, and after the grace they are
+    offline (the platform is told too); while a console is open nothing changes."""
+    import http.client
+    import threading
+    import time
+
+    from werkzeug.serving import make_server
+
+    from switchboard.console import views
+
+    with app.app_context():
+        views.away().grace = 0.3
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        cookie = console.client.get_cookie("session").value
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+        from importlib.metadata import version
+
+        agent = f"Werkzeug/{version('werkzeug')}"  # the session is bound to the browser it was made in
+        conn.request("GET", "/console/stream", headers={"Cookie": f"session={cookie}", "User-Agent": agent})
+        reply = conn.getresponse()
+        assert reply.status == 200 and reply.readline()  # the stream is open
+        time.sleep(0.6)
+        snap = console.client.get("/api/console/snapshot").get_json()
+        assert mine(snap)["state"] == "ready"  # longer than the grace, but a console is open
+        reply.close()  # the browser closes
+        conn.close()
+        for _ in range(100):  # the server notices at its next write (a snapshot within ~0.2 s, or a keepalive)
+            if mine(console.client.get("/api/console/snapshot").get_json())["state"] == "offline":
+                break
+            time.sleep(0.1)
+        assert mine(console.client.get("/api/console/snapshot").get_json())["state"] == "offline"
+    finally:
+        server.shutdown()

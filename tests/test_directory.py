@@ -152,16 +152,16 @@ def test_a_bad_csv_imports_nothing_and_names_every_bad_line(app, sessions):
             csv_io.import_csv(session, text)
         assert session.scalar(select(func.count()).select_from(Staff)) == before
     errors = rejected.value.errors
-    assert [e.split(":")[0] for e in errors] == ["line 3", "line 4", "line 5", "line 6", "line 7"]
-    assert "missing name" in errors[0] and "unknown unit 'no-such-unit'" in errors[1]
+    assert [e.split(":")[0] for e in errors] == ["rad 3", "rad 4", "rad 5", "rad 6", "rad 7"]
+    assert "name saknas" in errors[0] and "okänd enhet 'no-such-unit'" in errors[1]
     assert "går inte att tolka som ett telefonnummer" in errors[2] and "kind 'robot'" in errors[3] and "hidden_number" in errors[3]
-    assert "also on line 2" in errors[4]
+    assert "finns redan på rad 2" in errors[4]
 
 
 def test_csv_header_problems(app, sessions):
     with sessions() as session, pytest.raises(csv_io.ImportRejected, match="problem") as rejected:
         csv_io.import_csv(session, "id,name\n1,Anna\n")
-    assert "lacks the column(s) unit" in rejected.value.errors[0]
+    assert "saknar kolumnen/kolumnerna unit" in rejected.value.errors[0]
 
 
 def test_export_then_import_round_trips(app, sessions, runner, tmp_path):
@@ -177,7 +177,7 @@ def test_cli_import_of_a_bad_file_exits_1_and_lists_lines(runner, tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text(CSV_HEADER + "z1,person,,,gata-och-park,,,,,,,no,\n")
     result = runner.invoke(args=["directory", "import", str(path)])
-    assert result.exit_code == 1 and "line 2: missing name" in result.output and "nothing was imported" in result.output
+    assert result.exit_code == 1 and "rad 2: name saknas" in result.output and "nothing was imported" in result.output
 
 
 def test_cli_search(runner):
@@ -204,7 +204,7 @@ def test_api_search_and_status(operator_client):
     done = operator_client.post(url, json={"status": "closed", "reason": "sjuk"}, headers={"X-CSRFToken": token})
     assert done.status_code == 200 and done.get_json()["status"] == "closed"
     bad = operator_client.post(url, json={"status": "forwarded"}, headers={"X-CSRFToken": token})
-    assert bad.status_code == 400 and "forward" in bad.get_json()["error"]
+    assert bad.status_code == 400 and "hänvisa till" in bad.get_json()["error"]
     assert operator_client.get("/api/directory/entries/nobody").status_code == 404
     assert operator_client.get("/api/directory/search?q=x&limit=many").status_code == 400
 

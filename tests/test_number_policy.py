@@ -180,7 +180,7 @@ def test_a_csv_import_with_a_refused_number_names_the_line_and_imports_nothing(a
             csv_io.import_csv(session, text)
         assert session.scalar(select(func.count()).select_from(Staff)) == before
     [error] = rejected.value.errors
-    assert error.startswith(f"line 3: {column}: ") and words in error
+    assert error.startswith(f"rad 3: {column}: ") and words in error
 
 
 def test_a_csv_import_stores_e164_and_keeps_extensions(app, sessions):

@@ -9,6 +9,7 @@ import pytest
 
 from switchboard import traffic
 from tests.test_browser import ARGS, CHROMIUM, live_server  # noqa: F401  (fixtures)
+from tests.test_console_browser import VIEWPORT, screenshot_dir
 from tests.test_stats_history import at
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
@@ -24,13 +25,13 @@ def demo_page(app, live_server):  # noqa: F811
     assert counts["calls"] > 40
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_context(base_url=live_server, locale="sv-SE").new_page()
+        page = browser.new_context(base_url=live_server, locale="sv-SE", viewport=VIEWPORT).new_page()
         page.set_default_timeout(10_000)
         yield page, counts
         browser.close()
 
 
-def test_dashboard_tiles_and_heatmap_render_with_demo_traffic(demo_page):
+def test_dashboard_tiles_and_heatmap_render_with_demo_traffic(demo_page, tmp_path):
     from playwright.sync_api import expect
 
     page, counts = demo_page
@@ -52,12 +53,13 @@ def test_dashboard_tiles_and_heatmap_render_with_demo_traffic(demo_page):
         state = tile.get_attribute("data-state")
         assert state in words and state != "none", key  # demo traffic gives every target a figure
         expect(tile.locator(".state")).to_contain_text(words[state])  # the words, not only the colour
-        assert re.fullmatch(r"\d+\.\d %|\d+:\d\d", tile.locator(".value").inner_text().strip()), key
+        assert re.fullmatch(r"\d+,\d\u00a0%|\d+:\d\d", tile.locator(".value").inner_text().strip()), key
         colour = tile.evaluate("el => getComputedStyle(el).borderTopColor")
         assert colour != "rgb(0, 0, 0)", key
 
     heatmap = page.locator("svg#heatmap")
     expect(heatmap).to_be_visible()
+    page.screenshot(path=str(screenshot_dir(tmp_path) / "statistics.png"))
     box = heatmap.bounding_box()
     assert box["width"] > 300 and box["height"] > 150
     cells = heatmap.locator("g.cell")

@@ -55,7 +55,7 @@ def test_the_dashboard_shows_targets_with_colour_and_words(stats_client):
     html = stats_client.get(f"/stats?{Q}").get_data(as_text=True)
     assert 'data-key="switchboard" data-state="red"' in html and "Målet ej nått" in html
     assert 'data-key="queue_wait" data-state="green"' in html and "Målet nått" in html
-    assert "57.1 %" in html and "mål ≥ 90 %" in html  # 4 of 7 within 15 s
+    assert "57,1\u00a0%" in html and "mål ≥ 90 %" in html  # 4 of 7 within 15 s, a decimal comma
     assert '<svg id="heatmap"' in html and 'data-hour="16" data-weekday="2" data-calls="3"' in html
     assert '<svg id="trend"' in html
     assert "Tekniska förvaltningen" in html  # reach rate per department; per person only for stats.personal_roles

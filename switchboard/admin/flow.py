@@ -29,6 +29,37 @@ bp = Blueprint("flowadmin", __name__, template_folder="templates", static_folder
 
 NUMBER_FIELDS = {"menu": ("timeout", "retries"), "directory": ("timeout", "retries"), "transfer": ("ring_timeout",)}
 QUEUE_FIELDS = ("announce_every", "callback_after", "offer_timeout")
+# what the editor calls the flow's parts: an administrator reads words, not the document's keys
+NODE_LABELS = {"hours": "Öppettider", "greeting": "Hälsning", "menu": "Huvudmenyn", "english": "Engelska",
+               "person": "Söka en person (val 1)", "transfer": "Koppling", "centre": "Kundcenters kö",
+               "closed": "Stängt", "goodbye": "Avsked"}
+FIELD_LABELS = {"timeout": "väntar på svar (s)", "retries": "försök", "ring_timeout": "ringer innan det går tillbaka (s)",
+                "announce_every": "köplatsen sägs var (s)", "callback_after": "uppringning erbjuds efter (s)",
+                "offer_timeout": "operatören har på sig att svara (s)"}
+
+
+def node_label(name: str) -> str:
+    return NODE_LABELS.get(name, name.replace("_", " ").capitalize())
+
+
+def prompts_in_call_order(doc: dict) -> list[str]:
+    """The texts in the order a caller hears them: each node's texts in the flow's order, then the rest."""
+    order: list[str] = []
+    nodes = doc.get("nodes")
+    for node in nodes.values() if isinstance(nodes, dict) else ():
+        for key, value in node.items() if isinstance(node, dict) else ():
+            if (key == "prompt" or key.endswith("_prompt")) and isinstance(value, str) and value not in order:
+                order.append(value)
+    prompts = doc.get("prompts") if isinstance(doc.get("prompts"), dict) else {}
+    return [p for p in order if p in prompts] + [p for p in prompts if p not in order]
+
+
+def who_published(session: Session) -> dict[str, tuple[str, datetime]]:
+    """"main v3" -> (who, when) from the audit log: the history says who published each version."""
+    from core.audit import AuditEntry
+
+    return {e.object_id: (e.user, e.at) for e in session.scalars(
+        select(AuditEntry).where(AuditEntry.action.in_(("flow.publish", "flow.rollback"))).order_by(AuditEntry.at))}
 
 
 def draft_of(session: Session, key: str = "main") -> FlowVersion | None:
@@ -138,6 +169,7 @@ def _editor_page(session: Session, input_problems: list[str] | None = None, json
     return render_template(
         "flow_editor.html", doc=fields, draft=draft, published=published, problems=problems,
         input_problems=input_problems or [], node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS,
+        node_label=node_label, field_labels=FIELD_LABELS, prompt_order=prompts_in_call_order(doc) if isinstance(doc, dict) else [],
         json_text=json_text, now=svc.clock.now().strftime("%Y-%m-%dT%H:%M")), status
 
 
@@ -236,7 +268,8 @@ def discard():
 def history():
     with services().sessions() as session:
         versions = list(session.scalars(select(FlowVersion).order_by(FlowVersion.version.desc())))
-    return render_template("flow_history.html", versions=versions)
+        published_by = who_published(session)
+    return render_template("flow_history.html", versions=versions, published_by=published_by)
 
 
 @bp.get("/admin/flow/diff/<int:old>/<int:new>")
@@ -249,7 +282,34 @@ def diff(old: int, new: int):
             json.dumps(a.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
             json.dumps(b.document, ensure_ascii=False, indent=2, sort_keys=True).splitlines(),
             f"version {a.version}", f"version {b.version}", lineterm="")
-        return render_template("flow_diff.html", a=a, b=b, lines=list(lines))
+        return render_template("flow_diff.html", a=a, b=b, lines=list(lines), changes=changes(a.document, b.document))
+
+
+def _leaves(doc, path: tuple = ()) -> dict[tuple, object]:
+    if isinstance(doc, dict) and doc:
+        return {k: v for key, value in doc.items() for k, v in _leaves(value, (*path, str(key))).items()}
+    return {path: doc}
+
+
+def where(path: tuple) -> str:
+    """A field of the flow document in words: ("prompts", "menu", "sv") -> "Text menu (sv)"."""
+    if len(path) >= 3 and path[0] == "prompts":
+        return f"Text {path[1].replace('_', ' ')} ({path[2]})"
+    if len(path) >= 4 and path[0] == "nodes" and path[2] == "options":
+        part = {"next": "går till", "label": "namn"}.get(path[4], path[4]) if len(path) > 4 else ""
+        return f"{node_label(path[1])}: knapp {path[3]}" + (f" – {part}" if part else "")
+    if len(path) >= 3 and path[0] == "nodes":
+        return f"{node_label(path[1])}: {FIELD_LABELS.get(path[2], path[2])}"
+    if len(path) >= 2 and path[0] == "queue":
+        return f"Kö: {FIELD_LABELS.get(path[1], path[1])}"
+    return " › ".join(path)
+
+
+def changes(old: dict, new: dict) -> list[tuple[str, object, object]]:
+    """What changed between two flow documents, field by field, in words: (where, before, after)."""
+    before, after = _leaves(old), _leaves(new)
+    return [(where(path), before.get(path, "–"), after.get(path, "–"))
+            for path in sorted(set(before) | set(after)) if before.get(path) != after.get(path)]
 
 
 @bp.post("/admin/flow/rollback/<int:version_id>")

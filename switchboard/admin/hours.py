@@ -7,6 +7,7 @@ and takes effect for the next call. The preview runs a test call at any moment:
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -26,10 +27,26 @@ from switchboard.seed import published_flow
 bp = Blueprint("hoursadmin", __name__, template_folder="templates")
 
 
+SPAN = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*[-–—]\s*(\d{1,2})(?:[:.](\d{2}))?$")
+
+
+def span(text: str) -> str:
+    """One span as people write it ("8-17", "8.30–16", "08:00-12:00") in the stored form "08:00-17:00"."""
+    match = SPAN.match(text.strip())
+    if match is None:
+        raise ValueError(f"”{text.strip()}” är inga tider; skriv till exempel 8-17 eller 08:00-12:00, 13:00-15:00")
+    start_h, start_m, end_h, end_m = match.groups()
+    return f"{int(start_h):02d}:{start_m or '00'}-{int(end_h):02d}:{end_m or '00'}"
+
+
 def _intervals(text: str) -> list[str]:
-    """'08:00-12:00, 13:00-15:00' -> ['08:00-12:00', '13:00-15:00'], validated; '' -> closed."""
-    items = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
-    hours.parse_intervals(items)
+    """'8-12, 13:00-15:00' -> ['08:00-12:00', '13:00-15:00'], validated; '' -> closed. Errors in Swedish."""
+    items = [span(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    try:
+        hours.parse_intervals(items)
+    except ValueError:
+        raise ValueError(f"tiderna {', '.join(items)} går inte ihop: en tid slutar innan den börjar, "
+                         "ligger utanför dygnet eller överlappar en annan") from None
     return items
 
 
@@ -87,7 +104,8 @@ def page():
                 flash(str(exc))
     special_by_day = {(s.scope, s.day): s for s in specials}
     return render_template("hours_admin.html", schedules=schedules, units=units, specials=specials,
-                           special_by_day=special_by_day, notices=notices, calendar=_calendar(year, svc.clock.tz),
+                           special_by_day=special_by_day, notices=notices,
+                           calendar=[d for d in _calendar(year, svc.clock.tz) if d["day"] >= now.date()],
                            year=year, weekdays=hours.WEEKDAYS, day_names=speech.DAYS["sv"], now=now,
                            preview=preview, default_eve=svc.settings["hours"]["eve_close"])
 

@@ -12,9 +12,12 @@ from directory import numbers
 from ivr.engine import CallState
 from ivr.models import CallSession
 from switchboard.console.models import ConsoleOperator
+from switchboard.console.texts import N_
 
 STATES = ("ready", "paused", "offline")
 LABELS = {"ready": "Redo", "paused": "Paus", "offline": "Utloggad"}
+# what operators pause for, offered as one key each in the console; "Annat" asks for the reason in words
+PAUSE_REASONS = (N_("Rast"), N_("Lunch"), N_("Möte"), N_("Administration"), N_("Utbildning"), N_("Annat"))
 
 
 class OperatorError(ValueError):
@@ -55,9 +58,9 @@ def get(session: Session, username: str, now: datetime) -> ConsoleOperator:
 
 def set_state(session: Session, username: str, state: str, now: datetime, reason: str = "") -> ConsoleOperator:
     if state not in STATES:
-        raise OperatorError(f"state must be one of {', '.join(STATES)}")
+        raise OperatorError(N_("Status ska vara ready, paused eller offline."))
     if state == "paused" and not reason.strip():
-        raise OperatorError("a pause needs a reason")
+        raise OperatorError(N_("En paus behöver en orsak."))
     row = get(session, username, now)
     if row.state != state or row.reason != reason.strip():
         row.state, row.reason, row.since = state, reason.strip(), now

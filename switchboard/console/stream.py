@@ -84,3 +84,44 @@ class Broadcaster:
         finally:
             with self._lock:
                 self._listeners.discard(mine)
+
+
+class Away:
+    """Open consoles per operator. When an operator's last console closes (the browser or tab closed, the
+    laptop slept) and none opens again within ``GRACE`` seconds, ``gone(username)`` takes them out of the
+    queue: a closed browser must not leave someone "ready" (calls offered to nobody) or "paused" for ever.
+    A reload reconnects well within the grace, so it changes nothing."""
+
+    GRACE = 30.0
+
+    def __init__(self, gone: Callable[[str], None], grace: float | None = None):
+        self.gone, self.grace = gone, self.GRACE if grace is None else grace
+        self._open: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def watch(self, username: str, stream: Iterator[str]) -> Iterator[str]:
+        with self._lock:
+            self._open[username] = self._open.get(username, 0) + 1
+        try:
+            yield from stream
+        finally:
+            with self._lock:
+                self._open[username] -= 1
+                last = self._open[username] == 0
+            if last:
+                timer = threading.Timer(self.grace, self._check, (username,))
+                timer.daemon = True
+                timer.start()
+
+    def open_consoles(self, username: str) -> int:
+        with self._lock:
+            return self._open.get(username, 0)
+
+    def _check(self, username: str) -> None:
+        with self._lock:
+            if self._open.get(username, 0):
+                return
+        try:
+            self.gone(username)
+        except Exception:  # noqa: BLE001 - a timer thread has nobody to raise to
+            log.exception("could not take %s out of the queue after their console closed", username)

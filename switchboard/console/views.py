@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from directory import numbers
@@ -32,7 +33,8 @@ from core import audit
 from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.console import control, live, operators, wrapups
-from switchboard.console.stream import Broadcaster
+from switchboard.console.stream import Away, Broadcaster
+from switchboard.console.texts import CONSOLE_TEXTS, N_
 
 bp = Blueprint("console", __name__, template_folder="templates", static_folder="static",
                static_url_path="/console/static")
@@ -57,7 +59,9 @@ def broadcaster() -> Broadcaster:
 
 @bp.get("/console")
 def page():
-    return render_template("console.html", wrapups=WRAPUPS, states=operators.LABELS)
+    return render_template("console.html", wrapups=WRAPUPS, states=operators.LABELS,
+                           pause_reasons=operators.PAUSE_REASONS, texts=texts(),
+                           municipality=services().settings["service"]["municipality"])
 
 
 RESERVED_THREADS = 8  # never let console streams take the threads that serve citizens' calls
@@ -67,8 +71,9 @@ RESERVED_THREADS = 8  # never let console streams take the threads that serve ci
 def stream():
     hub = broadcaster()
     if hub.listeners >= max(1, services().settings["service"]["threads"] - RESERVED_THREADS):
-        return jsonify(error="too many open consoles for this server; raise service.threads"), 503
-    return Response(hub.listen(), mimetype="text/event-stream",
+        return jsonify(error=_("För många öppna konsoler för den här servern; höj service.threads.")), 503
+    user = current_user.username
+    return Response(away().watch(user, hub.listen()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -79,6 +84,46 @@ def snapshot():
         return jsonify(live.snapshot(session, svc.clock.now(), svc.settings))
 
 
+WHERE = {"queue": N_("i kön"), "queue_offer": N_("erbjudet en operatör"), "bridged": N_("i samtal"),
+         "transfer": N_("under koppling"), "operator_check": N_("på väg tillbaka"), None: N_("avslutat")}
+
+
+def _where(awaiting: str | None) -> str:
+    return _(WHERE.get(awaiting, N_("i röstmenyn")))
+
+
+def texts() -> dict[str, str]:
+    """Every text the console's script shows, in the user's language (the page hands them to console.js)."""
+    return {key: _(text) for key, text in CONSOLE_TEXTS.items()}
+
+
+def away() -> Away:
+    """Who has a console open: an operator whose last console closed is taken out of the queue after a grace."""
+    app = current_app._get_current_object()
+    if "vaxel.console.away" not in app.extensions:
+        svc = services()
+
+        def gone(username: str) -> None:
+            with svc.sessions() as session:
+                row = session.get(operators.ConsoleOperator, username)
+                if row is None or row.state == "offline":
+                    return
+                operators.set_state(session, username, "offline", svc.clock.now(), "")
+                session.commit()
+                endpoint = row.endpoint
+            for channel in ("twilio", "asterisk"):
+                try:
+                    control.control_for(channel, svc).set_operator(username, endpoint, "offline", "")
+                except Exception as exc:  # noqa: BLE001 - a platform not in use must not stop this
+                    app.logger.warning("could not set %s membership for %s: %s", channel, username, exc)
+            app.logger.info("%s closed every console: taken out of the queue", username)
+            if "vaxel.console" in app.extensions:
+                app.extensions["vaxel.console"].poke()
+
+        app.extensions["vaxel.console.away"] = Away(gone)
+    return app.extensions["vaxel.console.away"]
+
+
 def _error(message: str, status: int = 400):
     return jsonify(error=message), status
 
@@ -87,7 +132,7 @@ def _body() -> dict:
     """The request's JSON object ({} when none was sent); any other JSON value is refused with a 400."""
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        refusal = jsonify(error="send a JSON object")
+        refusal = jsonify(error=_("Skicka ett JSON-objekt."))
         refusal.status_code = 400
         abort(refusal)
     return body
@@ -107,7 +152,7 @@ def set_state():
             row = operators.set_state(session, current_user.username, str(body.get("state", "")), svc.clock.now(),
                                       str(body.get("reason") or ""))
         except operators.OperatorError as exc:
-            return _error(str(exc))
+            return _error(_(str(exc)))
         if body.get("endpoint") is not None:
             try:
                 operators.set_endpoint(row, str(body["endpoint"]), numbers.Policy.from_settings(svc.settings))
@@ -137,10 +182,10 @@ def _act(call_id: str, make_input, allowed: tuple[str, ...]):
     with svc.sessions() as session:
         found = _call(session, call_id)
         if found is None:
-            return _error(f"no live call {call_id}", 404)
+            return _error(_("Samtalet %(call)s pågår inte längre.", call=call_id), 404)
         call, state = found
         if state.awaiting not in allowed:
-            return _error(f"the call is at {state.awaiting or 'its end'}, not where this can be done", 409)
+            return _error(_("Det går inte nu: samtalet är %(where)s.", where=_where(state.awaiting)), 409)
         channel = call.channel
         inp = make_input(session, call, state)
         if isinstance(inp, tuple):  # an error
@@ -157,9 +202,9 @@ def _mine(state: CallState) -> bool:
 def answer(call_id: str):
     def make(session, call, state):
         if call.channel not in SIMULATED_CHANNELS:
-            return _error("answer this call on your phone; the console follows it", 409)
+            return _error(_("Svara i telefonen; konsolen följer samtalet."), 409)
         if operators.holding(operators.live_calls(session), current_user.username):
-            return _error("you already hold a call", 409)
+            return _error(_("Du har redan ett samtal. Avsluta eller koppla det först."), 409)
         return OperatorAnswered(current_user.username)
 
     return _act(call_id, make, ("queue", "queue_offer"))
@@ -172,17 +217,18 @@ def transfer(call_id: str):
 
     def make(session, call, state):
         if not _mine(state):
-            return _error("you do not hold this call", 403)
+            return _error(_("Det är inte ditt samtal."), 403)
         found = entry(session, str(body.get("target_id", "")), svc.clock.now(), svc.clock.tz,
                       svc.settings["hours"]["eve_close"], colleagues=0)
         if found is None:
-            return _error("no such person or function")
+            return _error(_("Personen eller funktionen finns inte i katalogen."))
         if not (found.dial or found.extension or found.forward_to):
-            return _error(f"{found.name} has no number to ring")
+            return _error(_("%(name)s har inget nummer att ringa.", name=found.name))
         break_through = bool(body.get("break_through"))
         if found.status in ("closed", "absent") and not break_through:
-            return _error(f"{found.name} is {found.status_label.lower()} ({found.status_reason or 'no reason given'})"
-                          "; break through only in an emergency", 409)
+            return _error(_("%(name)s är %(status)s (%(reason)s); bryt igenom (break through) bara i en nödsituation.",
+                            name=found.name, status=found.status_label.lower(),
+                            reason=found.status_reason or _("ingen orsak angiven")), 409)
         if break_through:
             audit.record(session, current_user.username, "console.break_through", "staff", found.id,
                          after={"call_id": call_id, "status": found.status, "reason": found.status_reason})
@@ -202,7 +248,7 @@ def transfer(call_id: str):
 @bp.post("/api/console/calls/<call_id>/queue")
 def to_queue(call_id: str):
     def make(session, call, state):
-        return OperatorToQueue(current_user.username) if _mine(state) else _error("you do not hold this call", 403)
+        return OperatorToQueue(current_user.username) if _mine(state) else _error(_("Det är inte ditt samtal."), 403)
 
     return _act(call_id, make, ("bridged",))
 
@@ -212,11 +258,11 @@ def simulate(call_id: str):
     """How a simulated transfer ends — what a phone would have reported."""
     status = _body().get("status", "")
     if status not in ("answered", "no-answer", "busy", "failed"):
-        return _error("status must be answered, no-answer, busy or failed")
+        return _error(_("status ska vara answered, no-answer, busy eller failed."))
 
     def make(session, call, state):
         if call.channel not in SIMULATED_CHANNELS:
-            return _error("only simulated calls can be told how a transfer ends", 409)
+            return _error(_("Bara simulerade samtal kan få veta hur en koppling slutar."), 409)
         return TransferEnded(status)
 
     return _act(call_id, make, ("transfer",))
@@ -227,7 +273,7 @@ def end(call_id: str):
     """Simulated calls: the conversation is over (a phone call ends when someone hangs up)."""
     def make(session, call, state):
         if call.channel not in SIMULATED_CHANNELS:
-            return _error("a phone call ends when someone hangs up", 409)
+            return _error(_("Ett telefonsamtal slutar när någon lägger på."), 409)
         return Hangup()
 
     return _act(call_id, make, ("bridged",))
@@ -238,7 +284,7 @@ def _on_platform(channel: str, act) -> Response:
     try:
         act(control.control_for(channel, services()))
     except control.ControlError as exc:
-        return _error(f"the telephony refused: {exc}", 502)
+        return _error(_("Telefonin vägrade: %(why)s", why=str(exc)), 502)
     return _done()
 
 
@@ -255,7 +301,7 @@ def _consulting(call_id: str) -> str | None:
 def complete(call_id: str):
     channel = _consulting(call_id)
     if channel is None:
-        return _error("you are not consulting on this call", 409)
+        return _error(_("Du rådfrågar inte på det här samtalet."), 409)
     return _on_platform(channel, lambda platform: platform.complete(call_id))
 
 
@@ -264,7 +310,7 @@ def cancel(call_id: str):
     """End a consultation: the caller comes back to the operator."""
     channel = _consulting(call_id)
     if channel is None:
-        return _error("you are not consulting on this call", 409)
+        return _error(_("Du rådfrågar inte på det här samtalet."), 409)
     if channel in SIMULATED_CHANNELS:  # no platform to report it: what a phone would have reported
         return _act(call_id, lambda *_: TransferEnded("canceled"), ("transfer",))
     return _on_platform(channel, lambda platform: platform.cancel(call_id))
@@ -277,7 +323,7 @@ def hold(call_id: str):
     with svc.sessions() as session:
         found = _call(session, call_id)
         if found is None or not _mine(found[1]):
-            return _error("you do not hold this call", 403)
+            return _error(_("Det är inte ditt samtal."), 403)
         channel = found[0].channel
         row = operators.get(session, current_user.username, svc.clock.now())
         row.on_hold = call_id if on else None
@@ -292,10 +338,10 @@ def wrapup(call_id: str):
     body = _body()
     outcome = body.get("outcome", "")
     if not isinstance(outcome, str) or outcome not in WRAPUPS:
-        return _error(f"outcome must be one of {', '.join(WRAPUPS)}")
+        return _error(_("Utfallet ska vara ett av %(codes)s.", codes=", ".join(WRAPUPS)))
     supersedes = body.get("supersedes")
     if supersedes is not None and (isinstance(supersedes, bool) or not isinstance(supersedes, int)):
-        return _error("supersedes must be the id of the wrap-up being corrected")
+        return _error(_("supersedes ska vara id för utfallet som rättas."))
     with svc.sessions() as session:
         try:
             wrapups.record(session, call_id, current_user.username, outcome, svc.clock.now(), supersedes=supersedes,
@@ -317,11 +363,11 @@ def message(call_id: str):
     body = _body()
     fields = {k: body.get(k, "") for k in ("target", "number", "subject", "message")}
     if not all(isinstance(v, str) for v in fields.values()):
-        return _error("target, number, subject and message must be texts")
+        return _error(_("Mottagare, nummer, ärende och meddelande ska vara text."))
     with svc.sessions() as session:
         call = session.get(CallSession, call_id)
         if call is None:
-            return _error("no such call", 404)
+            return _error(_("Samtalet finns inte."), 404)
         number = fields["number"].strip() or call.caller or ""
         try:
             taken = messages.take(session, target=fields["target"].strip(), number=number,

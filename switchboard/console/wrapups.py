@@ -34,9 +34,10 @@ from stats import events as event_log
 from stats.definitions import WRAPUP_OUTCOMES
 from stats.models import CallEvent
 from switchboard.console.models import Wrapup
+from switchboard.console.texts import N_
 
-LABELS = {"answered_by_centre": "Besvarat av kundcenter", "transferred": "Kopplat vidare",
-          "referred_to_phone_hours": "Hänvisat till telefontid", "message_taken": "Meddelande taget"}
+LABELS = {"answered_by_centre": N_("Besvarat av kundcenter"), "transferred": N_("Kopplat vidare"),
+          "referred_to_phone_hours": N_("Hänvisat till telefontid"), "message_taken": N_("Meddelande taget")}
 assert tuple(LABELS) == WRAPUP_OUTCOMES
 
 # Event-log steps from here on are out-of-band wrap-up records (step = WRAPUP_STEPS + revision). A call's own
