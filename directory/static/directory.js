@@ -36,13 +36,21 @@
       const item = el("li", {role: "option", id: `hit-${i}`, "aria-selected": String(i === selected), "data-id": r.id},
         el("div", {}, el("span", {class: "who"}, r.name), " ", badge(r)),
         el("div", {class: "meta"}, [r.title, r.unit].filter(Boolean).join(" · "), " · ", r.extension ? `ankn. ${r.extension}` : ""),
-        el("div", {class: "meta"}, hours(r), r.colleagues.length ? ` · ${r.colleagues.length} kollega(or) lediga` : ""));
+        el("div", {class: "meta"}, hours(r), r.colleagues.length ? ` · ${r.colleagues.length} kollega(or) lediga` : ""),
+        r.on_duty ? el("div", {class: "meta on-duty"}, onDuty(r.on_duty)) : "");
       item.addEventListener("click", () => { selected = i; render(); open(r.id); });
       return item;
     }));
     input.setAttribute("aria-activedescendant", selected >= 0 ? `hit-${selected}` : "");
     summary.textContent = input.value.trim() ? `${results.length} träffar` : "";
     if (selected >= 0) document.getElementById(`hit-${selected}`).scrollIntoView({block: "nearest"});
+  }
+
+  function onDuty(person) {
+    // who takes the function's calls now by its rota; when they are not free the function's own number is rung
+    const free = ["available", "busy"].includes(person.status);
+    return `I tjänst: ${person.name}${person.extension ? ` (ankn. ${person.extension})` : ""}` +
+      (free ? "" : " – inte på plats, funktionens eget nummer rings");
   }
 
   async function open(id) {
@@ -54,6 +62,7 @@
     const rows = [
       ["Status", badge(r), r.status_reason ? ` (${r.status_reason})` : "", r.status_until ? ` till ${time(r.status_until)}` : "",
        r.forward_to ? ` → ${r.display.forward_to}` : "", r.status_set_by ? ` – satt av ${r.status_set_by}` : ""],
+      ...(r.on_duty ? [["I tjänst", onDuty(r.on_duty)]] : []),
       ["Titel", r.title], ["Enhet", r.unit_path.join(" › ")], ["Anknytning", r.extension || "–"],
       ["Direkt", r.display.phone || (r.phone === null ? "dolt nummer" : "–")], ["Mobil", r.display.mobile || "–"],
       ["E-post", r.email || "–"], ["Telefontid", r.hours_text, " – ", hours(r)],

@@ -177,7 +177,7 @@ def transfer(call_id: str):
                       svc.settings["hours"]["eve_close"], colleagues=0)
         if found is None:
             return _error("no such person or function")
-        if not (found.dial or found.extension or found.forward_to):
+        if not (found.dial or found.dial_extension or found.forward_to):
             return _error(f"{found.name} has no number to ring")
         break_through = bool(body.get("break_through"))
         if found.status in ("closed", "absent") and not break_through:
@@ -188,7 +188,7 @@ def transfer(call_id: str):
                          after={"call_id": call_id, "status": found.status, "reason": found.status_reason})
             session.commit()
         target = Match(id=found.id, name=found.name, unit=found.unit, title=found.title, number=found.dial,
-                       extension=found.extension, status=found.status, forward_to=found.forward_to,
+                       extension=found.dial_extension, status=found.status, forward_to=found.forward_to,
                        open_now=found.open_now, weekly=found.weekly, next_open=found.opens,
                        departments=found.departments, confirm_answer=confirms_answer_for(
                            session, found.staff_id, bool(svc.settings["transfers"]["confirm_answer"])),
