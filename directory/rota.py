@@ -58,7 +58,7 @@ def on_duty(weekdays: dict[int, int], dates: dict[date, int], day: date) -> int 
 
 
 def export_csv(session: Session) -> str:
-    ids = dict(session.execute(select(Staff.id, Staff.external_id)).tuples().all())
+    ids = dict(session.execute(select(Staff.id, Staff.external_id)).all())
     rows = sorted(((ids[r.function_id], r.on_date is not None, r.weekday or 0, r.on_date or date.min,
                     when_text(r.weekday, r.on_date), ids[r.person_id]) for r in session.scalars(select(RotaEntry))))
     out = io.StringIO()
@@ -116,7 +116,7 @@ def import_csv(session: Session, text: str) -> int:
 
 def form_text(session: Session, function_id: int) -> str:
     """A function's rota as the entry form shows it: one ``when person-id`` a line, weekdays first."""
-    ids = dict(session.execute(select(Staff.id, Staff.external_id)).tuples().all())
+    ids = dict(session.execute(select(Staff.id, Staff.external_id)).all())
     rows = session.scalars(select(RotaEntry).where(RotaEntry.function_id == function_id)).all()
     rows = sorted(rows, key=lambda r: (r.on_date is not None, r.weekday or 0, r.on_date or date.min))
     return "\n".join(f"{when_text(r.weekday, r.on_date)} {ids[r.person_id]}" for r in rows)
