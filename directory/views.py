@@ -11,6 +11,7 @@
     POST /admin/directory/units                     add or change a unit
     POST /admin/directory/entries/ID/rota           a function's rota (who takes its calls, by weekday or date)
     GET|POST /admin/directory/rota.csv              every rota as a file (export; import all or nothing)
+    POST /admin/directory/entries/ID/rota.ics       a function's rota from an Exchange/Outlook calendar
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from directory import csv_io, numbers, presence, promises, rota, units_csv
+from directory import csv_io, numbers, presence, promises, rota, rota_ical, units_csv
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
@@ -179,7 +180,8 @@ def edit_entry(external_id: str):
         units = list(session.scalars(select(Unit).order_by(Unit.name)))
         rota_text = rota.form_text(session, staff.id) if staff is not None and staff.kind == "function" else None
         return render_template("entry_edit.html", values=values, problems=problems, units=units,
-                               is_new=staff is None, rota_text=rota_text), (400 if problems else 200)
+                               is_new=staff is None, rota_text=rota_text, ical_days=rota_ical.WINDOW_DAYS), \
+            (400 if problems else 200)
 
 
 @bp.post("/admin/directory/entries/<external_id>/rota")
@@ -327,6 +329,32 @@ def import_units():
         session.commit()
     flash(f"{changed} enheter ändrade.")
     return redirect(url_for("directory.admin"))
+
+
+@bp.post("/admin/directory/entries/<external_id>/rota.ics")
+def import_rota_ics(external_id: str):
+    """The function's days on duty from an .ics file, for ``rota_ical.WINDOW_DAYS`` from today."""
+    svc = services()
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    with svc.sessions() as session:
+        function = session.scalar(select(Staff).where(Staff.external_id == external_id))
+        if function is None:
+            return redirect(url_for("directory.admin")), 303
+        try:
+            if not data:
+                raise rota.RotaRejected(["choose an .ics file"])
+            days = rota_ical.import_ics(session, function, data, svc.clock.now().astimezone(svc.clock.tz).date(),
+                                        svc.clock.tz)
+        except rota.RotaRejected as exc:
+            session.rollback()
+            for error in exc.errors[:20]:
+                flash(f"Kalendern lästes inte in: {error}")
+            return redirect(url_for("directory.edit_entry", external_id=external_id)), 303
+        audit.record(session, audit.who(), "directory.rota_ical", "staff", external_id, after={"days": days})
+        session.commit()
+    flash(f"{days} dagar ur kalendern sparade i schemat.")
+    return redirect(url_for("directory.edit_entry", external_id=external_id))
 
 
 @bp.get("/admin/directory/rota.csv")

@@ -84,6 +84,7 @@ RULES: dict[str, str] = {
     "directory.save_rota": "admin",
     "directory.export_rota": "admin",
     "directory.import_rota": "admin",
+    "directory.import_rota_ics": "admin",
     # Twilio webhooks (switchboard/twilio/): the citizen's call (inbound.py)
     "twilio.voice": "twilio",
     "twilio.step": "twilio",

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from io import BytesIO
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.clock import Clock
-from directory import presence, rota
+from directory import presence, rota, rota_ical
 from directory.models import RotaEntry, Staff
 from directory.search import entry
 from tests.conftest import TZ, at, csrf_token
@@ -177,3 +178,59 @@ def test_the_console_transfer_rings_the_person_on_duty(app, sessions):
         found = entry(session, "f001", svc.clock.now(), TZ)
     assert (found.dial, found.dial_extension, found.ring) == ("+46406280417", "4417", "desk")
     assert found.on_duty.id == "p017" and svc.clock.now().date() - TUESDAY == timedelta(days=6)
+
+
+# -- iCalendar ------------------------------------------------------------------------------------------------
+
+ICS = Path(__file__).parent / "data" / "dagens-handlaggare.ics"  # as Exchange 2010+ publishes a calendar
+
+
+def duty_on(sessions, day: str) -> str | None:
+    with sessions() as session:
+        found = entry(session, "f001", at(f"{day}T10:00"), TZ)
+    return found.on_duty.id if found.on_duty else None
+
+
+def test_an_exchange_calendar_becomes_the_rota(sessions):
+    """A weekly RRULE with an EXDATE (attendee's e-mail), an all-day event over two days (a name), a timed one
+    (an id) on the excluded Monday; a weekday entry stays, a date before the window is not read."""
+    load(sessions, "function,when,person\nf001,ons,p020\nf001,2026-11-23,p020\n")
+    with sessions() as session:
+        function = session.scalar(select(Staff).where(Staff.external_id == "f001"))
+        days = rota_ical.import_ics(session, function, ICS.read_bytes(), TUESDAY, TZ)
+        session.commit()
+    assert days == 6  # 24, 25 Nov (all day); 30 Nov, 14, 21 Dec (weekly, 7 Dec excluded); 7 Dec (p019, timed)
+    assert [duty_on(sessions, d) for d in ("2026-11-24", "2026-11-25", "2026-11-30", "2026-12-07", "2026-12-14",
+                                           "2026-12-21", "2026-12-28", "2026-12-02", "2026-11-23")] == [
+        "p018", "p018", "p017", "p019", "p017", "p017", None, "p020", "p020"]
+
+
+def test_a_calendar_naming_nobody_or_two_people_a_day_changes_nothing(sessions):
+    text = ICS.read_text()
+    nobody = text.replace("SUMMARY:p019", "SUMMARY:Semester")
+    twice = text.replace("DTSTART;TZID=W. Europe Standard Time:20261207T100000",
+                         "DTSTART;TZID=W. Europe Standard Time:20261130T100000").replace(
+        "DTEND;TZID=W. Europe Standard Time:20261207T120000", "DTEND;TZID=W. Europe Standard Time:20261130T120000")
+    load(sessions)
+    with sessions() as session:
+        function = session.scalar(select(Staff).where(Staff.external_id == "f001"))
+        with pytest.raises(rota.RotaRejected, match="'Semester' on 2026-12-07: no person"):
+            rota_ical.import_ics(session, function, nobody.encode(), TUESDAY, TZ)
+        with pytest.raises(rota.RotaRejected, match="2026-11-30: two people on duty"):
+            rota_ical.import_ics(session, function, twice.encode(), TUESDAY, TZ)
+        with pytest.raises(rota.RotaRejected, match="not an iCalendar file"):
+            rota_ical.import_ics(session, function, b"function,when,person\n", TUESDAY, TZ)
+    with sessions() as session:
+        assert rota.export_csv(session) == ROTA
+
+
+def test_the_calendar_upload_on_the_function_page(admin_client, sessions):
+    token = csrf_token(admin_client, "/admin/directory/entries/f001")
+    assert "Läs in kalendern" in admin_client.get("/admin/directory/entries/f001").get_data(as_text=True)
+    reply = admin_client.post("/admin/directory/entries/f001/rota.ics", data={
+        "file": (BytesIO(ICS.read_bytes()), "bygglov.ics"), "csrf_token": token}, content_type="multipart/form-data",
+        follow_redirects=True)
+    assert "6 dagar ur kalendern sparade i schemat." in reply.get_data(as_text=True)
+    with sessions() as session:
+        assert rota.form_text(session, staff_id(sessions, "f001")).splitlines()[:2] == ["2026-11-24 p018",
+                                                                                     "2026-11-25 p018"]
