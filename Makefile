@@ -40,7 +40,7 @@ test-postgres: $(VENV)/.dev
 translations: $(VENV)/.dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --sort-output --project vaxel \
 		-o switchboard/translations/messages.pot .
-	$(BIN)/pybabel update -i switchboard/translations/messages.pot -d switchboard/translations --no-location \
+	$(BIN)/pybabel update -i switchboard/translations/messages.pot -d switchboard/translations \
 		--ignore-obsolete --width 120
 
 ## make screenshots: the README's screenshots (docs/screenshots/*.png, 1366x768), taken by the browser tests

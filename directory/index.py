@@ -29,6 +29,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 
 import phonenumbers
 from rapidfuzz import process
@@ -36,7 +37,7 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from directory.models import DirectoryVersion, Keyword, Staff, Unit
+from directory.models import DirectoryVersion, Keyword, RotaEntry, Staff, Unit
 from directory.query import Synonyms, sound_key, understand, word_forms, words
 
 __all__ = ["words", "fold", "ascii_fold", "keypad", "DirectoryIndex", "Candidate", "Entry", "index_for"]
@@ -117,6 +118,8 @@ class Entry:
     title_words: str = ""  # the folded title, to see whether it names a subject
     ring: str = "desk"  # desk | together | sequential: how a transfer rings this entry
     working_hours: dict | None = None  # weekly form; None = whenever the phone hours allow
+    rota_days: dict[int, int] = field(default_factory=dict)  # a function's rota: weekday -> person's staff id
+    rota_dates: dict[date, int] = field(default_factory=dict)  # date -> person's staff id; beats the weekday
 
 
 @dataclass(frozen=True)
@@ -409,6 +412,13 @@ def build(session: Session) -> DirectoryIndex:
     index = DirectoryIndex()
     for staff in session.scalars(select(Staff).options(selectinload(Staff.keywords), selectinload(Staff.numbers))):
         index.add(staff, unit_keywords, units)
+    for row in session.scalars(select(RotaEntry)):
+        entry = index.entries.get(row.function_id)
+        if entry is not None:
+            if row.on_date is not None:
+                entry.rota_dates[row.on_date] = row.person_id
+            else:
+                entry.rota_days[row.weekday] = row.person_id
     return index.finish()
 
 

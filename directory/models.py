@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, JSONDocument, UTCDateTime
@@ -79,6 +79,20 @@ class Staff(Base):
     unit: Mapped[Unit] = relationship()
     keywords: Mapped[list["Keyword"]] = relationship(cascade="all, delete-orphan")
     numbers: Mapped[list["StaffNumber"]] = relationship(cascade="all, delete-orphan")
+
+
+class RotaEntry(Base):
+    """Who takes a function's calls on one weekday (0 = Monday) or on one date; a date beats its weekday."""
+
+    __tablename__ = "rota_entries"
+    __table_args__ = (UniqueConstraint("function_id", "weekday", name="uq_rota_entries_function_weekday"),
+                      UniqueConstraint("function_id", "on_date", name="uq_rota_entries_function_date"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    function_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int | None] = mapped_column(Integer, nullable=True)  # exactly one of weekday and on_date
+    on_date: Mapped[date | None] = mapped_column(Date, nullable=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
 
 
 class StaffNumber(Base):

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from directory import numbers, presence, working_time
+from directory import numbers, presence, rota, working_time
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
 from directory.models import Keyword, Staff
 from directory.query import Synonyms
@@ -77,6 +77,8 @@ class Result:
     ring: str = "desk"  # desk | together | sequential (the mobile: ``mobile``, or the hidden one in ``ring_mobile``)
     ring_mobile: str | None = None  # the mobile a transfer rings besides or after the desk, even when hidden
     stand_in: Colleague | None = None  # a free colleague in the unit with one of the same keywords (no-answer policy)
+    on_duty: Colleague | None = None  # a function's person on the rota now, with their status (``directory.rota``)
+    dial_extension: str | None = None  # the extension a transfer rings: the on-duty person's when they can answer
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -85,6 +87,9 @@ class Result:
         data.pop("closed")
         data.pop("stand_in")
         data.pop("ring_mobile")
+        data.pop("dial_extension")
+        if data["on_duty"]:
+            data["on_duty"].pop("number")
         for colleague in data["colleagues"]:
             colleague.pop("number")
         # stored and sent in E.164 (what is dialled); people read the national form
@@ -164,7 +169,12 @@ class Searcher:
         if not candidates:
             return []
         units = {entries[c.staff_id].unit_id for c in candidates} if colleagues else set()
-        states = presence.effective_in_units(self.session, units, {c.staff_id for c in candidates}, self.now)
+        today = self.now.astimezone(self.tz).date()
+        duty = {c.staff_id: pid for c in candidates
+                if (pid := rota.on_duty(entries[c.staff_id].rota_days, entries[c.staff_id].rota_dates, today))
+                in entries}
+        states = presence.effective_in_units(self.session, units, {c.staff_id for c in candidates} | set(duty.values()),
+                                             self.now)
         order = sorted(candidates, key=lambda c: (
             -(c.score - UNREACHABLE_PENALTY.get(self.at_work(entries[c.staff_id], states[c.staff_id]).status, 0.0)),
             entries[c.staff_id].name))
@@ -179,6 +189,15 @@ class Searcher:
                     for sid in self.index.by_unit.get(entry.unit_id, ())
                     if sid != entry.staff_id and self.at_work(entries[sid], states[sid]).status == "available"
                     ][:colleagues]
+            ringing = entry
+            on_duty = None
+            if cand.staff_id in duty:
+                person = entries[duty[cand.staff_id]]
+                duty_state = self.at_work(person, states[person.staff_id])
+                on_duty = Colleague(person.external_id, person.name, person.title, person.extension,
+                                    duty_state.status, person.phone or person.mobile or person.extension)
+                if duty_state.status in ("available", "busy") and on_duty.number:
+                    ringing = person  # else the function's own number and its unit's no-answer policy
             out.append(Result(
                 id=entry.external_id, kind=entry.kind, name=entry.name, title=entry.title,
                 unit=entry.unit_path[-1] if entry.unit_path else "", unit_path=entry.unit_path,
@@ -193,9 +212,10 @@ class Searcher:
                 opens=hours_now.next_open.isoformat() if hours_now.next_open and not hours_now.open else None,
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
-                dial=entry.phone or entry.mobile, closed=closed_info(hours_now),
-                stand_in=self.stand_in(entry, states), ring=entry.ring,
-                ring_mobile=entry.mobile if entry.ring != "desk" and (entry.phone or entry.extension) else None,
+                dial=ringing.phone or ringing.mobile, closed=closed_info(hours_now),
+                stand_in=self.stand_in(entry, states), ring=ringing.ring,
+                ring_mobile=ringing.mobile if ringing.ring != "desk" and (ringing.phone or ringing.extension) else None,
+                on_duty=on_duty, dial_extension=ringing.extension,
             ))
         return out
 

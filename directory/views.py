@@ -9,6 +9,9 @@
     GET  /admin/directory/entries/ID|new            edit or create a person or function
     POST /admin/directory/entries/ID/delete
     POST /admin/directory/units                     add or change a unit
+    POST /admin/directory/entries/ID/rota           a function's rota (who takes its calls, by weekday or date)
+    GET|POST /admin/directory/rota.csv              every rota as a file (export; import all or nothing)
+    POST /admin/directory/entries/ID/rota.ics       a function's rota from an Exchange/Outlook calendar
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from flask_login import current_user
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from directory import csv_io, numbers, presence, promises, units_csv
+from directory import csv_io, numbers, presence, promises, rota, rota_ical, units_csv
 from directory.index import bump_version, fold
 from directory.models import UNIT_KINDS, Keyword, Staff, Unit
 from directory.search import entry, search
@@ -65,6 +68,8 @@ DIRECTORY_TEXTS = {
     "set_by": N_("satt av %(who)s"), "free": N_("Ledig"), "nobody_free": N_("Ingen annan på enheten är ledig just nu."),
     "open_line": N_("Öppna anknytningen"), "close_line": N_("Stäng anknytningen"),
     "close_reason": N_("Orsak (t.ex. sjuk):"), "function": N_("(funktion)"),
+    "on_duty_label": N_("I tjänst"), "on_duty": N_("I tjänst: %(name)s"),
+    "on_duty_away": N_("inte på plats, funktionens eget nummer rings"),
     "free_heading": N_("Lediga kollegor på enheten"), "saved": N_("Status sparad för %(name)s."),
     **{f"status_{code}": text for code, text in STATUS_TEXTS.items()},
 }
@@ -208,8 +213,32 @@ def edit_entry(external_id: str):
                 flash(f"{staff.name} är sparad.")
                 return redirect(url_for("directory.edit_entry", external_id=staff.external_id))
         units = list(session.scalars(select(Unit).order_by(Unit.name)))
+        rota_text = rota.form_text(session, staff.id) if staff is not None and staff.kind == "function" else None
         return render_template("entry_edit.html", values=values, problems=problems, units=units,
-                               is_new=staff is None), (400 if problems else 200)
+                               is_new=staff is None, rota_text=rota_text, ical_days=rota_ical.WINDOW_DAYS), \
+            (400 if problems else 200)
+
+
+@bp.post("/admin/directory/entries/<external_id>/rota")
+def save_rota(external_id: str):
+    """A function's whole rota from the entry form; a bad line saves nothing and says which."""
+    with services().sessions() as session:
+        function = session.scalar(select(Staff).where(Staff.external_id == external_id))
+        if function is None:
+            return redirect(url_for("directory.admin")), 303
+        before = rota.form_text(session, function.id)
+        try:
+            rota.save_form(session, function, request.form.get("rota", ""))
+        except rota.RotaRejected as exc:
+            session.rollback()
+            for error in exc.errors[:20]:
+                flash(f"Schemat sparades inte: {error}")
+            return redirect(url_for("directory.edit_entry", external_id=external_id)), 303
+        audit.record(session, audit.who(), "directory.rota_save", "staff", external_id,
+                     before={"rota": before}, after={"rota": rota.form_text(session, function.id)})
+        session.commit()
+    flash("Schemat är sparat.")
+    return redirect(url_for("directory.edit_entry", external_id=external_id))
 
 
 @bp.post("/admin/directory/entries/<external_id>/delete")
@@ -334,4 +363,62 @@ def import_units():
         audit.record(session, audit.who(), "directory.units_import", "unit", "*", after={"changed": changed})
         session.commit()
     flash(f"{changed} enheter ändrade.")
+    return redirect(url_for("directory.admin"))
+
+
+@bp.post("/admin/directory/entries/<external_id>/rota.ics")
+def import_rota_ics(external_id: str):
+    """The function's days on duty from an .ics file, for ``rota_ical.WINDOW_DAYS`` from today."""
+    svc = services()
+    upload = request.files.get("file")
+    data = upload.read() if upload is not None and upload.filename else b""
+    with svc.sessions() as session:
+        function = session.scalar(select(Staff).where(Staff.external_id == external_id))
+        if function is None:
+            return redirect(url_for("directory.admin")), 303
+        try:
+            if not data:
+                raise rota.RotaRejected(["choose an .ics file"])
+            days = rota_ical.import_ics(session, function, data, svc.clock.now().astimezone(svc.clock.tz).date(),
+                                        svc.clock.tz)
+        except rota.RotaRejected as exc:
+            session.rollback()
+            for error in exc.errors[:20]:
+                flash(f"Kalendern lästes inte in: {error}")
+            return redirect(url_for("directory.edit_entry", external_id=external_id)), 303
+        audit.record(session, audit.who(), "directory.rota_ical", "staff", external_id, after={"days": days})
+        session.commit()
+    flash(f"{days} dagar ur kalendern sparade i schemat.")
+    return redirect(url_for("directory.edit_entry", external_id=external_id))
+
+
+@bp.get("/admin/directory/rota.csv")
+def export_rota():
+    """Every function's rota (``directory.rota``): function, weekday or date, person."""
+    with services().sessions() as session:
+        text = rota.export_csv(session)
+    return Response(text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="schema.csv"'})
+
+
+@bp.post("/admin/directory/rota.csv")
+def import_rota():
+    upload = request.files.get("file")
+    try:
+        text = upload.read().decode("utf-8-sig") if upload is not None and upload.filename else ""
+    except UnicodeDecodeError:
+        text = ""
+    if not text:
+        flash("Schemat sparades inte: välj en CSV-fil i UTF-8")
+        return redirect(url_for("directory.admin")), 303
+    with services().sessions() as session:
+        try:
+            written = rota.import_csv(session, text)
+        except rota.RotaRejected as exc:
+            for error in exc.errors[:20]:
+                flash(f"Schemat sparades inte: {error}")
+            return redirect(url_for("directory.admin")), 303
+        audit.record(session, audit.who(), "directory.rota_import", "staff", "*", after={"entries": written})
+        session.commit()
+    flash(f"{written} schemarader sparade.")
     return redirect(url_for("directory.admin"))

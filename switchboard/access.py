@@ -82,6 +82,10 @@ RULES: dict[str, str] = {
     "directory.save_unit": "admin",
     "directory.export_units": "admin",
     "directory.import_units": "admin",
+    "directory.save_rota": "admin",
+    "directory.export_rota": "admin",
+    "directory.import_rota": "admin",
+    "directory.import_rota_ics": "admin",
     # Twilio webhooks (switchboard/twilio/): the citizen's call (inbound.py)
     "twilio.voice": "twilio",
     "twilio.step": "twilio",

@@ -134,7 +134,7 @@ class CallFacts:
         for r in results:
             confirm = confirms_answer_for(session, r.staff_id, site_confirm)
             matches.append(Match(
-                id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.extension,
+                id=r.id, name=r.name, unit=r.unit, title=r.title, number=r.dial, extension=r.dial_extension,
                 status=r.status, forward_to=r.forward_to, open_now=r.open_now, weekly=r.weekly, next_open=r.opens,
                 score=r.score, matched_by=r.matched_by, sure=r.sure, departments=r.departments,
                 confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm),

@@ -61,7 +61,7 @@
         el("span", {class: "ext"}, r.extension || "–"),
         el("span", {}, badge(r), " ", unreachable(r) ? el("span", {class: "meta"}, absence(r)) : hours(r)),
         el("span", {class: "meta", title: [r.title, r.unit, why(r)].join(" · ")},
-          [r.title, r.unit, why(r), r.colleagues.length === 1 ? t("free_colleague") : r.colleagues.length ? t("free_colleagues", {n: r.colleagues.length}) : ""].filter(Boolean).join(" · ")));
+          [r.title, r.unit, r.on_duty ? onDuty(r.on_duty) : "", why(r), r.colleagues.length === 1 ? t("free_colleague") : r.colleagues.length ? t("free_colleagues", {n: r.colleagues.length}) : ""].filter(Boolean).join(" · ")));
       item.addEventListener("click", () => { selected = i; render(); open(r.id); });
       return item;
     }));
@@ -69,6 +69,13 @@
     summary.textContent = !input.value.trim() ? "" : results.length === 1 ? t("one_hit")
       : results.length ? t("hits", {n: results.length}) : t("no_hits");
     if (selected >= 0) document.getElementById(`hit-${selected}`).scrollIntoView({block: "nearest"});
+  }
+
+  function onDuty(person) {
+    // who takes the function's calls now by its rota; when they are not free the function's own number is rung
+    const free = ["available", "busy"].includes(person.status);
+    return t("on_duty", {name: person.name}) + (person.extension ? ` (${t("ext", {ext: person.extension})})` : "") +
+      (free ? "" : ` – ${t("on_duty_away")}`);
   }
 
   async function open(id) {
@@ -80,6 +87,7 @@
     shownId = r.id;
     const rows = [
       [t("status"), badge(r), absence(r) ? ` ${absence(r)}` : "", r.status_set_by ? ` – ${t("set_by", {who: r.status_set_by})}` : ""],
+      ...(r.on_duty ? [[t("on_duty_label"), onDuty(r.on_duty)]] : []),
       [t("title"), r.title], [t("unit"), r.unit_path.join(" › ")], [t("extension"), r.extension || "–"],
       [t("direct"), r.display.phone || (r.phone === null ? t("hidden") : "–")], [t("mobile"), r.display.mobile || "–"],
       [t("email"), r.email || "–"], [t("hours"), r.hours_text, " ", hours(r)],

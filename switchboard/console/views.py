@@ -222,7 +222,7 @@ def transfer(call_id: str):
                       svc.settings["hours"]["eve_close"], colleagues=0)
         if found is None:
             return _error(_("Personen eller funktionen finns inte i katalogen."))
-        if not (found.dial or found.extension or found.forward_to):
+        if not (found.dial or found.dial_extension or found.forward_to):
             return _error(_("%(name)s har inget nummer att ringa.", name=found.name))
         break_through = bool(body.get("break_through"))
         if found.status in ("closed", "absent") and not break_through:
@@ -234,7 +234,7 @@ def transfer(call_id: str):
                          after={"call_id": call_id, "status": found.status, "reason": found.status_reason})
             session.commit()
         target = Match(id=found.id, name=found.name, unit=found.unit, title=found.title, number=found.dial,
-                       extension=found.extension, status=found.status, forward_to=found.forward_to,
+                       extension=found.dial_extension, status=found.status, forward_to=found.forward_to,
                        open_now=found.open_now, weekly=found.weekly, next_open=found.opens,
                        departments=found.departments, confirm_answer=confirms_answer_for(
                            session, found.staff_id, bool(svc.settings["transfers"]["confirm_answer"])),
