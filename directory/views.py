@@ -329,9 +329,7 @@ def save_unit():
 def export():
     with services().sessions() as session:
         text = csv_io.export_csv(session)
-    stamp = datetime.now().strftime("%Y%m%d")
-    return Response(text, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="katalog-{stamp}.csv"'})
+    return _csv_download(text, f'katalog-{datetime.now().strftime("%Y%m%d")}.csv')
 
 
 @bp.get("/admin/directory/units.csv")
@@ -339,31 +337,43 @@ def export_units():
     """Every unit's choice of who answers, the promise and the e-mail address (``directory.units_csv``)."""
     with services().sessions() as session:
         text = units_csv.export_csv(session)
+    return _csv_download(text, "enheter.csv")
+
+
+def _csv_download(text: str, filename: str) -> Response:
     return Response(text, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="enheter.csv"'})
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-@bp.post("/admin/directory/units.csv")
-def import_units():
+def _csv_upload(refused: str, load, rejected: type[Exception], audit_action: str, audit_kind: str, done: str):
+    """One all-or-nothing CSV upload of the admin page: ``load(session, text)`` returns a count or raises
+    ``rejected`` (with ``errors``); every error is flashed after ``refused``, nothing is kept."""
     upload = request.files.get("file")
     try:
         text = upload.read().decode("utf-8-sig") if upload is not None and upload.filename else ""
     except UnicodeDecodeError:
         text = ""
     if not text:
-        flash("Enheterna sparades inte: välj en CSV-fil i UTF-8")
+        flash(f"{refused}: välj en CSV-fil i UTF-8")
         return redirect(url_for("directory.admin")), 303
     with services().sessions() as session:
         try:
-            changed = units_csv.import_csv(session, text, numbers.current())
-        except units_csv.UnitsRejected as exc:
+            count = load(session, text)
+        except rejected as exc:
             for error in exc.errors[:20]:
-                flash(f"Enheterna sparades inte: {error}")
+                flash(f"{refused}: {error}")
             return redirect(url_for("directory.admin")), 303
-        audit.record(session, audit.who(), "directory.units_import", "unit", "*", after={"changed": changed})
+        audit.record(session, audit.who(), audit_action, audit_kind, "*", after={"count": count})
         session.commit()
-    flash(f"{changed} enheter ändrade.")
+    flash(done.format(count=count))
     return redirect(url_for("directory.admin"))
+
+
+@bp.post("/admin/directory/units.csv")
+def import_units():
+    return _csv_upload("Enheterna sparades inte", lambda session, text: units_csv.import_csv(
+        session, text, numbers.current()), units_csv.UnitsRejected, "directory.units_import", "unit",
+        "{count} enheter ändrade.")
 
 
 @bp.post("/admin/directory/entries/<external_id>/rota.ics")
@@ -397,28 +407,10 @@ def export_rota():
     """Every function's rota (``directory.rota``): function, weekday or date, person."""
     with services().sessions() as session:
         text = rota.export_csv(session)
-    return Response(text, mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="schema.csv"'})
+    return _csv_download(text, "schema.csv")
 
 
 @bp.post("/admin/directory/rota.csv")
 def import_rota():
-    upload = request.files.get("file")
-    try:
-        text = upload.read().decode("utf-8-sig") if upload is not None and upload.filename else ""
-    except UnicodeDecodeError:
-        text = ""
-    if not text:
-        flash("Schemat sparades inte: välj en CSV-fil i UTF-8")
-        return redirect(url_for("directory.admin")), 303
-    with services().sessions() as session:
-        try:
-            written = rota.import_csv(session, text)
-        except rota.RotaRejected as exc:
-            for error in exc.errors[:20]:
-                flash(f"Schemat sparades inte: {error}")
-            return redirect(url_for("directory.admin")), 303
-        audit.record(session, audit.who(), "directory.rota_import", "staff", "*", after={"entries": written})
-        session.commit()
-    flash(f"{written} schemarader sparade.")
-    return redirect(url_for("directory.admin"))
+    return _csv_upload("Schemat sparades inte", rota.import_csv, rota.RotaRejected, "directory.rota_import", "staff",
+                       "{count} schemarader sparade.")

@@ -25,6 +25,8 @@ ACTIONS = {
     "hours.crisis_end": "Avslutade ett krismeddelande", "directory.import": "Importerade katalogen",
     "directory.entry_save": "Ändrade en katalogpost", "directory.entry_delete": "Tog bort en katalogpost",
     "directory.unit_save": "Ändrade en enhet", "directory.units_import": "Importerade enheter",
+    "directory.rota_save": "Ändrade ett schema", "directory.rota_import": "Importerade scheman",
+    "directory.rota_ical": "Läste in ett schema ur en kalender",
     "console.break_through": "Bröt igenom till en stängd eller frånvarande", "console.wrapup_correct": "Rättade ett utfall",
     "stats.personal_export": "Hämtade statistik med personuppgifter", "user.add": "Lade till en användare",
     "user.disable": "Stängde av en användare", "user.passwd": "Bytte lösenord åt en användare",
