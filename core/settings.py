@@ -40,6 +40,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "host": "127.0.0.1",
         "port": 5000,
         "threads": 32,  # each open console stream holds one; 8 always stay free for calls and pages
+        "workers": 1,  # serving processes (`vaxel serve --workers`); README "Several processes"
         "timezone": "Europe/Stockholm",
         "municipality": "Sjöbacka kommun",
     },

@@ -37,6 +37,7 @@ from rapidfuzz.distance import Levenshtein
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from core import versions
 from directory.models import DirectoryVersion, Keyword, RotaEntry, Staff, Unit
 from directory.query import Synonyms, sound_key, understand, word_forms, words
 
@@ -433,6 +434,7 @@ def bump_version(session: Session) -> None:
     """Call in the same transaction as any directory change; every process re-indexes on its next search."""
     from datetime import datetime, timezone
 
+    versions.bump(session, "directory")
     row = session.get(DirectoryVersion, 1)
     if row is None:
         session.add(DirectoryVersion(id=1, version=1, changed_at=datetime.now(timezone.utc)))

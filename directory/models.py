@@ -7,6 +7,7 @@ from datetime import date, datetime, timezone
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core import versions
 from core.db import Base, JSONDocument, UTCDateTime
 
 KINDS = ("person", "function")
@@ -164,3 +165,7 @@ class DirectoryVersion(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_now)
+
+
+# what the call steps keep in memory about entries and units is read again after any change to them
+versions.watch("directory", Unit, Staff, RotaEntry, StaffNumber, Keyword)

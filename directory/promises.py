@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import versions
+
 from directory import numbers
 from directory.models import Staff, Unit
 from ivr.hours import Schedule, day_hours, next_opening
@@ -128,16 +130,25 @@ def confirms_answer(unit: Unit | None, site_default: bool) -> bool:
     return site_default
 
 
+_held = versions.Cached("directory")  # per entry, while the directory stays as it is
+
+
 def confirms_answer_for(session: Session, staff_id: int, site_default: bool) -> bool:
     """The answer-confirmation choice that applies to a directory entry (by ``Staff.id``): its unit's."""
-    staff = session.get(Staff, staff_id)
-    return confirms_answer(staff.unit if staff is not None else None, site_default)
+    def read() -> bool:
+        staff = session.get(Staff, staff_id)
+        return confirms_answer(staff.unit if staff is not None else None, site_default)
+
+    return _held.get(session, ("confirm", staff_id, site_default), read)
 
 
 def no_answer_of(session: Session, staff_id: int) -> NoAnswer:
     """The no-answer choice that applies to a directory entry (by ``Staff.id``): its unit's."""
-    staff = session.get(Staff, staff_id)
-    return no_answer_for(staff.unit if staff is not None else None)
+    def read() -> NoAnswer:
+        staff = session.get(Staff, staff_id)
+        return no_answer_for(staff.unit if staff is not None else None)
+
+    return _held.get(session, ("no_answer", staff_id), read)
 
 
 def parse_confirm(value: str) -> bool | None:

@@ -10,7 +10,6 @@ colleagues in the same unit who are free.
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -18,13 +17,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import versions
 from directory import numbers, presence, rota, working_time
 from directory.index import Candidate, DirectoryIndex, Entry, index_for
 from directory.models import Keyword, Staff
 from directory.query import Synonyms
 from ivr import hours as phone_hours
 from ivr import schedules, speech
-from ivr.models import PhoneHours
 
 # Within a tie, people who can answer come first: less than the gap between an exact and a prefix match.
 UNREACHABLE_PENALTY = {"closed": 15.0, "absent": 10.0}
@@ -108,15 +107,7 @@ def hours_key_for(entry: Entry, keys: set[str]) -> str:
     return "switchboard"
 
 
-SCHEDULE_SECONDS = 5.0  # phone hours change rarely; a search may see an edit this much later
-_schedules: dict[tuple[str, str], tuple[float, phone_hours.Schedule, dict, str]] = {}
-_keys: dict[str, tuple[float, set[str]]] = {}
-
-
-def forget_schedules() -> None:
-    """Call after editing phone hours, closures or crisis messages so searches see the change at once."""
-    _schedules.clear()
-    _keys.clear()
+_words = versions.Cached("hours")  # the weekly hours in words, per schedule
 
 
 class Searcher:
@@ -124,25 +115,15 @@ class Searcher:
 
     def __init__(self, session: Session, index: DirectoryIndex, now: datetime, tz: ZoneInfo, eve_close: str):
         self.session, self.index, self.now, self.tz, self.eve_close = session, index, now, tz, eve_close
-        self.db = session.get_bind().url.render_as_string(hide_password=False)
-        cached = _keys.get(self.db)
-        if cached is None or cached[0] < time.monotonic():
-            cached = (time.monotonic() + SCHEDULE_SECONDS, set(session.scalars(select(PhoneHours.key))))
-            _keys[self.db] = cached
-        self.keys = cached[1]
+        self.keys = schedules.keys(session)
         self._hours: dict[str, tuple[phone_hours.HoursStatus, dict, str]] = {}
 
     def hours(self, key: str) -> tuple[phone_hours.HoursStatus, dict, str]:
         """(status now, weekly hours, the weekly hours in words) of one schedule."""
         if key not in self._hours:
-            cached = _schedules.get((self.db, key))
-            if cached is None or cached[0] < time.monotonic():
-                schedule = schedules.load(self.session, key, self.tz, self.eve_close)
-                weekly = schedules.weekly_of(self.session, key)
-                cached = (time.monotonic() + SCHEDULE_SECONDS, schedule, weekly,
-                          speech.weekly(schedule.weekly, "sv"))
-                _schedules[(self.db, key)] = cached
-            _, schedule, weekly, words = cached
+            schedule = schedules.current(self.session, key, self.tz, self.eve_close, self.now)
+            weekly = schedules.weekly_current(self.session, key)
+            words = _words.get(self.session, key, lambda: speech.weekly(schedule.weekly, "sv"))
             self._hours[key] = (phone_hours.status(schedule, self.now), weekly, words)
         return self._hours[key]
 

@@ -9,8 +9,7 @@ or an explicit goodbye — never silence.
 
 from __future__ import annotations
 
-import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -118,7 +117,8 @@ class CallState:
     whisper: str = ""  # what whoever answers the transfer now ringing hears before pressing 1 ("" = no key needed)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A deep copy as plain JSON values (faster than ``dataclasses.asdict``: every field is JSON already)."""
+        return {name: _plain(getattr(self, name)) for name in _STATE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CallState":
@@ -127,6 +127,19 @@ class CallState:
     @property
     def ended(self) -> bool:
         return self.awaiting == ""
+
+
+_STATE_FIELDS = tuple(f.name for f in fields(CallState))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_plain(v) for v in value)
+    return value
 
 
 @dataclass
@@ -142,7 +155,7 @@ class _Run:
 
     def __init__(self, flow: Flow, state: CallState, now: datetime):
         self.flow, self.now = flow, now
-        self.out = Step(CallState.from_dict(copy.deepcopy(state.to_dict())))
+        self.out = Step(CallState.from_dict(state.to_dict()))
 
     # -- helpers ----------------------------------------------------------------------------
 

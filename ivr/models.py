@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import versions
 from core.db import Base, JSONDocument, UTCDateTime
 
 
@@ -86,3 +87,8 @@ class Closure(Base):
     message_sv: Mapped[str] = mapped_column(Text)
     message_en: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# every process keeps the published flow and the phone hours in memory while these tokens stay the same
+versions.watch("flow", FlowVersion)
+versions.watch("hours", PhoneHours, SpecialDay, Closure)

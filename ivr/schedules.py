@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from core import versions
 from ivr.hours import SWITCHBOARD_DEFAULT, Notice, Schedule, parse_intervals, parse_time, parse_weekly
 from ivr.models import Closure, PhoneHours, SpecialDay
 
@@ -48,3 +49,25 @@ def load(session: Session, key: str, tz: ZoneInfo, eve_close: str, now: datetime
         closures=tuple(closures),
         crises=tuple(crises),
     )
+
+
+_held = versions.Cached("hours")
+
+
+def current(session: Session, key: str, tz: ZoneInfo, eve_close: str, now: datetime) -> Schedule:
+    """:func:`load` for call steps and searches: kept in memory while the phone hours stay as they are
+    (``core.versions``), read again on the first step after any change, in any process.
+
+    A schedule is kept per day; closures that ended earlier that day are in it and change nothing."""
+    day = datetime.combine(now.astimezone(tz).date(), time(0), tz)
+    return _held.get(session, ("load", key, tz.key, eve_close, day), lambda: load(session, key, tz, eve_close, day))
+
+
+def weekly_current(session: Session, key: str) -> dict[str, list[str]]:
+    """:func:`weekly_of`, kept like :func:`current`."""
+    return _held.get(session, ("weekly", key), lambda: weekly_of(session, key))
+
+
+def keys(session: Session) -> set[str]:
+    """Every schedule's key, kept like :func:`current`."""
+    return _held.get(session, "keys", lambda: set(session.scalars(select(PhoneHours.key))))

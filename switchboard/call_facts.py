@@ -108,12 +108,12 @@ class CallFacts:
         raise TypeError(f"unknown request {request!r}")
 
     def hours(self, session: Session, key: str, now: datetime) -> HoursChecked:
-        schedule = schedules.load(session, key, self.tz, self.settings["hours"]["eve_close"], now)
+        schedule = schedules.current(session, key, self.tz, self.settings["hours"]["eve_close"], now)
         st = phone_hours.status(schedule, now)
         return HoursChecked(
             open=st.open,
             reason=st.reason,
-            weekly=schedules.weekly_of(session, key),
+            weekly=schedules.weekly_current(session, key),
             next_open=st.next_open.isoformat() if st.next_open else None,
             holiday=st.holiday,
             closure=st.closure.message if st.closure else None,

@@ -12,9 +12,11 @@ the centre queue: a citizen is never dropped because of our error.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from datetime import datetime
 from zoneinfo import ZoneInfo
+
+from contextlib import contextmanager
+from typing import Iterator
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,7 +27,7 @@ from ivr.models import CallSession, FlowVersion
 from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
-from core import logs
+from core import logs, versions
 from switchboard.call_facts import CallFacts, drive
 from switchboard.console import wrapups
 from switchboard.seed import published_flow
@@ -48,7 +50,21 @@ class CallNotFound(LookupError):
     pass
 
 
+def load_call(session: Session, call_id: str) -> CallSession | None:
+    """The call's row, locked on PostgreSQL until the transaction ends (one step of a call at a time); a
+    second load in the same transaction costs no query."""
+    transaction, held = session.info.get("vaxel.calls", (None, {}))
+    if transaction is not session.get_transaction():  # held strongly: the identity map forgets unused rows
+        held = {}
+        session.info["vaxel.calls"] = (session.get_transaction(), held)
+    if call_id not in held or held[call_id] not in session:
+        lock = session.get_bind().dialect.name == "postgresql"
+        held[call_id] = session.get(CallSession, call_id, with_for_update=lock or None, populate_existing=lock)
+    return held[call_id]
+
+
 _FLOWS: dict[tuple, Flow] = {}
+_held = versions.Cached("flow")
 
 
 def flow_for(version: FlowVersion) -> Flow:
@@ -59,9 +75,41 @@ def flow_for(version: FlowVersion) -> Flow:
     return _FLOWS[key]
 
 
+def flow_of(session: Session, version_id: int | None) -> Flow | None:
+    """The parsed flow version ``version_id``, without reading its document again while no flow changed."""
+    def read() -> Flow | None:
+        version = session.get(FlowVersion, version_id) if version_id is not None else None
+        return flow_for(version) if version is not None else None
+
+    return _held.get(session, ("id", version_id), read)
+
+
+def flow_in_force(session: Session) -> tuple[int, Flow] | None:
+    """(id, parsed flow) of the published version new calls start on; re-read in every process after a publish."""
+    def read() -> tuple[int, Flow] | None:
+        version = published_flow(session)
+        return (version.id, flow_for(version)) if version is not None else None
+
+    return _held.get(session, "published", read)
+
+
+@contextmanager
+def unit_of_work(sessions: sessionmaker[Session], session: Session | None) -> Iterator[tuple[Session, bool]]:
+    """The caller's session (they commit), or one of our own: (session, ours)."""
+    if session is not None:
+        yield session, False
+        return
+    with sessions() as own:
+        yield own, True
+
+
 class CallRunner:
-    def __init__(self, sessions: sessionmaker[Session], settings: dict, channel: str):
+    def __init__(self, sessions: sessionmaker[Session], settings: dict, channel: str,
+                 session: Session | None = None):
+        """``session``: a webhook's own session — every method then works in its transaction and leaves the
+        commit to it (a failed step is undone to a savepoint); without it, each call commits its own."""
         self.sessions = sessions
+        self.session = session
         self.settings = settings
         self.channel = channel
         self.tz = ZoneInfo(settings["service"]["timezone"])
@@ -72,56 +120,69 @@ class CallRunner:
     def start(self, call_id: str, now: datetime, caller: str | None = None, called: str | None = None,
               lang: str | None = None, speech: bool = True) -> list[Action]:
         """Start the flow for a new call; ``speech`` False where the platform cannot hear speech on it."""
-        with logs.call_context(call_id, self.channel), self.sessions() as session:
+        with logs.call_context(call_id, self.channel), self._unit() as (session, ours):
             existing = session.get(CallSession, call_id)
             if existing is not None:  # a retried "call comes in" webhook: the call already runs
                 return []
             try:
-                version = published_flow(session)
-                if version is None:
-                    raise RuntimeError("no published call flow; run `vaxel db upgrade`")
-                call = CallSession(call_id=call_id, channel=self.channel, flow_version_id=version.id,
-                                   caller=_column(caller), called=_column(called), started_at=now, updated_at=now,
-                                   step=0, state={})
-                session.add(call)
-                result = self._run(session, call, flow_for(version), None, Start(caller, called, lang, speech), now)
-                session.commit()
+                with self._undo_on_error(session, ours):
+                    in_force = flow_in_force(session)
+                    if in_force is None:
+                        raise RuntimeError("no published call flow; run `vaxel db upgrade`")
+                    call = CallSession(call_id=call_id, channel=self.channel, flow_version_id=in_force[0],
+                                       caller=_column(caller), called=_column(called), started_at=now,
+                                       updated_at=now, step=0, state={})
+                    session.add(call)
+                    result = self._run(session, call, in_force[1], None, Start(caller, called, lang, speech), now)
                 return result
             except Exception:
                 log.exception("call %s: could not start the flow; sending the caller to the centre", call_id)
-                session.rollback()
-                return self._fallback(call_id, now, caller, called)
+                return self._fallback(call_id, now, caller, called, session=None if ours else session)
 
     def handle(self, call_id: str, inp: Input, now: datetime) -> list[Action]:
-        with logs.call_context(call_id, self.channel), self.sessions() as session:
-            query = select(CallSession).where(CallSession.call_id == call_id)
-            if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update()
-            call = session.scalar(query)
+        with logs.call_context(call_id, self.channel), self._unit() as (session, ours):
+            call = load_call(session, call_id)
             if call is None:
                 raise CallNotFound(call_id)
             state = CallState.from_dict(call.state) if call.state else None
             if state is not None and state.ended:
                 return []
+            caller, called = call.caller, call.called
             try:
-                version = session.get(FlowVersion, call.flow_version_id)
-                result = self._run(session, call, flow_for(version), state, inp, now)
-                session.commit()
+                with self._undo_on_error(session, ours):
+                    result = self._run(session, call, flow_of(session, call.flow_version_id), state, inp, now)
                 return result
             except Exception:
                 log.exception("call %s: step failed on %s; sending the caller to the centre", call_id, inp.kind)
+                return self._fallback(call_id, now, caller, called, state, session=None if ours else session)
+
+    def _unit(self):
+        return unit_of_work(self.sessions, self.session)
+
+    @contextmanager
+    def _undo_on_error(self, session: Session, ours: bool) -> Iterator[None]:
+        """Our own transaction commits at the end and rolls back whole on an error; inside the caller's, a
+        savepoint undoes just this step (the caller's earlier writes stay)."""
+        if ours:
+            try:
+                yield
+                session.commit()
+            except Exception:
                 session.rollback()
-                return self._fallback(call_id, now, call.caller, call.called, state)
+                raise
+            return
+        with session.begin_nested():
+            yield
 
     def to_centre(self, call_id: str, now: datetime) -> list[Action]:
         """An adapter's own failure: move the call to the centre queue in our books too (best effort)."""
         state = self.state_of(call_id)
         if state is not None and (state.ended or state.awaiting in ("queue", "queue_offer", "bridged")):
             return []
-        with self.sessions() as session:
+        with self._unit() as (session, _):
             call = session.get(CallSession, call_id)
             caller, called = (call.caller, call.called) if call else (None, None)
-        return self._fallback(call_id, now, caller, called, state)
+        return self._fallback(call_id, now, caller, called, state, session=self.session)
 
     def wrapup(self, call_id: str, operator: str, outcome: str, now: datetime, *, supersedes: int | None = None,
                note: str = "", supervisor: bool = False) -> wrapups.Recorded:
@@ -131,20 +192,22 @@ class CallRunner:
         touches the call's state or step, so the platform's next webhook is answered as if it had not happened.
         Raises :class:`~switchboard.console.wrapups.WrapupRefused` (not the holder, already wrapped up, ...).
         """
-        with self.sessions() as session:
+        with self._unit() as (session, ours):
             recorded = wrapups.record(session, call_id, operator, outcome, now, supersedes=supersedes, note=note,
                                       supervisor=supervisor)
-            session.commit()
+            if ours:
+                session.commit()
             return recorded
 
     def handed_off(self, call_id: str, now: datetime, detail: str) -> None:
         """The adapter failed and the PBX's own fallback (the operators) took the call: close it in our books."""
-        with self.sessions() as session:
-            call = session.get(CallSession, call_id)
+        with self._unit() as (session, ours):
+            call = load_call(session, call_id)
             if call is None or not call.state or CallState.from_dict(call.state).ended:
                 return
             self.hand_off_in(session, call, now, detail)
-            session.commit()
+            if ours:
+                session.commit()
 
     def hand_off_in(self, session: Session, call: CallSession, now: datetime, detail: str) -> None:
         """Within the caller's transaction: the PBX has the caller now (not a lost call) — end it so."""
@@ -162,17 +225,17 @@ class CallRunner:
     def hang_up_in(self, session: Session, call: CallSession, now: datetime) -> None:
         """Within the caller's transaction: what the caller hanging up now does (abandoned, transfer failed, ...)."""
         state = CallState.from_dict(call.state) if call.state else None
-        version = session.get(FlowVersion, call.flow_version_id) if call.flow_version_id else None
-        if state is None or state.ended or version is None:  # nothing the engine can step: close it by hand
+        flow = flow_of(session, call.flow_version_id) if call.flow_version_id else None
+        if state is None or state.ended or flow is None:  # nothing the engine can step: close it by hand
             call.step += 1
             event_log.record(session, call.call_id, call.step, [("call_ended", {"reason": "caller_hangup"})], now,
                              self.channel)
         else:
-            self._run(session, call, flow_for(version), state, Hangup(), now)
+            self._run(session, call, flow, state, Hangup(), now)
         call.ended_at = call.updated_at = now
 
     def state_of(self, call_id: str) -> CallState | None:
-        with self.sessions() as session:
+        with self._unit() as (session, _):
             call = session.get(CallSession, call_id)
             return CallState.from_dict(call.state) if call and call.state else None
 
@@ -205,17 +268,18 @@ class CallRunner:
     # -- the human fallback -----------------------------------------------------------------
 
     def _fallback(self, call_id: str, now: datetime, caller: str | None, called: str | None,
-                  state: CallState | None = None) -> list[Action]:
-        """Our error must not drop the caller: tell them and put them in the centre queue."""
+                  state: CallState | None = None, session: Session | None = None) -> list[Action]:
+        """Our error must not drop the caller: tell them and put them in the centre queue (in ``session``'s
+        transaction when given, else in one of our own)."""
         lang = state.lang if state else "sv"
         position, wait = 1, 0
         try:
-            with self.sessions() as session:
+            with unit_of_work(self.sessions, session) as (session, ours), self._undo_on_error(session, ours):
                 call = session.get(CallSession, call_id)
                 if call is None:
-                    version = published_flow(session)
+                    in_force = flow_in_force(session)
                     call = CallSession(call_id=call_id, channel=self.channel,
-                                       flow_version_id=version.id if version else None, caller=_column(caller),
+                                       flow_version_id=in_force[0] if in_force else None, caller=_column(caller),
                                        called=_column(called), started_at=now, updated_at=now, step=0, state={})
                     session.add(call)
                 placement = centre.join(session, call_id, "centre", now, self.settings["queue"])
@@ -229,9 +293,8 @@ class CallRunner:
                     ("queue_joined", {"queue": "centre", "position": position, "estimated_wait": wait,
                                       "returned": False, "fallback": True}),
                 ], now, self.channel)
-                call.state = asdict(fallback_state)
+                call.state = fallback_state.to_dict()
                 call.updated_at = now
-                session.commit()
         except Exception:
             log.exception("call %s: even the fallback could not be stored; the adapter still queues the caller",
                           call_id)

@@ -71,34 +71,54 @@ def demo_load(if_empty: bool) -> None:
 @click.option("--port", default=None, type=int, help="Port (default from settings: 5000).")
 @click.option("--agi-host", default=None, help="FastAGI interface for Asterisk (default from settings: 127.0.0.1).")
 @click.option("--agi-port", default=None, type=int, help="FastAGI port (default from settings: 4573; 0 = off).")
-def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: int | None) -> None:
+@click.option("--workers", default=None, type=int,
+              help="Serving processes on the same ports (default from settings: service.workers, 1).")
+@click.option("--worker-index", default=None, type=int, hidden=True)  # set by --workers for each worker it starts
+def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: int | None, workers: int | None,
+          worker_index: int | None) -> None:
     """Run the service (web views, webhooks) with waitress, and the Asterisk FastAGI server beside it."""
     import waitress
     from flask import current_app
 
+    from switchboard import workers as several
     from switchboard.asterisk import service as telephony
 
     svc = services()
     settings = svc.settings["service"]
-    host, port = host or settings["host"], port or settings["port"]
+    host, port = host or settings["host"], settings["port"] if port is None else port
+    workers = settings["workers"] if workers is None else workers
     try:
         logs.configure(svc.settings)
     except ValueError as exc:  # a log.format or log.level that does not exist
         raise click.UsageError(str(exc)) from None
-    phones = telephony.start(svc, agi_host, agi_port, say=click.echo)
-    reconciler = Reconciler(svc.sessions, svc.settings, platforms(phones), svc.clock.now)
+    if workers < 1:
+        raise click.UsageError("--workers must be at least 1")
+    if workers > 1 and worker_index is None:
+        try:
+            raise SystemExit(several.supervise(workers, host, port, agi_host, agi_port, say=click.echo))
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+    shared = worker_index is not None  # one of several workers: the ports are shared (SO_REUSEPORT)
+    primary = worker_index in (None, 0)  # the once-only work: the reconciler and the PBX event watcher
+    phones = telephony.start(svc, agi_host, agi_port, say=click.echo, shared_port=shared, watch_pbx=primary)
+    if primary:
+        reconciler = Reconciler(svc.sessions, svc.settings, platforms(phones), svc.clock.now)
 
-    def reconcile() -> None:
-        if phones.ami is not None:  # the first pass asks Asterisk too, when it answers within a few seconds
-            phones.ami.connected.wait(10)
-        reconciler.run_forever(phones.stopping)
+        def reconcile() -> None:
+            if phones.ami is not None:  # the first pass asks Asterisk too, when it answers within a few seconds
+                phones.ami.connected.wait(10)
+            reconciler.run_forever(phones.stopping)
 
-    threading.Thread(target=reconcile, name="vaxel-reconcile", daemon=True).start()
-    click.echo(f"reconciling calls the platforms no longer have: now and every "
-               f"{svc.settings['reconcile']['interval_seconds']} s")
-    click.echo(f"vaxel serving on http://{host}:{port}/")
+        threading.Thread(target=reconcile, name="vaxel-reconcile", daemon=True).start()
+        click.echo(f"reconciling calls the platforms no longer have: now and every "
+                   f"{svc.settings['reconcile']['interval_seconds']} s")
+    click.echo(f"vaxel serving on http://{host}:{port}/" + (f" (worker {worker_index})" if shared else ""))
     try:
-        waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
+        if shared:
+            waitress.serve(current_app._get_current_object(), sockets=[several.listen(host, port)],
+                           threads=settings["threads"])
+        else:
+            waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
     finally:
         phones.stop()
 

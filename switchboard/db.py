@@ -34,6 +34,7 @@ def import_models() -> None:
     import ivr.models  # noqa: F401
     import stats.models  # noqa: F401
     import core.audit  # noqa: F401
+    import core.versions  # noqa: F401
     import switchboard.auth  # noqa: F401
     import switchboard.console.models  # noqa: F401
     import switchboard.twilio.models  # noqa: F401

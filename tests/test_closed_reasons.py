@@ -7,7 +7,6 @@ from datetime import date
 
 import pytest
 
-from directory.search import forget_schedules
 from ivr import hours
 from ivr.models import Closure, SpecialDay
 from tests.conftest import at
@@ -70,7 +69,6 @@ def test_a_unit_closure_is_said_when_the_caller_asks_for_that_unit(runner, sessi
                             ends_at=at("2026-11-24T23:00"), message_sv="Bygglov har utbildningsdag i dag.",
                             message_en="", created_at=at("2026-11-24T08:00")))
         session.commit()
-    forget_schedules()
     result, actions = call(runner, "1", "say:bygglov", "2")
     assert result.exit_code == 0, result.output
     said = [a for a in actions if a["action"] == "say" and a["prompt"].startswith("target_")]

@@ -244,7 +244,7 @@ def test_attended_transfer_consults_then_completes(desk):
     assert consult["data"]["To"] == ENDPOINT
     dial = verb(ET.fromstring(consult["data"]["Twiml"]), "Dial")
     assert dial.find("Number").text == "+46406280439"
-    assert replies.get(desk.services.sessions, caller.call_sid, "consult") == "CA" + "e" * 32
+    assert console.control_for("twilio", desk.services).consult_leg(caller.call_sid) == "CA" + "e" * 32
 
     desk.http.body = {"calls": [{"sid": "CA" + "f" * 32, "status": "in-progress"}], "next_page_uri": None,
                       "previous_page_uri": None, "page": 0, "page_size": 1, "uri": "/x", "first_page_uri": "/x"}
@@ -304,4 +304,4 @@ def test_attended_cancel_ends_the_consultation_and_brings_the_caller_back(desk):
     assert verb(ET.fromstring(back["data"]["Twiml"]), "Dial").find("Client").text == "operator"
     state = desk.runner.state_of(caller.call_sid)
     assert state.awaiting == "bridged" and state.party == "operator"
-    assert replies.get(desk.services.sessions, caller.call_sid, "consult") == ""
+    assert console.control_for("twilio", desk.services).consult_leg(caller.call_sid) == ""

@@ -14,7 +14,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from directory.models import Unit
-from directory.search import forget_schedules
 from ivr import hours, speech
 from ivr.models import Closure, PhoneHours, SpecialDay
 from ivr.schedules import weekly_of
@@ -51,7 +50,6 @@ def _intervals(text: str) -> list[str]:
 
 
 def _done(message: str):
-    forget_schedules()
     flash(message)
     return redirect(url_for("hoursadmin.page", **({"year": request.form["year"]} if request.form.get("year") else {})))
 

@@ -85,6 +85,7 @@ class _Threaded(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     def __init__(self, address, agi: "FastAgiServer"):
         self.agi = agi
+        self.allow_reuse_port = agi.reuse_port  # several workers on one port: the kernel spreads the calls
         super().__init__(address, _Connection)
 
     def process_request(self, request, client_address):
@@ -127,6 +128,7 @@ class FastAgiServer:
         self.scripts, self.host, self.port, self.max_calls = scripts, host, port, max_calls
         self.bounds = bounds if bounds is not None else AgiBounds()
         self.slots = Slots(max_calls)
+        self.reuse_port = False
         self._server: _Threaded | None = None
         self._thread: threading.Thread | None = None
 

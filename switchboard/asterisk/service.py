@@ -164,8 +164,12 @@ def operator_answers(services) -> Callable[[PbxEvent], None]:
 
 
 def start(services, agi_host: str | None = None, agi_port: int | None = None,
-          on_presence: Callable[[str, str], None] | None = None, say: Callable[[str], None] = log.info) -> Telephony:
-    """Start FastAGI (unless its port is 0) and AMI (if a host is set); ``say`` tells the operator what runs."""
+          on_presence: Callable[[str, str], None] | None = None, say: Callable[[str], None] = log.info,
+          shared_port: bool = False, watch_pbx: bool = True) -> Telephony:
+    """Start FastAGI (unless its port is 0) and AMI (if a host is set); ``say`` tells the operator what runs.
+
+    ``shared_port``: one of several workers binds the same FastAGI port (``SO_REUSEPORT``); ``watch_pbx``
+    False: this AMI connection only acts for the console, another worker follows the PBX's events."""
     telephony = Telephony()
     ast = services.settings["asterisk"]
     for problem in template_problems(ast):
@@ -173,6 +177,7 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
     port = ast["agi_port"] if agi_port is None else agi_port
     if port:
         server = agi_server(services, agi_host, port, held=telephony.held)
+        server.reuse_port = shared_port
         try:
             host, bound = server.start()
             telephony.agi = server
@@ -195,12 +200,14 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
         say("AMI not configured (VAXEL_AMI_HOST unset): running without AMI — no PBX presence, "
             "no Asterisk callbacks, no operator queue log-in from vaxel")
     else:
-        watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")],
-                             on_presence=on_presence or presence_writer(services),
-                             on_call_event=operator_answers(services))
-        watcher.attach(client)
+        if watch_pbx:
+            watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")],
+                                 on_presence=on_presence or presence_writer(services),
+                                 on_call_event=operator_answers(services))
+            watcher.attach(client)
+            telephony.watcher = watcher
         services.health["ami"] = lambda: {"connected": client.connected.is_set()}
         client.start()
-        telephony.ami, telephony.watcher = client, watcher
+        telephony.ami = client
         say(f"AMI: connecting to {client.host}:{client.port} as {client.user!r}")
     return telephony

@@ -15,7 +15,8 @@ import logging
 import os
 from typing import Callable
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
 from core.services import services
@@ -41,9 +42,36 @@ def audio() -> twiml.Audio:
     return twiml.Audio.from_settings(config())
 
 
+def db() -> Session:
+    """The request's one session: a webhook reads and writes in one transaction, committed once by
+    :func:`answers` (opened on first use)."""
+    session = g.get("twilio_session")
+    if session is None:
+        session = g.twilio_session = services().sessions()
+        if session.get_bind().dialect.name == "sqlite":
+            # take SQLite's write lock first: a transaction that reads, then writes after another writer
+            # committed, fails at once ("database is locked") instead of waiting its turn
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    return session
+
+
+def _finish(commit: bool) -> None:
+    session = g.pop("twilio_session", None)
+    if session is None:
+        return
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
 def runner() -> CallRunner:
+    """The call runner working in the request's transaction (:func:`db`)."""
     svc = services()
-    return CallRunner(svc.sessions, svc.settings, channel="twilio")
+    return CallRunner(svc.sessions, svc.settings, channel="twilio", session=db())
 
 
 def now():
@@ -174,7 +202,12 @@ def answers(kind: str) -> Callable:
         def run(*args, **kwargs) -> Response:
             try:
                 body = str(view(*args, **kwargs))
+                _finish(commit=True)
             except Exception:
+                try:
+                    _finish(commit=False)
+                except Exception:
+                    log.exception("twilio: could not roll back the failed request's session")
                 log.exception("twilio: %s failed for call %s; answering with the %s rescue", request.path,
                               request.form.get("CallSid", "-"), kind)
                 try:

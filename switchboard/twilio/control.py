@@ -48,6 +48,7 @@ import logging
 from datetime import timedelta
 from typing import Sequence
 
+from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioException
 from twilio.http import HttpClient
 from twilio.rest import Client
@@ -55,9 +56,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from directory import numbers
 from ivr.engine import CallState
-from ivr.models import CallSession
 from ivr.protocol import Action, Bridged, Hangup, OperatorToQueue, Say, Transfer, TransferEnded
-from switchboard.calls import CallRunner
+from switchboard.calls import CallRunner, load_call, unit_of_work
 from switchboard.console import control as console
 from switchboard.console.models import ConsoleOperator
 from switchboard.twilio import replies, rest, signature, twiml, urls
@@ -132,9 +132,25 @@ def conference_twiml(room: str, action_url: str = "") -> VoiceResponse:
 class TwilioControl:
     name = "twilio"
 
-    def __init__(self, client: Client, services, base: str = ""):
+    def __init__(self, client: Client, services, base: str = "", session: Session | None = None):
+        """``session``: a webhook's transaction to work in (its view commits); else each step commits its own."""
         self.client, self.services = client, services
         self._base = base
+        self.session = session
+
+    def _unit(self):
+        return unit_of_work(self.services.sessions, self.session)
+
+    def consult_leg(self, call_id: str) -> str | None:
+        """The SID of the operator's consultation leg now ringing or talking ("" or None: none)."""
+        with self._unit() as (session, _):
+            return replies.get(session, call_id, CONSULT_KEY)
+
+    def set_consult_leg(self, call_id: str, sid: str) -> None:
+        with self._unit() as (session, ours):
+            replies.put(session, call_id, CONSULT_KEY, sid, self.services.clock.now())
+            if ours:
+                session.commit()
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -159,14 +175,14 @@ class TwilioControl:
         return urls.absolute(self.base(), route, **params)
 
     def runner(self) -> CallRunner:
-        return CallRunner(self.services.sessions, self.settings, channel="twilio")
+        return CallRunner(self.services.sessions, self.settings, channel="twilio", session=self.session)
 
     def audio(self) -> twiml.Audio:
         return twiml.Audio.from_settings(self.settings["twilio"])
 
     def position(self, call_id: str) -> tuple[int, CallState]:
-        with self.services.sessions() as session:
-            call = session.get(CallSession, call_id)
+        with self._unit() as (session, _):
+            call = load_call(session, call_id)
             if call is None or not call.state:
                 raise console.ControlError(f"call {call_id} is not known")
             return call.step, CallState.from_dict(call.state)
@@ -174,7 +190,7 @@ class TwilioControl:
     def endpoint(self, operator: str | None) -> str:
         if not operator:
             return ""
-        with self.services.sessions() as session:
+        with self._unit() as (session, _):
             row = session.get(ConsoleOperator, operator)
             endpoint = row.endpoint if row else ""
         # the number policy again before ringing: an endpoint no longer allowed is treated as no endpoint
@@ -257,7 +273,7 @@ class TwilioControl:
         self._update(call_id, twiml=str(response))
 
     def complete(self, call_id: str) -> None:
-        consult = replies.get(self.services.sessions, call_id, CONSULT_KEY)
+        consult = self.consult_leg(call_id)
         if not consult:
             raise console.ControlError(f"call {call_id} has no consultation to complete")
         try:
@@ -271,11 +287,11 @@ class TwilioControl:
         room = f"vaxel-{call_id}"
         self._update(call_id, twiml=str(conference_twiml(room, self.link(urls.CONSOLE_DIAL, s=step))))
         self._update(legs[0].sid, twiml=str(conference_twiml(room)))
-        replies.put(self.services.sessions, call_id, CONSULT_KEY, "", self.services.clock.now())
+        self.set_consult_leg(call_id, "")
 
     def cancel(self, call_id: str) -> None:
         """End the consultation leg and bring the caller back, as when the target does not answer."""
-        if not replies.get(self.services.sessions, call_id, CONSULT_KEY):
+        if not self.consult_leg(call_id):
             raise console.ControlError(f"call {call_id} has no consultation to cancel")
         self._hang_up_consult(call_id)  # clears the key first, so the leg's own webhook only hangs up
         self.perform(call_id, self.runner().handle(call_id, TransferEnded("canceled"), self.services.clock.now()))
@@ -300,13 +316,13 @@ class TwilioControl:
                                                twiml=str(response))
         except (TwilioException, OSError) as exc:
             raise console.ControlError(f"Twilio did not ring the operator for the consultation: {exc}") from exc
-        replies.put(self.services.sessions, call_id, CONSULT_KEY, created.sid, self.services.clock.now())
+        self.set_consult_leg(call_id, created.sid)
 
     def _hang_up_consult(self, call_id: str) -> None:
-        consult = replies.get(self.services.sessions, call_id, CONSULT_KEY)
+        consult = self.consult_leg(call_id)
         if not consult:
             return
-        replies.put(self.services.sessions, call_id, CONSULT_KEY, "", self.services.clock.now())
+        self.set_consult_leg(call_id, "")
         try:
             self.client.calls(consult).update(status="completed")
         except (TwilioException, OSError):
@@ -329,11 +345,13 @@ def make_control(services, http_client: HttpClient | None = None) -> TwilioContr
 # -- the webhooks -----------------------------------------------------------------------------------
 
 from core.services import services  # noqa: E402
-from switchboard.twilio.blueprint import answers, arg, arg_int, bp, form, form_int, now, rescue, this_url  # noqa: E402
+from switchboard.twilio.blueprint import (  # noqa: E402
+    answers, arg, arg_int, bp, db, form, form_int, now, rescue, this_url,
+)
 
 
 def _control() -> TwilioControl:
-    return TwilioControl(None, services())  # rendering only; no REST from a webhook answer
+    return TwilioControl(None, services(), session=db())  # rendering only; no REST from a webhook answer
 
 
 def _dial_outcome() -> str:
@@ -355,11 +373,10 @@ def console_dial():
             log.warning("call %s: unknown after a console transfer; sending the caller to the centre", call_sid)
             return rescue("call")
         if at != s or state.ended:
-            return str(twiml.hangup()) if state.ended else (replies.latest(services().sessions, call_sid)
-                                                             or rescue("call"))
+            return str(twiml.hangup()) if state.ended else (replies.latest(db(), call_sid) or rescue("call"))
         calls, outcome = control.runner(), _dial_outcome()
         if (outcome == "answered" and state.awaiting == "transfer" and state.whisper
-                and replies.get(services().sessions, call_sid, f"accepted:{s}") is None):
+                and replies.get(db(), call_sid, f"accepted:{s}") is None):
             outcome = "not-accepted"  # the target's leg answered, but nobody pressed 1 (a voicemail)
         if outcome == "answered":
             if state.awaiting == "transfer":
@@ -373,9 +390,9 @@ def console_dial():
             return control.render(call_sid, calls.handle(call_sid, TransferEnded(outcome), now()))
         if state.awaiting == "bridged" and state.party:  # the operator did not take the call back
             return control.render(call_sid, calls.handle(call_sid, OperatorToQueue(state.party, returned=True), now()))
-        return replies.latest(services().sessions, call_sid) or rescue("call")
+        return replies.latest(db(), call_sid) or rescue("call")
 
-    return replies.once(services().sessions, call_sid, f"dial:console-{s}", now(), answer,
+    return replies.once(db(), call_sid, f"dial:console-{s}", now(), answer,
                         retry=lambda: str(twiml.retry_later(this_url())), rescue=lambda: rescue("call"))
 
 
@@ -391,15 +408,15 @@ def console_hold():
 def console_consult():
     """The operator's consult leg: the target did not answer (or the talk ended before ``complete``)."""
     call_id, s = arg("c"), arg_int("s")
-    sessions = services().sessions
-    if not replies.get(sessions, call_id, CONSULT_KEY):
-        return twiml.hangup()  # completed or cancelled already: the operator's leg just ends
     control = _control()
+    if not control.consult_leg(call_id):
+        return twiml.hangup()  # completed or cancelled already: the operator's leg just ends
     at, state = control.position(call_id)
     if at != s or state.awaiting != "transfer":
         return twiml.hangup()
     outcome = _dial_outcome()
-    replies.put(sessions, call_id, CONSULT_KEY, "", now())
+    control.set_consult_leg(call_id, "")
     actions = control.runner().handle(call_id, TransferEnded("canceled" if outcome == "answered" else outcome), now())
+    db().commit()  # the REST side below reads the call in its own transactions
     console.control_for("twilio", services()).perform(call_id, actions)  # the caller's leg, over REST
     return twiml.hangup()

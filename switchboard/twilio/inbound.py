@@ -16,15 +16,16 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 
+from directory.index import current_version
 from directory.query import synonyms_from
 from directory.search import speech_hints
 from ivr.engine import CallState
-from ivr.models import CallSession
 from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Speech, Tick, Transfer, TransferEnded
 from core.services import services
 from switchboard.twilio import replies, twiml, urls
+from switchboard.calls import load_call
 from switchboard.twilio.blueprint import (
-    answers, arg, arg_int, audio, bp, config, form, form_int, link, now, rescue, runner, this_url,
+    answers, arg, arg_int, audio, bp, config, db, form, form_int, link, now, rescue, runner, this_url,
 )
 
 log = logging.getLogger(__name__)
@@ -39,17 +40,13 @@ E164 = re.compile(r"\+[1-9]\d{6,14}")
 # -- helpers ----------------------------------------------------------------------------------------
 
 
-def _sessions():
-    return services().sessions
-
-
 def _position(call_sid: str) -> tuple[int, CallState] | None:
-    """The engine step the call is at, and its state; None for a call we do not know."""
-    with _sessions()() as session:
-        call = session.get(CallSession, call_sid)
-        if call is None:
-            return None
-        return call.step, CallState.from_dict(call.state) if call.state else CallState()
+    """The engine step the call is at, and its state; None for a call we do not know. The first read locks
+    the call's row for the request's transaction (PostgreSQL): one webhook of a call at a time."""
+    call = load_call(db(), call_sid)
+    if call is None:
+        return None
+    return call.step, CallState.from_dict(call.state) if call.state else CallState()
 
 
 def _links(call_sid: str, step: int, enqueued_at: int | None = None, whisper: bool = False) -> twiml.Links:
@@ -85,12 +82,20 @@ def _caller_id(state: CallState) -> str:
     return policy
 
 
+_hints: dict[tuple, list[str]] = {}
+
+
 def _directory_hints() -> list[str]:
-    """Words callers say for option 1: the directory's keywords, staff names, then the site's synonym phrases."""
-    with _sessions()() as session:
-        words = speech_hints(session, synonyms_from(services().settings["directory"]["synonyms_file"]),
-                             twiml.MAX_HINTS)
-    return twiml.hint_list(words)
+    """Words callers say for option 1: the directory's keywords, staff names, then the site's synonym phrases
+    (kept while the directory and the synonyms stay the same)."""
+    session = db()
+    synonyms = synonyms_from(services().settings["directory"]["synonyms_file"])
+    key = (id(session.get_bind()), current_version(session), id(synonyms))
+    if key not in _hints:
+        if len(_hints) > 16:
+            _hints.clear()
+        _hints[key] = twiml.hint_list(speech_hints(session, synonyms, twiml.MAX_HINTS))
+    return _hints[key]
 
 
 def _ring_or_fail(call_sid: str, actions: list[Action]) -> list[Action]:
@@ -114,7 +119,7 @@ def _render(call_sid: str, actions: list[Action]) -> str:
 
 
 def _once(call_sid: str, key: str, answer, kind: str = "call") -> str:
-    return replies.once(_sessions(), call_sid, key, now(), answer, retry=lambda: str(twiml.retry_later(this_url())),
+    return replies.once(db(), call_sid, key, now(), answer, retry=lambda: str(twiml.retry_later(this_url())),
                         rescue=lambda: rescue(kind))
 
 
@@ -135,7 +140,7 @@ def _stale(call_sid: str, state: CallState) -> str:
     """A request for a step the call has left: answer with what the caller hears now, not a new step."""
     if state.ended:
         return str(twiml.hangup())
-    return replies.latest(_sessions(), call_sid) or rescue("call")
+    return replies.latest(db(), call_sid) or rescue("call")
 
 
 # -- the call's normal flow -------------------------------------------------------------------------
@@ -188,7 +193,7 @@ def dial():
         if at != s or state.awaiting != "transfer":
             return _stale(call_sid, state)
         status = form("DialCallStatus")
-        if status in ANSWERED and state.whisper and replies.get(_sessions(), call_sid, f"accepted:{s}") is None:
+        if status in ANSWERED and state.whisper and replies.get(db(), call_sid, f"accepted:{s}") is None:
             # the staff leg answered, heard the whisper and hung up (or a voicemail played over it): not reached
             log.info("call %s: the staff leg answered but nobody pressed 1; not accepted", call_sid)
             status = "not-accepted"
@@ -225,7 +230,7 @@ def whisper():
 def whisper_answer():
     if form("Digits")[:1] != "1":
         return twiml.hangup()
-    replies.put(_sessions(), arg("c"), f"accepted:{arg_int('s')}", "accepted", now())
+    replies.put(db(), arg("c"), f"accepted:{arg_int('s')}", "accepted", now())
     return twiml.empty()  # the end of the whisper: Twilio connects the two
 
 
@@ -272,7 +277,7 @@ def offer():
         at, after = _position(call_sid)
         if after.awaiting in QUEUED:
             return str(twiml.wait_twiml(actions, _links(call_sid, at, q), audio()))
-        replies.put(_sessions(), call_sid, f"leave:{q}", _render(call_sid, actions), now())
+        replies.put(db(), call_sid, f"leave:{q}", _render(call_sid, actions), now())
         return str(twiml.leave())
 
     return _once(call_sid, f"offer:{s}", answer, "wait")
@@ -286,7 +291,7 @@ def queue_result():
     result = form("QueueResult")
     position = _position(call_sid)
     if result == "leave":
-        pending = replies.get(_sessions(), call_sid, f"leave:{q}")
+        pending = replies.get(db(), call_sid, f"leave:{q}")
         if pending:
             return pending
         return _render(call_sid, []) if position else rescue("call")
@@ -317,7 +322,7 @@ def status():
             calls.handle(call_sid, Hangup(), now())
         if call_status != "completed":
             log.info("call %s ended as %s", call_sid, call_status)
-        replies.forget(_sessions(), call_sid)
+        replies.forget(db(), call_sid)
     return twiml.empty()
 
 

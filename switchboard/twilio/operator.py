@@ -35,7 +35,9 @@ from core.services import services
 from switchboard.console.models import ConsoleOperator
 from switchboard.console.operators import holding, live_calls
 from switchboard.twilio import twiml, urls
-from switchboard.twilio.blueprint import answers, arg, audio, bp, config, form, known_operator, link, now, runner
+from switchboard.twilio.blueprint import (
+    answers, arg, audio, bp, config, db, form, known_operator, link, now, runner,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +105,7 @@ def dequeued():
     calls = runner()
     state = calls.state_of(call_sid)
     if state is None:  # a callback being rung back, or a caller queued by the rescue: only our queue knows them
-        with services().sessions() as session:
-            centre.leave(session, call_sid, now(), "answered")
-            session.commit()
+        centre.leave(db(), call_sid, now(), "answered")
     elif state.awaiting in ("queue", "queue_offer"):
         calls.handle(call_sid, OperatorAnswered(who), now())
     return twiml.empty()

@@ -15,9 +15,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from switchboard.twilio.models import TwilioResponse
 
@@ -27,18 +27,23 @@ STUCK_AFTER = timedelta(seconds=30)
 CALL_ROUTES = ("voice", "step", "dial")  # answers that run in the call's normal flow, not inside a queue
 
 
-def once(sessions: sessionmaker[Session], call_sid: str, key: str, now: datetime, answer: Callable[[], str],
+def once(session: Session, call_sid: str, key: str, now: datetime, answer: Callable[[], str],
          retry: Callable[[], str], rescue: Callable[[], str]) -> str:
-    """The answer to the request ``key`` of ``call_sid``: stored if it was answered before, else ``answer()``."""
-    with sessions() as session:
-        row = session.scalar(_row(call_sid, key))
-        if row is None:
-            session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=None, created_at=now))
-            try:
-                session.commit()
-            except IntegrityError:  # the same request, at the same moment, in another worker
-                session.rollback()
-                row = session.scalar(_row(call_sid, key))
+    """The answer to the request ``key`` of ``call_sid``: stored if it was answered before, else ``answer()``.
+
+    The claim, the engine's step inside ``answer()`` (in the same ``session``) and the stored answer are one
+    transaction, committed here. A repeat that arrives meanwhile waits at its own claim (the unique key)
+    until this one commits, then gets the stored answer."""
+    row = session.scalar(_row(call_sid, key))
+    claim = None
+    if row is None:
+        claim = TwilioResponse(call_sid=call_sid, request_key=key, twiml=None, created_at=now)
+        session.add(claim)
+        try:
+            session.flush()
+        except IntegrityError:  # the same request, at the same moment, in another worker
+            session.rollback()
+            claim, row = None, session.scalar(_row(call_sid, key))
     if row is not None:
         if row.twiml is not None:
             log.info("call %s: %s answered before; repeating the answer", call_sid, key)
@@ -48,58 +53,49 @@ def once(sessions: sessionmaker[Session], call_sid: str, key: str, now: datetime
         log.error("call %s: %s was claimed but never answered; rescuing the caller", call_sid, key)
         return rescue()
     try:
-        twiml = answer()
+        claim.twiml = answer()
+        session.commit()
     except Exception:
-        try:
-            _store(sessions, call_sid, key, rescue())  # a retry must not step the engine again either
+        session.rollback()
+        try:  # a retry must not step the engine again either
+            twiml = rescue()
+            session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=twiml, created_at=now))
+            session.commit()
         except Exception:
+            session.rollback()
             log.exception("call %s: could not store the rescue for %s", call_sid, key)
         raise
-    _store(sessions, call_sid, key, twiml)
-    return twiml
+    return claim.twiml
 
 
-def put(sessions: sessionmaker[Session], call_sid: str, key: str, twiml: str, now: datetime) -> None:
-    """Remember an answer for a request still to come (the TwiML after ``<Leave>``, an accepted whisper)."""
-    with sessions() as session:
-        row = session.scalar(_row(call_sid, key))
-        if row is None:
-            session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=twiml, created_at=now))
-        else:
-            row.twiml = twiml
-        session.commit()
+def put(session: Session, call_sid: str, key: str, twiml: str, now: datetime) -> None:
+    """Remember an answer for a request still to come (the TwiML after ``<Leave>``, an accepted whisper); the
+    caller's transaction commits it."""
+    row = session.scalar(_row(call_sid, key))
+    if row is None:
+        session.add(TwilioResponse(call_sid=call_sid, request_key=key, twiml=twiml, created_at=now))
+    else:
+        row.twiml = twiml
 
 
-def get(sessions: sessionmaker[Session], call_sid: str, key: str) -> str | None:
-    with sessions() as session:
-        row = session.scalar(_row(call_sid, key))
-        return row.twiml if row else None
+def get(session: Session, call_sid: str, key: str) -> str | None:
+    row = session.scalar(_row(call_sid, key))
+    return row.twiml if row else None
 
 
-def latest(sessions: sessionmaker[Session], call_sid: str) -> str | None:
+def latest(session: Session, call_sid: str) -> str | None:
     """The last answer given in the call's normal flow: what the caller is listening to now."""
-    with sessions() as session:
-        rows = session.scalars(
-            select(TwilioResponse).where(TwilioResponse.call_sid == call_sid, TwilioResponse.twiml.is_not(None))
-            .order_by(TwilioResponse.id.desc())
-        )
-        return next((r.twiml for r in rows if r.request_key.split(":")[0] in CALL_ROUTES), None)
+    rows = session.scalars(
+        select(TwilioResponse).where(TwilioResponse.call_sid == call_sid, TwilioResponse.twiml.is_not(None))
+        .order_by(TwilioResponse.id.desc())
+    )
+    return next((r.twiml for r in rows if r.request_key.split(":")[0] in CALL_ROUTES), None)
 
 
-def forget(sessions: sessionmaker[Session], call_sid: str) -> None:
+def forget(session: Session, call_sid: str) -> None:
     """The call is over: its answers will not be asked for again."""
-    with sessions() as session:
-        session.execute(delete(TwilioResponse).where(TwilioResponse.call_sid == call_sid))
-        session.commit()
+    session.execute(delete(TwilioResponse).where(TwilioResponse.call_sid == call_sid))
 
 
 def _row(call_sid: str, key: str):
     return select(TwilioResponse).where(TwilioResponse.call_sid == call_sid, TwilioResponse.request_key == key)
-
-
-def _store(sessions: sessionmaker[Session], call_sid: str, key: str, twiml: str) -> None:
-    with sessions() as session:
-        session.execute(update(TwilioResponse)
-                        .where(TwilioResponse.call_sid == call_sid, TwilioResponse.request_key == key)
-                        .values(twiml=twiml))
-        session.commit()
