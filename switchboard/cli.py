@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import uuid
@@ -99,6 +100,8 @@ def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: in
         except ValueError as exc:
             raise click.UsageError(str(exc)) from None
     shared = worker_index is not None  # one of several workers: the ports are shared (SO_REUSEPORT)
+    if shared:
+        svc.health["worker"] = lambda: {"index": worker_index, "pid": os.getpid()}
     primary = worker_index in (None, 0)  # the once-only work: the reconciler and the PBX event watcher
     phones = telephony.start(svc, agi_host, agi_port, say=click.echo, shared_port=shared, watch_pbx=primary)
     if primary:

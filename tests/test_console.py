@@ -305,6 +305,39 @@ def test_an_operator_whose_every_console_closed_leaves_the_queue():
     assert left.wait(2) and gone == ["olle"]
 
 
+def test_a_console_that_reconnected_to_another_process_keeps_the_operator_in_the_queue():
+    """Several serving processes: the stream closes in one and opens in another (a reload the kernel gave to
+    the other worker). The first process must not take the operator out; once the last one closes, one does."""
+    import threading
+    import time
+
+    from switchboard.console.stream import Away
+
+    seen_at: dict[str, float] = {}  # what the database holds: the last time any process saw a console open
+
+    def seen(users):
+        for user in users:
+            seen_at[user] = time.monotonic()
+
+    def open_elsewhere(user, grace):
+        return user in seen_at and time.monotonic() - seen_at[user] < grace
+
+    gone, left = [], threading.Event()
+    first = Away(lambda user: (gone.append(("first", user)), left.set()), grace=0.3, seen=seen,
+                 open_elsewhere=open_elsewhere)
+    second = Away(lambda user: (gone.append(("second", user)), left.set()), grace=0.3, seen=seen,
+                  open_elsewhere=open_elsewhere)
+    second.HEARTBEAT = first.HEARTBEAT = 0.05
+    closed = first.watch("olle", iter(["snapshot"]))
+    assert list(closed) == ["snapshot"]  # closed in the first process …
+    reopened = second.watch("olle", iter(["snapshot", "snapshot"]))
+    next(reopened)  # … and open in the second
+    time.sleep(0.6)
+    assert gone == []  # the first one's check found the console open elsewhere
+    reopened.close()
+    assert left.wait(2) and gone == [("second", "olle")]
+
+
 def test_closing_the_browser_takes_the_operator_out_of_the_queue(app, console):
     """Over real HTTP: the operator is ready, their only console stream closes, and after the grace they are
     offline (the platform is told too); while a console is open nothing changes."""

@@ -19,6 +19,8 @@ class ConsoleOperator(Base):
     since: Mapped[datetime] = mapped_column(UTCDateTime)
     endpoint: Mapped[str] = mapped_column(String(80), default="")  # the phone or client that rings for them
     on_hold: Mapped[str | None] = mapped_column(String(64), nullable=True)  # call id they put on hold
+    # the last time any serving process had a console of theirs open (switchboard.console.stream.Away)
+    console_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Wrapup(Base):

@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from typing import Callable, Iterator
 
 log = logging.getLogger(__name__)
@@ -93,15 +94,46 @@ class Away:
     A reload reconnects well within the grace, so it changes nothing."""
 
     GRACE = 30.0
+    HEARTBEAT = 10.0  # how often ``seen`` is told who has a console open here
 
-    def __init__(self, gone: Callable[[str], None], grace: float | None = None):
+    def __init__(self, gone: Callable[[str], None], grace: float | None = None,
+                 seen: Callable[[list[str]], None] | None = None,
+                 open_elsewhere: Callable[[str, float], bool] | None = None):
+        """With several serving processes an operator's console may reconnect to another one: ``seen``
+        records who has a console open here (every :attr:`HEARTBEAT` seconds), ``open_elsewhere(username,
+        grace)`` says whether any process recorded them within ``grace`` seconds."""
         self.gone, self.grace = gone, self.GRACE if grace is None else grace
+        self.seen, self.open_elsewhere = seen, open_elsewhere
         self._open: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._beating = False
+
+    def _heartbeat(self) -> None:
+        while True:
+            time.sleep(self.HEARTBEAT)
+            with self._lock:
+                here = [user for user, n in self._open.items() if n]
+                if not here:
+                    self._beating = False
+                    return
+            self._tell_seen(here)
+
+    def _tell_seen(self, usernames: list[str]) -> None:
+        if self.seen is None:
+            return
+        try:
+            self.seen(usernames)
+        except Exception:  # noqa: BLE001 - a heartbeat thread has nobody to raise to
+            log.exception("could not record the open consoles of %s", ", ".join(usernames))
 
     def watch(self, username: str, stream: Iterator[str]) -> Iterator[str]:
         with self._lock:
             self._open[username] = self._open.get(username, 0) + 1
+            start = self.seen is not None and not self._beating
+            self._beating = self._beating or start
+        self._tell_seen([username])
+        if start:
+            threading.Thread(target=self._heartbeat, name="console-heartbeat", daemon=True).start()
         try:
             yield from stream
         finally:
@@ -122,6 +154,8 @@ class Away:
             if self._open.get(username, 0):
                 return
         try:
+            if self.open_elsewhere is not None and self.open_elsewhere(username, self.grace):
+                return  # reconnected to another process; that one will notice when it closes there
             self.gone(username)
         except Exception:  # noqa: BLE001 - a timer thread has nobody to raise to
             log.exception("could not take %s out of the queue after their console closed", username)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import update
 
 from directory import numbers
 from directory.promises import confirms_answer_for
@@ -120,7 +121,20 @@ def away() -> Away:
             if "vaxel.console" in app.extensions:
                 app.extensions["vaxel.console"].poke()
 
-        app.extensions["vaxel.console.away"] = Away(gone)
+        def seen(usernames: list[str]) -> None:
+            with svc.sessions() as session:
+                session.execute(update(operators.ConsoleOperator)
+                                .where(operators.ConsoleOperator.username.in_(usernames))
+                                .values(console_seen_at=svc.clock.now()))
+                session.commit()
+
+        def open_elsewhere(username: str, grace: float) -> bool:
+            with svc.sessions() as session:
+                row = session.get(operators.ConsoleOperator, username)
+                last = row.console_seen_at if row is not None else None
+            return last is not None and (svc.clock.now() - last).total_seconds() < grace
+
+        app.extensions["vaxel.console.away"] = Away(gone, seen=seen, open_elsewhere=open_elsewhere)
     return app.extensions["vaxel.console.away"]
 
 

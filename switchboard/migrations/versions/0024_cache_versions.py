@@ -1,8 +1,8 @@
-"""Cache tokens: every process keeps the flow, the phone hours and directory facts in memory while its token is unchanged
-(``core.versions``).
+"""Several serving processes: cache tokens (every process keeps the flow, the phone hours and directory facts in
+memory while its token is unchanged: ``core.versions``) and when an operator's console was last open anywhere.
 
 Revision ID: 0024
-Revises: 0020
+Revises: 0010, 0020
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024"
-down_revision = "0020"
+down_revision = ("0010", "0020")  # console_operators comes through 0009-0010
 branch_labels = None
 depends_on = None
 
@@ -33,5 +33,12 @@ def upgrade() -> None:
                            for kind in ("flow", "hours", "directory")])
 
 
+    # with several serving processes, whether an operator's console is open in any of them
+    with op.batch_alter_table("console_operators") as batch:
+        batch.add_column(sa.Column("console_seen_at", sa.DateTime(timezone=True), nullable=True))
+
+
 def downgrade() -> None:
+    with op.batch_alter_table("console_operators") as batch:
+        batch.drop_column("console_seen_at")
     op.drop_table("cache_versions")
