@@ -315,7 +315,7 @@ class Vaxel:
             self.url = f"sqlite:///{workdir / 'vaxel.db'}"
         else:
             self.url = f"{PG_URL}?options=-csearch_path%3D{self.schema}"
-        self.port = free_port()
+        self.port, self.agi_port = free_port(), free_port()
         self.env = {**os.environ, "VAXEL_DATABASE_URL": self.url, "VAXEL_NOW": START,
                     "VAXEL_PUBLIC_URL": f"http://127.0.0.1:{self.port}", "VAXEL_TWILIO_ENABLED": "true",
                     "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN, "VAXEL_LOG_LEVEL": "WARNING",
@@ -334,7 +334,7 @@ class Vaxel:
         for args in (["db", "upgrade"], ["demo", "load", "--if-empty"]):
             subprocess.run([VAXEL, *args], env=self.env, check=True, capture_output=True, timeout=300)
         log = open(self.workdir / f"serve-{self.database}-{self.workers}.log", "w")
-        self.proc = subprocess.Popen([VAXEL, "serve", "--port", str(self.port), "--agi-port", str(free_port()),
+        self.proc = subprocess.Popen([VAXEL, "serve", "--port", str(self.port), "--agi-port", str(self.agi_port),
                                       "--workers", str(self.workers)], env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)
         wait_until_up(self.port, self.proc, "vaxel serve")

@@ -47,6 +47,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "database": {
         "url": f"sqlite:///{VAR_DIR / 'vaxel.db'}",
         "echo": False,
+        "pool_size": 20,  # PostgreSQL connections kept open per serving process (README "Several processes")
+        "max_overflow": 10,  # and opened beyond them at a peak
     },
     "flow": {
         "seed_file": str(CONFIG_DIR / "flows" / "default.toml"),

@@ -65,7 +65,8 @@ def create_app(test_config: Mapping[str, Mapping[str, Any]] | None = None) -> Fl
     app.config.update(SECRET_KEY=secret, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings["service"]["mode"] == "production")
     import_models()
-    engine = make_engine(settings["database"]["url"], settings["database"]["echo"])
+    engine = make_engine(settings["database"]["url"], settings["database"]["echo"],
+                         settings["database"]["pool_size"], settings["database"]["max_overflow"])
     svc = Services(
         settings=settings,
         engine=engine,
