@@ -15,8 +15,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from switchboard.twilio.models import TwilioResponse
@@ -34,26 +35,24 @@ def once(session: Session, call_sid: str, key: str, now: datetime, answer: Calla
     The claim, the engine's step inside ``answer()`` (in the same ``session``) and the stored answer are one
     transaction, committed here. A repeat that arrives meanwhile waits at its own claim (the unique key)
     until this one commits, then gets the stored answer."""
-    row = session.scalar(_row(call_sid, key))
-    claim = None
-    if row is None:
-        claim = TwilioResponse(call_sid=call_sid, request_key=key, twiml=None, created_at=now)
-        session.add(claim)
-        try:
-            session.flush()
-        except IntegrityError:  # the same request, at the same moment, in another worker
-            session.rollback()
-            claim, row = None, session.scalar(_row(call_sid, key))
-    if row is not None:
-        if row.twiml is not None:
+    table = TwilioResponse.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    claim = session.connection().execute(  # one statement; a repeat in flight makes this wait, then do nothing
+        insert(table).values(call_sid=call_sid, request_key=key, twiml=None, created_at=now)
+        .on_conflict_do_nothing(index_elements=["call_sid", "request_key"]).returning(table.c.id)).scalar()
+    if claim is None:
+        row = session.execute(select(table.c.twiml, table.c.created_at)
+                              .where(table.c.call_sid == call_sid, table.c.request_key == key)).first()
+        if row is not None and row.twiml is not None:
             log.info("call %s: %s answered before; repeating the answer", call_sid, key)
             return row.twiml
-        if now - row.created_at < STUCK_AFTER:
+        if row is None or now - row.created_at < STUCK_AFTER:
             return retry()
         log.error("call %s: %s was claimed but never answered; rescuing the caller", call_sid, key)
         return rescue()
     try:
-        claim.twiml = answer()
+        twiml = answer()
+        session.connection().execute(update(table).where(table.c.id == claim).values(twiml=twiml))
         session.commit()
     except Exception:
         session.rollback()
@@ -65,7 +64,7 @@ def once(session: Session, call_sid: str, key: str, now: datetime, answer: Calla
             session.rollback()
             log.exception("call %s: could not store the rescue for %s", call_sid, key)
         raise
-    return claim.twiml
+    return twiml
 
 
 def put(session: Session, call_sid: str, key: str, twiml: str, now: datetime) -> None:
