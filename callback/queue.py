@@ -152,8 +152,9 @@ def join(
         )
         session.add(entry)
         session.flush()
-        entry.position_at_join = position_of(session, entry)
-    position = position_of(session, entry)
+        entry.position_at_join = position = position_of(session, entry)
+    else:
+        position = position_of(session, entry)
     return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
 
 
