@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/webhooks.py                                  # SQLite, 1 process
     .venv/bin/python benchmarks/webhooks.py --database postgresql --workers 1 2
     .venv/bin/python benchmarks/webhooks.py --calls 1 30 100 --seconds 20 --open-seconds 60
+    PYTHONPATH=../old-checkout .venv/bin/python benchmarks/webhooks.py --no-floor   # another version's code
 
 The floor is a bare Flask app under waitress (32 threads, as `vaxel serve`)
 answering a small TwiML document: what any Python webhook service costs on
@@ -334,9 +335,9 @@ class Vaxel:
         for args in (["db", "upgrade"], ["demo", "load", "--if-empty"]):
             subprocess.run([VAXEL, *args], env=self.env, check=True, capture_output=True, timeout=300)
         log = open(self.workdir / f"serve-{self.database}-{self.workers}.log", "w")
+        several = ["--workers", str(self.workers)] if self.workers > 1 else []
         self.proc = subprocess.Popen([VAXEL, "serve", "--port", str(self.port), "--agi-port", str(self.agi_port),
-                                      "--workers", str(self.workers)], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+                                      *several], env=self.env, stdout=log, stderr=subprocess.STDOUT)
         wait_until_up(self.port, self.proc, "vaxel serve")
         return self
 
@@ -386,6 +387,7 @@ def main() -> None:
     parser.add_argument("--open-seconds", type=float, default=60.0, help="the open-loop run (0: none)")
     parser.add_argument("--rate", type=float, default=1.0, help="new calls per second in the open loop")
     parser.add_argument("--compress", type=float, default=10.0, help="think times divided by this")
+    parser.add_argument("--no-floor", action="store_true", help="only vaxel (e.g. to compare two versions)")
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
@@ -397,8 +399,9 @@ def main() -> None:
     floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(port)], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     try:
-        wait_until_up(port, floor, "the floor", path="/")
-        out["runs"] += run("floor", port, args, floor_call)
+        if not args.no_floor:
+            wait_until_up(port, floor, "the floor", path="/")
+            out["runs"] += run("floor", port, args, floor_call)
     finally:
         stop(floor)
     workdir = Path(tempfile.mkdtemp(prefix="vaxel-webhooks-"))

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from core import versions
 from stats import rollup
 from stats.definitions import RESOLVED, Definitions, disposition
 from stats.models import CallEvent, CallFact, TransferFact
@@ -278,19 +279,12 @@ def unit_paths(session: Session, target_ids: Iterable[str] | None = None) -> Uni
     return paths
 
 
-_units_cache: dict[str, tuple[Any, Units]] = {}
+_units_held = versions.Cached("directory")
 
 
 def units_now(session: Session) -> Units:
-    """Every directory id's units, kept per database until the directory changes (as the search index is)."""
-    from directory.index import current_version
-
-    key = session.get_bind().url.render_as_string(hide_password=False)
-    version = current_version(session)
-    cached = _units_cache.get(key)
-    if cached is None or cached[0] != version:
-        cached = _units_cache[key] = (version, unit_paths(session))
-    return cached[1]
+    """Every directory id's units, kept until the directory changes (``core.versions``: no query per call)."""
+    return _units_held.get(session, "units", lambda: unit_paths(session))
 
 
 def attach_units(folded: Folded, units: Units) -> None:
