@@ -179,3 +179,30 @@ def test_two_workers_answer_on_one_port_and_stop_together(serve):
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
     assert "reconciling calls" in out and out.count("reconciling calls") == 1  # once-only work: worker 0 alone
     assert "(worker 0)" in out and "(worker 1)" in out
+
+
+def test_a_console_on_one_process_sees_a_call_that_another_process_queued(serve):
+    """The console's push reads the database each tick: a caller queued through process B shows in the stream
+    an operator has open on process A, within the push latency (well under 2 s here)."""
+    a, _ = serve()
+    b, _ = serve()
+    console = requests.Session()
+    page = console.get(f"http://127.0.0.1:{a}/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    console.post(f"http://127.0.0.1:{a}/login", data={"username": "operator", "password": "demo-operator-2026",
+                                                       "csrf_token": token}, allow_redirects=False)
+    stream = console.get(f"http://127.0.0.1:{a}/console/stream", stream=True, timeout=30)
+    assert stream.status_code == 200
+    lines = stream.iter_lines(decode_unicode=True)
+    first = next(line for line in lines if line.startswith("data:"))
+    assert '"queue": []' in first
+
+    call = Twilio([b])
+    doc = call.post("/twilio/voice", CallStatus="ringing")
+    call.post(doc.find("Gather").get("action"), Digits="2")  # into the queue, through process B
+    queued = time.monotonic()
+    for line in lines:
+        if line.startswith("data:") and call.sid in line:
+            break
+    assert time.monotonic() - queued < 2.0
+    stream.close()
