@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session
 from stats import definitions as defs
 from stats import rollup
 from stats.definitions import Definitions
-from stats.models import HOUR_MEASURES, OPERATOR_MEASURES, CallFact, HourRollup, OperatorRollup, TransferFact
+from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, CallFact, DayRollup, HourRollup, OperatorRollup,
+                          TransferFact)
 
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 # Figures a higher layer computes from its own tables, added to every report under their name: the callback
@@ -130,25 +131,38 @@ def _where(model, f: Filters, *, units: bool = True, others: bool = True) -> lis
 # Each returns plain tuples; the rollups are used when the filters allow (see stats.rollup).
 
 
-def _hours(session: Session, f: Filters, d: Definitions) -> list[tuple]:
-    """(date, hour, weekday, menu choice, entry number, *HOUR_MEASURES) rows."""
-    if f.queue or f.department:  # not rollup dimensions: aggregate the facts themselves
-        return session.execute(rollup.hour_select(d, *_where(CallFact, f))).all()
+def _by_hours(f: Filters) -> bool:
+    return (f.hour_from, f.hour_to) != (0, 24)
+
+
+def _days(session: Session, f: Filters, d: Definitions) -> list[tuple]:
+    """(date, menu choice, entry number, *HOUR_MEASURES) rows: the report's smallest grain, summed in SQL."""
+    if f.department:  # not a rollup dimension: aggregate the facts themselves (partial indexes per unit level)
+        c = CallFact
+        keys = (c.local_date, c.menu_choice, c.called)
+        return session.execute(select(*keys, *rollup.hour_measures(d)).where(*_where(c, f)).group_by(*keys)).all()
     rollup.ensure_fresh(session, f.start, f.end, d)
-    h = HourRollup
-    columns = [getattr(h, k) for k in (*rollup.HOUR_KEYS, *HOUR_MEASURES)]
-    return session.execute(select(*columns).where(*_where(h, f, units=False))).all()
+    table = HourRollup if _by_hours(f) else DayRollup
+    keys = (table.local_date, table.menu_choice, table.called)
+    sums = [func.sum(getattr(table, m)) for m in HOUR_MEASURES]
+    return session.execute(select(*keys, *sums).where(*_where(table, f, units=False)).group_by(*keys)).all()
+
+
+def _heat(session: Session, f: Filters) -> list[tuple]:
+    """(hour, weekday, calls): the heatmap (after :func:`_days`, which refreshed the rollups)."""
+    table = CallFact if f.department else HourRollup
+    keys = (table.local_hour, table.local_weekday)
+    calls = func.count() if f.department else func.sum(table.calls)
+    return session.execute(select(*keys, calls).where(*_where(table, f)).group_by(*keys)).all()
 
 
 def _operators(session: Session, f: Filters) -> list[tuple]:
-    """(operator, wrap-up outcome, *OPERATOR_MEASURES) rows, per day."""
-    if f.called or f.queue or f.department or (f.hour_from, f.hour_to) != (0, 24):
-        rows = session.execute(rollup.operator_select(*_where(CallFact, f))).all()
-    else:  # _hours has refreshed the rollups of the range
-        o = OperatorRollup
-        rows = session.execute(select(*[getattr(o, k) for k in (*rollup.OPERATOR_KEYS, *OPERATOR_MEASURES)])
-                               .where(*_where(o, f, others=False))).all()
-    return [row[2:] for row in rows]
+    """(operator, wrap-up outcome, *OPERATOR_MEASURES) summed in SQL (after :func:`_days`)."""
+    if f.department or _by_hours(f):  # not dimensions of the operators' rollup
+        return session.execute(rollup.operator_select(*_where(CallFact, f), keys=("operator", "wrapup_outcome"))).all()
+    o = OperatorRollup
+    return session.execute(select(o.operator, o.wrapup_outcome, *[func.sum(getattr(o, m)) for m in OPERATOR_MEASURES])
+                           .where(*_where(o, f)).group_by(o.operator, o.wrapup_outcome)).all()
 
 
 def _waits(session: Session, f: Filters) -> list[tuple]:
@@ -274,15 +288,14 @@ def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, 
     by_line: dict[str, list] = {"switchboard": [], "service": []}
     by_day_line: dict[tuple[date, str], list] = defaultdict(list)
     calls, closed = M["calls"], M["closed"]
-    for row in _hours(session, f, d):
-        day, hour, weekday, choice, called = row[:5]
-        vector = row[5:]
+    for day, choice, called, *vector in _days(session, f, d):
         line = d.line(choice)
         by_line[line].append(vector)
         by_day_line[(day, line)].append(vector)
-        heat[hour][weekday - 1] += vector[calls]
         choices[choice or "none"] += vector[calls] - (vector[closed] if choice is None else 0)
         entries[called or "okänt"] += vector[calls]
+    for hour, weekday, n in _heat(session, f):
+        heat[hour][weekday - 1] += n
     per_day = {key: vsum(vectors) for key, vectors in by_day_line.items()}
     lines = {line: Bucket.of(vsum(vectors)) for line, vectors in by_line.items()}
     total = Bucket({k: lines["switchboard"][k] + lines["service"][k] for k in HOUR_MEASURES})

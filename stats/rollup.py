@@ -25,14 +25,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from stats.definitions import Definitions
-from stats.models import HOUR_MEASURES, OPERATOR_MEASURES, CallFact, HourRollup, OperatorRollup, RollupDay
+from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, CallFact, DayRollup, HourRollup, OperatorRollup,
+                          RollupDay)
 
 BATCH_DAYS = 31
+LAYOUT = 2  # which rollup rows a day has; a new layout rebuilds every day on the next report
 
 
 def fingerprint(d: Definitions) -> str:
     """The thresholds baked into rollup rows; anything else is applied when a report is assembled."""
-    return f"short={d.short_abandon_seconds};sw={d.switchboard_answer_seconds};cs={d.service_answer_seconds}"
+    return (f"v{LAYOUT};short={d.short_abandon_seconds};sw={d.switchboard_answer_seconds};"
+            f"cs={d.service_answer_seconds}")
 
 
 def _sum(expr):
@@ -63,11 +66,12 @@ def hour_measures(d: Definitions) -> list:
     ]
 
 
-HOUR_KEYS = ("local_date", "local_hour", "local_weekday", "menu_choice", "called")
+HOUR_KEYS = ("local_date", "local_hour", "local_weekday", "menu_choice", "called", "queue")
+DAY_KEYS = ("local_date", "local_weekday", "menu_choice", "called", "queue")
 
 
 def hour_select(d: Definitions, *where) -> select:
-    """The facts summed per local date, hour, menu choice and entry number."""
+    """The facts summed per local date, hour, menu choice, entry number and queue."""
     c = CallFact
     keys = [getattr(c, k) for k in HOUR_KEYS]
     return select(*keys, *hour_measures(d)).where(*where).group_by(*keys)
@@ -77,13 +81,14 @@ def operator_who():
     return func.coalesce(CallFact.operator, CallFact.wrapup_operator, literal("(okänd)"))
 
 
-OPERATOR_KEYS = ("local_date", "local_weekday", "operator", "wrapup_outcome")
+OPERATOR_KEYS = ("local_date", "local_weekday", "called", "queue", "operator", "wrapup_outcome")
 
 
-def operator_select(*where) -> select:
-    """Answered calls and wrap-ups summed per local date, operator and wrap-up outcome."""
+def operator_select(*where, keys: tuple[str, ...] = OPERATOR_KEYS) -> select:
+    """Answered calls and wrap-ups summed per ``keys`` (default: local date, entry number, queue, operator and
+    wrap-up outcome)."""
     c = CallFact
-    keys = [c.local_date, c.local_weekday, operator_who(), c.wrapup_outcome]
+    keys = [operator_who() if k == "operator" else getattr(c, k) for k in keys]
     measures = [_sum(c.answered), _sum(c.answer_seconds), _flag(and_(c.answered == 1, c.ended_at.is_not(None))),
                 _sum(c.centre_talk_seconds), _sum(c.wrapups), _sum(c.resolved), _sum(c.wrapup_seconds)]
     return select(*keys, *measures).where(*where, or_(c.answered == 1, c.wrapups == 1)).group_by(*keys)
@@ -127,10 +132,15 @@ def refresh(session: Session, days: list[date], d: Definitions, batch: int = BAT
                         .values(changes=RollupDay.changes).execution_options(synchronize_session=False))
         seen = session.execute(select(RollupDay.local_date, RollupDay.changes)
                                .where(RollupDay.local_date.in_(chunk))).all()
-        session.execute(delete(HourRollup).where(HourRollup.local_date.in_(chunk)))
-        session.execute(delete(OperatorRollup).where(OperatorRollup.local_date.in_(chunk)))
+        for table in (HourRollup, DayRollup, OperatorRollup):
+            session.execute(delete(table).where(table.local_date.in_(chunk)))
         session.execute(insert(HourRollup).from_select([*HOUR_KEYS, *HOUR_MEASURES],
                                                        hour_select(d, CallFact.local_date.in_(chunk))))
+        h = HourRollup  # the days' totals: their hours summed (a few rows a day, for reports without hour filters)
+        day_keys = [getattr(h, k) for k in DAY_KEYS]
+        session.execute(insert(DayRollup).from_select(
+            [*DAY_KEYS, *HOUR_MEASURES], select(*day_keys, *[func.sum(getattr(h, m)) for m in HOUR_MEASURES])
+            .where(h.local_date.in_(chunk)).group_by(*day_keys)))
         session.execute(insert(OperatorRollup).from_select([*OPERATOR_KEYS, *OPERATOR_MEASURES],
                                                            operator_select(CallFact.local_date.in_(chunk))))
         if seen:  # a Core executemany: one UPDATE per day with its own count

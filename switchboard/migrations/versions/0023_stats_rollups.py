@@ -1,0 +1,69 @@
+"""statistics: rollups per queue and entry number, the days' totals, partial indexes for the department filter
+
+Revision ID: 0023
+Revises: 0007 (the stats branch)
+
+Why (issue 19): a full-year report sums a few thousand day rows in SQL instead of
+tens of thousands of hour rows in Python; the queue filter reads rollups; the
+department filter reads only the transferred calls of that unit. Rollups are
+derived data: they are emptied here and every day is rebuilt by the next report
+(``stats.rollup``).
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0023'
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+# the summed measures of the rollups, as named in stats/models.py (a migration keeps its own copy)
+HOUR_MEASURES = (
+    "calls", "closed", "english", "invalid_calls", "timeout_calls", "invalid_inputs", "timeouts", "lookups",
+    "lookups_matched", "queued", "queue_returned", "answered", "abandoned", "queue_callback", "short",
+    "within_switchboard", "within_service", "answer_seconds", "transfers", "transfers_answered", "transfers_returned",
+    "transfer_hangup", "reached_by_transfer", "ivr_exits", "talked", "centre_talk_seconds", "wrapups", "resolved",
+    "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
+    "cb_contact_seconds", "reach_calls", "reach_seconds",
+)
+LEVELS = ("forvaltning", "avdelning", "enhet")
+
+
+def upgrade() -> None:
+    op.execute("DELETE FROM stats_hours")
+    op.execute("DELETE FROM stats_operator_days")
+    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
+    with op.batch_alter_table('stats_hours', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
+    with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('called', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
+    op.create_table('stats_day_totals',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('local_weekday', sa.Integer(), nullable=False),
+    sa.Column('menu_choice', sa.String(length=40), nullable=True),
+    sa.Column('called', sa.String(length=32), nullable=True),
+    sa.Column('queue', sa.String(length=40), nullable=True),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in HOUR_MEASURES],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_day_totals'))
+    )
+    with op.batch_alter_table('stats_day_totals', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_day_totals_local_date'), ['local_date'], unique=False)
+    for level in LEVELS:
+        op.create_index(f'ix_call_facts_{level}', 'call_facts', [level, 'local_date'], unique=False,
+                        postgresql_where=sa.text(f'{level} IS NOT NULL'), sqlite_where=sa.text(f'{level} IS NOT NULL'))
+
+
+def downgrade() -> None:
+    for level in LEVELS:
+        op.drop_index(f'ix_call_facts_{level}', table_name='call_facts')
+    op.drop_table('stats_day_totals')
+    op.execute("DELETE FROM stats_hours")
+    op.execute("DELETE FROM stats_operator_days")
+    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
+    with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
+        batch_op.drop_column('queue')
+        batch_op.drop_column('called')
+    with op.batch_alter_table('stats_hours', schema=None) as batch_op:
+        batch_op.drop_column('queue')
