@@ -25,10 +25,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from stats.definitions import Definitions
-from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, CallFact, DayRollup, HourRollup, OperatorRollup,
-                          RollupDay)
+from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, WAIT_BUCKETS, CallFact, DayRollup, HourRollup,
+                          OperatorRollup, RollupDay)
 
 BATCH_DAYS = 31
+QUEUE_OUTCOMES = ("answered", "abandoned", "callback")
 LAYOUT = 2  # which rollup rows a day has; a new layout rebuilds every day on the next report
 
 
@@ -62,8 +63,35 @@ def hour_measures(d: Definitions) -> list:
         _flag(and_(c.answered == 1, c.ended_at.is_not(None))), _sum(c.centre_talk_seconds), _sum(c.wrapups),
         _sum(c.resolved), _sum(c.wrapup_seconds), _sum(c.cb_requested), _sum(c.cb_completed), _sum(c.cb_failed),
         _sum(c.cb_cancelled), _sum(c.cb_attempts), _sum(c.cb_contact_seconds), func.count(c.reach_seconds),
-        _sum(c.reach_seconds),
+        _sum(c.reach_seconds), *wait_buckets(),
     ]
+
+
+def answered_wait():
+    """The calls whose wait the percentiles are taken over."""
+    return and_(CallFact.queue_outcome == "answered", CallFact.wait_seconds.is_not(None))
+
+
+def wait_buckets() -> list:
+    """SQL for ``WAIT_MEASURES``: answered calls per wait bucket."""
+    w = CallFact.wait_seconds
+    bounds = [*zip(WAIT_BUCKETS, WAIT_BUCKETS[1:]), (WAIT_BUCKETS[-1], None)]
+    return [_flag(and_(answered_wait(), *([w >= lower] if i else []), *([w < upper] if upper is not None else [])))
+            for i, (lower, upper) in enumerate(bounds)]
+
+
+def bucket_range(i: int) -> tuple[int | None, int | None]:
+    """[lower, upper) of wait bucket ``i``; None: unbounded."""
+    return (WAIT_BUCKETS[i] if i else None), (WAIT_BUCKETS[i + 1] if i + 1 < len(WAIT_BUCKETS) else None)
+
+
+def longest_wait(d: Definitions):
+    """SQL: the longest queue wait that was not a short abandon (answered, abandoned or a callback)."""
+    c = CallFact
+    waited = and_(c.queue_outcome.in_(QUEUE_OUTCOMES), c.wait_seconds.is_not(None))
+    if d.short_abandon_seconds > 0:
+        waited = and_(waited, or_(c.queue_outcome != "abandoned", c.wait_seconds > d.short_abandon_seconds))
+    return func.max(case((waited, c.wait_seconds)))
 
 
 HOUR_KEYS = ("local_date", "local_hour", "local_weekday", "menu_choice", "called", "queue")
@@ -74,7 +102,7 @@ def hour_select(d: Definitions, *where) -> select:
     """The facts summed per local date, hour, menu choice, entry number and queue."""
     c = CallFact
     keys = [getattr(c, k) for k in HOUR_KEYS]
-    return select(*keys, *hour_measures(d)).where(*where).group_by(*keys)
+    return select(*keys, *hour_measures(d), longest_wait(d)).where(*where).group_by(*keys)
 
 
 def operator_who():
@@ -134,12 +162,13 @@ def refresh(session: Session, days: list[date], d: Definitions, batch: int = BAT
                                .where(RollupDay.local_date.in_(chunk))).all()
         for table in (HourRollup, DayRollup, OperatorRollup):
             session.execute(delete(table).where(table.local_date.in_(chunk)))
-        session.execute(insert(HourRollup).from_select([*HOUR_KEYS, *HOUR_MEASURES],
+        session.execute(insert(HourRollup).from_select([*HOUR_KEYS, *HOUR_MEASURES, "longest_wait"],
                                                        hour_select(d, CallFact.local_date.in_(chunk))))
         h = HourRollup  # the days' totals: their hours summed (a few rows a day, for reports without hour filters)
         day_keys = [getattr(h, k) for k in DAY_KEYS]
         session.execute(insert(DayRollup).from_select(
-            [*DAY_KEYS, *HOUR_MEASURES], select(*day_keys, *[func.sum(getattr(h, m)) for m in HOUR_MEASURES])
+            [*DAY_KEYS, *HOUR_MEASURES, "longest_wait"],
+            select(*day_keys, *[func.sum(getattr(h, m)) for m in HOUR_MEASURES], func.max(h.longest_wait))
             .where(h.local_date.in_(chunk)).group_by(*day_keys)))
         session.execute(insert(OperatorRollup).from_select([*OPERATOR_KEYS, *OPERATOR_MEASURES],
                                                            operator_select(CallFact.local_date.in_(chunk))))

@@ -1,10 +1,11 @@
-"""statistics: rollups per queue and entry number, the days' totals, partial indexes for the department filter
+"""statistics: rollups per queue, answered calls per wait bucket, the days' totals, indexes for the department filter
 
 Revision ID: 0023
 Revises: 0007 (the stats branch)
 
 Why (issue 19): a full-year report sums a few thousand day rows in SQL instead of
 tens of thousands of hour rows in Python; the queue filter reads rollups; the
+90th percentile of the wait reads one wait bucket of facts instead of all; the
 department filter reads only the transferred calls of that unit. Rollups are
 derived data: they are emptied here and every day is rebuilt by the next report
 (``stats.rollup``).
@@ -26,6 +27,8 @@ HOUR_MEASURES = (
     "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
     "cb_contact_seconds", "reach_calls", "reach_seconds",
 )
+WAIT_MEASURES = tuple(f"answered_wait_{lower}" for lower in (0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420,
+                                                               600, 900, 1800))
 LEVELS = ("forvaltning", "avdelning", "enhet")
 
 
@@ -35,6 +38,9 @@ def upgrade() -> None:
     op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
         batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('longest_wait', sa.Integer(), nullable=True))
+        for name in WAIT_MEASURES:
+            batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default='0'))
     with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
         batch_op.add_column(sa.Column('called', sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
@@ -45,7 +51,8 @@ def upgrade() -> None:
     sa.Column('menu_choice', sa.String(length=40), nullable=True),
     sa.Column('called', sa.String(length=32), nullable=True),
     sa.Column('queue', sa.String(length=40), nullable=True),
-    *[sa.Column(name, sa.Integer(), nullable=False) for name in HOUR_MEASURES],
+    sa.Column('longest_wait', sa.Integer(), nullable=True),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in (*HOUR_MEASURES, *WAIT_MEASURES)],
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_day_totals'))
     )
     with op.batch_alter_table('stats_day_totals', schema=None) as batch_op:
@@ -66,4 +73,7 @@ def downgrade() -> None:
         batch_op.drop_column('queue')
         batch_op.drop_column('called')
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
+        for name in WAIT_MEASURES:
+            batch_op.drop_column(name)
+        batch_op.drop_column('longest_wait')
         batch_op.drop_column('queue')
