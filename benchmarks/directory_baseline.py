@@ -20,7 +20,8 @@ as the HTTP API opens it, alternating which goes first:
 Per category of the mix it counts the queries with any hit and the queries
 whose 20 hits include an intended entry: the person the query was made from
 (extension, number), anyone with that surname (surname, typo), a surname
-beginning with what was typed, the full name (typed without å/ä/ö), anyone with
+beginning with what was typed, the full name (typed without å/ä/ö; "full_name":
+names that had none to leave out), anyone with
 a keyword beginning with the word (keyword), or that and the first name (two
 words; judged only when such a person exists). Prints JSON.
 """
@@ -115,6 +116,8 @@ def main() -> None:
     per_category: dict[str, dict] = {}
     for i, (category, query, person) in enumerate(mix):
         want = intended(category, query, person, people)
+        if category == "without_aao" and query == person["name"]:
+            category = "full_name"  # the name had no å, ä or ö to leave out
         row = per_category.setdefault(category, {"queries": 0, "judged": 0, "examples": [],
                                                  **{name: {"any_hit": 0, "intended": 0} for name in engines}})
         row["queries"] += 1
@@ -146,7 +149,7 @@ def main() -> None:
         "hits": {name: {"any_hit": sum(r[name]["any_hit"] for r in per_category.values()),
                         "intended": sum(r[name]["intended"] for r in per_category.values()),
                         "judged": sum(r["judged"] for r in per_category.values())} for name in engines},
-        "by_category": {k: per_category[k] for k in bench.CATEGORIES if k in per_category},
+        "by_category": {k: per_category[k] for k in (*bench.CATEGORIES, "full_name") if k in per_category},
     }, indent=1, ensure_ascii=False))
 
 

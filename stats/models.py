@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JSONDocument, UTCDateTime
+from stats.definitions import WRAPUP_OUTCOMES
 
 
 class CallEvent(Base):
@@ -42,7 +43,9 @@ class CallFact(Base):
     __tablename__ = "call_facts"
     __table_args__ = (
         Index("ix_call_facts_local_date_local_hour", "local_date", "local_hour"),
-        Index("ix_call_facts_unmatched", "unmatched_query", "local_date"),
+        # the top unmatched directory queries: only calls with one, covering the date, hour and weekday filters
+        Index("ix_call_facts_unmatched", "unmatched_query", "local_date", "local_hour", "local_weekday",
+              postgresql_where=text("unmatched_query IS NOT NULL"), sqlite_where=text("unmatched_query IS NOT NULL")),
         # covers the queue-wait histogram (percentiles, longest wait): an index-only scan already in group order
         Index("ix_call_facts_waits", "queue_outcome", "menu_choice", "wait_seconds", "local_date", "local_hour",
               "local_weekday"),
@@ -145,6 +148,8 @@ class TransferFact(Base):
 # rollups, then read exactly from the facts of that bucket alone (``stats.report``).
 WAIT_BUCKETS = (0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1800)
 WAIT_MEASURES = tuple(f"answered_wait_{lower}" for lower in WAIT_BUCKETS)
+# Wrap-ups per outcome (of answered or wrapped-up calls), for the report's "by outcome"
+WRAPUP_MEASURES = tuple(f"wrapups_{outcome}" for outcome in WRAPUP_OUTCOMES)
 
 # The per-hour measures a report sums (``stats.report``); the rollup below keeps them per local day and hour.
 HOUR_MEASURES = (
@@ -153,7 +158,7 @@ HOUR_MEASURES = (
     "within_switchboard", "within_service", "answer_seconds", "transfers", "transfers_answered", "transfers_returned",
     "transfer_hangup", "reached_by_transfer", "ivr_exits", "talked", "centre_talk_seconds", "wrapups", "resolved",
     "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
-    "cb_contact_seconds", "reach_calls", "reach_seconds", *WAIT_MEASURES,
+    "cb_contact_seconds", "reach_calls", "reach_seconds", *WAIT_MEASURES, *WRAPUP_MEASURES,
 )
 OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
 
@@ -182,7 +187,7 @@ class HourRollup(Base):
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
     longest_wait: Mapped[int | None] = mapped_column(Integer, nullable=True)  # not a short abandon (a max, no sum)
-    for _name in HOUR_MEASURES:  # 52 integer columns, named in one place (the migration lists them the same way)
+    for _name in HOUR_MEASURES:  # 56 integer columns, named in one place (the migration lists them the same way)
         locals()[_name] = mapped_column(_name, Integer, nullable=False)
     del _name
 
@@ -205,17 +210,17 @@ class DayRollup(Base):
 
 
 class OperatorRollup(Base):
-    """Answered calls and wrap-ups of one local day per operator and wrap-up outcome, summed."""
+    """Answered calls and wrap-ups of one local day and hour per entry number, queue and operator, summed."""
 
-    __tablename__ = "stats_operator_days"
+    __tablename__ = "stats_operator_hours"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_hour: Mapped[int] = mapped_column(Integer)
     local_weekday: Mapped[int] = mapped_column(Integer)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
     operator: Mapped[str] = mapped_column(String(80))
-    wrapup_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     for _name in OPERATOR_MEASURES:
         locals()[_name] = mapped_column(_name, Integer, nullable=False)
     del _name

@@ -162,12 +162,12 @@ def _heat(session: Session, f: Filters, facts: bool) -> list[tuple]:
 
 
 def _operators(session: Session, f: Filters, facts: bool) -> list[tuple]:
-    """(operator, wrap-up outcome, *OPERATOR_MEASURES) summed in SQL (after :func:`_days`)."""
-    if facts or _by_hours(f):  # hours are no dimension of the operators' rollup
-        return session.execute(rollup.operator_select(*_where(CallFact, f), keys=("operator", "wrapup_outcome"))).all()
+    """(operator, *OPERATOR_MEASURES) summed in SQL (after :func:`_days`, which refreshed the rollups)."""
+    if facts:
+        return session.execute(rollup.operator_select(*_where(CallFact, f), keys=("operator",))).all()
     o = OperatorRollup
-    return session.execute(select(o.operator, o.wrapup_outcome, *[func.sum(getattr(o, m)) for m in OPERATOR_MEASURES])
-                           .where(*_where(o, f)).group_by(o.operator, o.wrapup_outcome)).all()
+    return session.execute(select(o.operator, *[func.sum(getattr(o, m)) for m in OPERATOR_MEASURES])
+                           .where(*_where(o, f)).group_by(o.operator)).all()
 
 
 def _waits(session: Session, f: Filters) -> list[tuple]:
@@ -378,11 +378,8 @@ def _build(session: Session, f: Filters, d: Definitions, top: int, rollups: bool
     margin = d.amber_margin_percent
 
     operators: dict[str, Counter] = defaultdict(Counter)
-    wrapup_outcomes: Counter = Counter()
-    for who, outcome, *values in _operators(session, f, facts):
+    for who, *values in _operators(session, f, facts):
         operators[who].update(dict(zip(OPERATOR_MEASURES, (int(v or 0) for v in values))))
-        if outcome:
-            wrapup_outcomes[outcome] += int(values[4] or 0)
 
     transfers = _transfer_tree(_transfers(session, f), _unit_names(session))
     tiles = [
@@ -431,7 +428,7 @@ def _build(session: Session, f: Filters, d: Definitions, top: int, rollups: bool
                           returned=total["transfers_returned"],
                           reach_rate=defs.share(total["transfers_answered"], total["transfers"]), **transfers),
         "resolved": dict(wrapups=total["wrapups"], resolved=total["resolved"], share=resolved,
-                         by_outcome={k: wrapup_outcomes.get(k, 0) for k in defs.WRAPUP_OUTCOMES}),
+                         by_outcome={k: total[f"wrapups_{k}"] for k in defs.WRAPUP_OUTCOMES}),
         "callbacks": dict(requested=total["cb_requested"], from_queue=total["queue_callback"],
                           completed=total["cb_completed"], failed=total["cb_failed"], cancelled=total["cb_cancelled"],
                           pending=total["cb_requested"] - total["cb_completed"] - total["cb_failed"]

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from stats.definitions import Definitions
+from stats.definitions import WRAPUP_OUTCOMES, Definitions
 from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, WAIT_BUCKETS, CallFact, DayRollup, HourRollup,
                           OperatorRollup, RollupDay)
 
@@ -64,6 +64,8 @@ def hour_measures(d: Definitions) -> list:
         _sum(c.resolved), _sum(c.wrapup_seconds), _sum(c.cb_requested), _sum(c.cb_completed), _sum(c.cb_failed),
         _sum(c.cb_cancelled), _sum(c.cb_attempts), _sum(c.cb_contact_seconds), func.count(c.reach_seconds),
         _sum(c.reach_seconds), *wait_buckets(),
+        *(_sum(case((and_(or_(c.answered == 1, c.wrapups == 1), c.wrapup_outcome == outcome), c.wrapups), else_=0))
+          for outcome in WRAPUP_OUTCOMES),
     ]
 
 
@@ -109,12 +111,12 @@ def operator_who():
     return func.coalesce(CallFact.operator, CallFact.wrapup_operator, literal("(okänd)"))
 
 
-OPERATOR_KEYS = ("local_date", "local_weekday", "called", "queue", "operator", "wrapup_outcome")
+OPERATOR_KEYS = ("local_date", "local_hour", "local_weekday", "called", "queue", "operator")
 
 
 def operator_select(*where, keys: tuple[str, ...] = OPERATOR_KEYS) -> select:
-    """Answered calls and wrap-ups summed per ``keys`` (default: local date, entry number, queue, operator and
-    wrap-up outcome)."""
+    """Answered calls and wrap-ups summed per ``keys`` (default: local date, hour, entry number, queue and
+    operator)."""
     c = CallFact
     keys = [operator_who() if k == "operator" else getattr(c, k) for k in keys]
     measures = [_sum(c.answered), _sum(c.answer_seconds), _flag(and_(c.answered == 1, c.ended_at.is_not(None))),

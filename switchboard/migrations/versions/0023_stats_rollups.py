@@ -1,4 +1,4 @@
-"""statistics: rollups per queue, answered calls per wait bucket, the days' totals, indexes for the department filter
+"""statistics: rollups per queue, waits per bucket, wrap-ups per outcome, operators per hour, the days' totals, department indexes
 
 Revision ID: 0023
 Revises: 0007 (the stats branch)
@@ -6,7 +6,8 @@ Revises: 0007 (the stats branch)
 Why (issue 19): a full-year report sums a few thousand day rows in SQL instead of
 tens of thousands of hour rows in Python; the queue filter reads rollups; the
 90th percentile of the wait reads one wait bucket of facts instead of all; the
-department filter reads only the transferred calls of that unit. Rollups are
+department filter reads only the transferred calls of that unit; the top
+unmatched queries read only calls with one, hours and weekdays included. Rollups are
 derived data: they are emptied here and every day is rebuilt by the next report
 (``stats.rollup``).
 """
@@ -29,21 +30,35 @@ HOUR_MEASURES = (
 )
 WAIT_MEASURES = tuple(f"answered_wait_{lower}" for lower in (0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420,
                                                                600, 900, 1800))
+WRAPUP_MEASURES = ("wrapups_answered_by_centre", "wrapups_transferred", "wrapups_referred_to_phone_hours",
+                   "wrapups_message_taken")
+NEW_MEASURES = (*WAIT_MEASURES, *WRAPUP_MEASURES)
+OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
 LEVELS = ("forvaltning", "avdelning", "enhet")
 
 
 def upgrade() -> None:
     op.execute("DELETE FROM stats_hours")
-    op.execute("DELETE FROM stats_operator_days")
     op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
         batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('longest_wait', sa.Integer(), nullable=True))
-        for name in WAIT_MEASURES:
+        for name in NEW_MEASURES:
             batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default='0'))
-    with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('called', sa.String(length=32), nullable=True))
-        batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
+    op.drop_table('stats_operator_days')  # per day and wrap-up outcome; now per hour (outcomes: WRAPUP_MEASURES)
+    op.create_table('stats_operator_hours',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('local_hour', sa.Integer(), nullable=False),
+    sa.Column('local_weekday', sa.Integer(), nullable=False),
+    sa.Column('called', sa.String(length=32), nullable=True),
+    sa.Column('queue', sa.String(length=40), nullable=True),
+    sa.Column('operator', sa.String(length=80), nullable=False),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in OPERATOR_MEASURES],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_operator_hours'))
+    )
+    with op.batch_alter_table('stats_operator_hours', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stats_operator_hours_local_date'), ['local_date'], unique=False)
     op.create_table('stats_day_totals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('local_date', sa.Date(), nullable=False),
@@ -52,11 +67,16 @@ def upgrade() -> None:
     sa.Column('called', sa.String(length=32), nullable=True),
     sa.Column('queue', sa.String(length=40), nullable=True),
     sa.Column('longest_wait', sa.Integer(), nullable=True),
-    *[sa.Column(name, sa.Integer(), nullable=False) for name in (*HOUR_MEASURES, *WAIT_MEASURES)],
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in (*HOUR_MEASURES, *NEW_MEASURES)],
     sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_day_totals'))
     )
     with op.batch_alter_table('stats_day_totals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stats_day_totals_local_date'), ['local_date'], unique=False)
+    op.drop_index('ix_call_facts_unmatched', table_name='call_facts')
+    op.create_index('ix_call_facts_unmatched', 'call_facts',
+                    ['unmatched_query', 'local_date', 'local_hour', 'local_weekday'], unique=False,
+                    postgresql_where=sa.text('unmatched_query IS NOT NULL'),
+                    sqlite_where=sa.text('unmatched_query IS NOT NULL'))
     for level in LEVELS:
         op.create_index(f'ix_call_facts_{level}', 'call_facts', [level, 'local_date'], unique=False,
                         postgresql_where=sa.text(f'{level} IS NOT NULL'), sqlite_where=sa.text(f'{level} IS NOT NULL'))
@@ -65,15 +85,25 @@ def upgrade() -> None:
 def downgrade() -> None:
     for level in LEVELS:
         op.drop_index(f'ix_call_facts_{level}', table_name='call_facts')
+    op.drop_index('ix_call_facts_unmatched', table_name='call_facts')
+    op.create_index('ix_call_facts_unmatched', 'call_facts', ['unmatched_query', 'local_date'], unique=False)
     op.drop_table('stats_day_totals')
-    op.execute("DELETE FROM stats_hours")
-    op.execute("DELETE FROM stats_operator_days")
-    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
+    op.drop_table('stats_operator_hours')
+    op.create_table('stats_operator_days',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('local_date', sa.Date(), nullable=False),
+    sa.Column('local_weekday', sa.Integer(), nullable=False),
+    sa.Column('operator', sa.String(length=80), nullable=False),
+    sa.Column('wrapup_outcome', sa.String(length=32), nullable=True),
+    *[sa.Column(name, sa.Integer(), nullable=False) for name in OPERATOR_MEASURES],
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_operator_days'))
+    )
     with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
-        batch_op.drop_column('queue')
-        batch_op.drop_column('called')
+        batch_op.create_index(batch_op.f('ix_stats_operator_days_local_date'), ['local_date'], unique=False)
+    op.execute("DELETE FROM stats_hours")
+    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
-        for name in WAIT_MEASURES:
+        for name in NEW_MEASURES:
             batch_op.drop_column(name)
         batch_op.drop_column('longest_wait')
         batch_op.drop_column('queue')
