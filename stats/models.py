@@ -174,39 +174,33 @@ class RollupDay(Base):
     built_for: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the definitions' fingerprint
 
 
-class HourRollup(Base):
-    """The facts of one local day and hour, per menu choice, entry number and queue, summed (``stats.rollup``)."""
-
-    __tablename__ = "stats_hours"
+class _Sums:
+    """What both sum rollups keep per local day: menu choice, entry number, queue and every measure."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)
-    local_hour: Mapped[int] = mapped_column(Integer)
     local_weekday: Mapped[int] = mapped_column(Integer)
     menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
     longest_wait: Mapped[int | None] = mapped_column(Integer, nullable=True)  # not a short abandon (a max, no sum)
-    for _name in HOUR_MEASURES:  # 56 integer columns, named in one place (the migration lists them the same way)
+    for _name in HOUR_MEASURES:  # 56 integer columns, named in one place (the migrations list them the same way)
         locals()[_name] = mapped_column(_name, Integer, nullable=False)
     del _name
 
 
-class DayRollup(Base):
+class HourRollup(_Sums, Base):
+    """The facts of one local day and hour, per menu choice, entry number and queue, summed (``stats.rollup``)."""
+
+    __tablename__ = "stats_hours"
+
+    local_hour: Mapped[int] = mapped_column(Integer)
+
+
+class DayRollup(_Sums, Base):
     """The hours of one local day summed: what a report without an hour filter reads (a few rows a day)."""
 
     __tablename__ = "stats_day_totals"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    local_date: Mapped[date] = mapped_column(Date, index=True)
-    local_weekday: Mapped[int] = mapped_column(Integer)
-    menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    called: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
-    longest_wait: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    for _name in HOUR_MEASURES:
-        locals()[_name] = mapped_column(_name, Integer, nullable=False)
-    del _name
 
 
 class OperatorRollup(Base):
