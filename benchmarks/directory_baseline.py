@@ -11,9 +11,9 @@ as the HTTP API opens it, alternating which goes first:
   without the HTTP round trip: the in-memory index, the ranking, and every hit
   dressed with presence, phone hours and free colleagues (database reads);
 - baseline: what most directory services do — one SQL statement, the whole
-  query as one term, ``name ILIKE '%term%' OR title ILIKE '%term%' OR`` a
-  keyword ``ILIKE '%term%'``, ordered by name, 20 rows (id, name, title,
-  extension, unit). On PostgreSQL that is ``ILIKE``; on SQLite SQLAlchemy's
+  query as one term, ``name ILIKE '%term%' OR title ILIKE '%term%' OR id IN
+  (staff with a keyword ILIKE '%term%')``, ordered by name, 20 rows (id, name,
+  title, extension, unit). On PostgreSQL that is ``ILIKE``; on SQLite SQLAlchemy's
   ``ilike`` is ``lower(x) LIKE lower(y)``, and SQLite's ``lower()`` folds ASCII
   only, so there "Å" does not match "å" (as with plain ``LIKE``).
 
@@ -44,12 +44,12 @@ WARM_UP = 20
 
 def baseline_query(term: str):
     """The usual search: the whole query as one substring of name, title or a keyword."""
-    from sqlalchemy import exists, or_, select
+    from sqlalchemy import or_, select
 
     from directory.models import Keyword, Staff, Unit
 
     pattern = "%" + term.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    keyword = exists().where(Keyword.staff_id == Staff.id, Keyword.term.ilike(pattern, escape="\\"))
+    keyword = Staff.id.in_(select(Keyword.staff_id).where(Keyword.term.ilike(pattern, escape="\\")))
     return (select(Staff.external_id, Staff.name, Staff.title, Staff.extension, Unit.name)
             .join(Unit, Unit.id == Staff.unit_id)
             .where(or_(Staff.name.ilike(pattern, escape="\\"), Staff.title.ilike(pattern, escape="\\"), keyword))
