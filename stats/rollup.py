@@ -1,10 +1,15 @@
-"""Per-day rollups: the facts of each local day summed per hour, menu choice and entry number.
+"""Per-day rollups: the facts of each local day summed per hour, menu choice, entry number and queue
+(``stats_hours``), those hours summed per day (``stats_day_totals``), and per hour and operator
+(``stats_operator_hours``).
 
-Why: SQLite needs seconds to aggregate a million fact rows with forty sums; a
-year of rollups is some twenty thousand rows. The rollup of a day is exactly
-the report's own SQL aggregate over that day's facts (``hour_select``), written
-down; so summing rollups gives the same numbers as aggregating facts, on both
-databases.
+Why: SQLite needs seconds to aggregate a million fact rows with fifty sums; a
+year of hour rollups is some twenty-five thousand rows, of day totals three
+thousand. The rollup of a day is exactly the report's own SQL aggregate over
+that day's facts (``hour_select``), written down; so summing rollups gives the
+same numbers as aggregating facts, on both databases. The measures include the
+answered calls per wait bucket (``WAIT_MEASURES``), from which a report finds
+the bucket its percentile lies in, and the longest wait (a max, kept beside the
+sums).
 
 Kept fresh incrementally: every fact write bumps its day's ``changes`` counter
 (``stats_days``, same transaction), and a report first rebuilds the days in its
