@@ -139,8 +139,8 @@ def _by_hours(f: Filters) -> bool:
 
 
 def _days(session: Session, f: Filters, d: Definitions, facts: bool) -> list[tuple]:
-    """(date, menu choice, entry number, *HOUR_MEASURES, longest wait) rows: the report's smallest grain, summed in SQL
-    (``facts``: from the facts themselves — the department filter, which is no rollup dimension)."""
+    """(date, menu choice, entry number, *HOUR_MEASURES, longest wait) rows: the report's smallest grain, summed
+    in SQL (``facts``: from the facts themselves — the department filter, which is no rollup dimension)."""
     if facts:
         c = CallFact
         keys = (c.local_date, c.menu_choice, c.called)
@@ -190,7 +190,8 @@ def _answered_waits(session: Session, f: Filters, choices: set, lower: int | Non
               *([c.wait_seconds < upper] if upper is not None else [])]
     named = sorted(x for x in choices if x is not None)
     rows: list[tuple] = []
-    for choice in ([c.menu_choice.in_(named)] if named else []) + ([c.menu_choice.is_(None)] if None in choices else []):
+    kinds = ([c.menu_choice.in_(named)] if named else []) + ([c.menu_choice.is_(None)] if None in choices else [])
+    for choice in kinds:
         query = (select(c.menu_choice, c.wait_seconds, func.count())
                  .where(*_where(c, f), rollup.answered_wait(), choice, *bounds).group_by(c.menu_choice, c.wait_seconds))
         rows += session.execute(query.with_hint(c, "INDEXED BY ix_call_facts_waits", "sqlite")).all()
@@ -216,9 +217,9 @@ def _percentiles(session: Session, f: Filters, d: Definitions, buckets: dict[str
             read[i] = _answered_waits(session, f, choices, *rollup.bucket_range(i))
         seen = 0
         for wait, n in sorted((w, n) for choice, w, n in read[i] if line == "all" or d.line(choice) == line):
+            found[line] = wait  # the largest, should a fact have left the bucket since the rollup was read
             seen += n
             if seen >= rank:
-                found[line] = wait
                 break
     return found
 

@@ -1,4 +1,4 @@
-"""statistics: rollups per queue, waits per bucket, wrap-ups per outcome, operators per hour, the days' totals, department indexes
+"""statistics: rollups per queue, waits per bucket, wrap-ups per outcome, operators per hour, days' totals
 
 Revision ID: 0023
 Revises: 0007 (the stats branch)
