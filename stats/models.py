@@ -204,17 +204,21 @@ class DayRollup(_Sums, Base):
 
 
 class OperatorRollup(Base):
-    """Answered calls and wrap-ups of one local day and hour per entry number, queue and operator, summed."""
+    """Answered calls and wrap-ups of one local day and hour per entry number, queue and operator, summed.
 
-    __tablename__ = "stats_operator_hours"
+    The table keeps its name from when it was per day, and ``wrapup_outcome``, which is no longer written
+    (wrap-ups per outcome are hour measures): a release still serving during an upgrade reads and writes them."""
+
+    __tablename__ = "stats_operator_days"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)
-    local_hour: Mapped[int] = mapped_column(Integer)
+    local_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: built by an older release
     local_weekday: Mapped[int] = mapped_column(Integer)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
     operator: Mapped[str] = mapped_column(String(80))
+    wrapup_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     for _name in OPERATOR_MEASURES:
         locals()[_name] = mapped_column(_name, Integer, nullable=False)
     del _name

@@ -1,6 +1,6 @@
 """Per-day rollups: the facts of each local day summed per hour, menu choice, entry number and queue
 (``stats_hours``), those hours summed per day (``stats_day_totals``), and per hour and operator
-(``stats_operator_hours``).
+(``stats_operator_days``, its name from when it was per day).
 
 Why: SQLite needs seconds to aggregate a million fact rows with fifty sums; a
 year of hour rollups is some twenty-five thousand rows, of day totals three

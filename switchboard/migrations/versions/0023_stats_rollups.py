@@ -7,9 +7,13 @@ Why (issue 19): a full-year report sums a few thousand day rows in SQL instead o
 tens of thousands of hour rows in Python; the queue filter reads rollups; the
 90th percentile of the wait reads one wait bucket of facts instead of all; the
 department filter reads only the transferred calls of that unit; the top
-unmatched queries read only calls with one, hours and weekdays included. Rollups are
-derived data: they are emptied here and every day is rebuilt by the next report
-(``stats.rollup``).
+unmatched queries read only calls with one, hours and weekdays included.
+
+Only additions (the previous release may still serve during the upgrade): rows
+and tables stay; ``stats_operator_days`` now holds hours and keeps its unused
+``wrapup_outcome``. Rollups are derived data: the rollup layout is part of the
+definitions' fingerprint (``stats.rollup.LAYOUT``), so the next report rebuilds
+every day it reads.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -33,32 +37,19 @@ WAIT_MEASURES = tuple(f"answered_wait_{lower}" for lower in (0, 10, 20, 30, 45, 
 WRAPUP_MEASURES = ("wrapups_answered_by_centre", "wrapups_transferred", "wrapups_referred_to_phone_hours",
                    "wrapups_message_taken")
 NEW_MEASURES = (*WAIT_MEASURES, *WRAPUP_MEASURES)
-OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
 LEVELS = ("forvaltning", "avdelning", "enhet")
 
 
 def upgrade() -> None:
-    op.execute("DELETE FROM stats_hours")
-    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
         batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
         batch_op.add_column(sa.Column('longest_wait', sa.Integer(), nullable=True))
         for name in NEW_MEASURES:
             batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default='0'))
-    op.drop_table('stats_operator_days')  # per day and wrap-up outcome; now per hour (outcomes: WRAPUP_MEASURES)
-    op.create_table('stats_operator_hours',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('local_date', sa.Date(), nullable=False),
-    sa.Column('local_hour', sa.Integer(), nullable=False),
-    sa.Column('local_weekday', sa.Integer(), nullable=False),
-    sa.Column('called', sa.String(length=32), nullable=True),
-    sa.Column('queue', sa.String(length=40), nullable=True),
-    sa.Column('operator', sa.String(length=80), nullable=False),
-    *[sa.Column(name, sa.Integer(), nullable=False) for name in OPERATOR_MEASURES],
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_operator_hours'))
-    )
-    with op.batch_alter_table('stats_operator_hours', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_stats_operator_hours_local_date'), ['local_date'], unique=False)
+    with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:  # now per hour
+        batch_op.add_column(sa.Column('local_hour', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('called', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('queue', sa.String(length=40), nullable=True))
     op.create_table('stats_day_totals',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('local_date', sa.Date(), nullable=False),
@@ -88,20 +79,9 @@ def downgrade() -> None:
     op.drop_index('ix_call_facts_unmatched', table_name='call_facts')
     op.create_index('ix_call_facts_unmatched', 'call_facts', ['unmatched_query', 'local_date'], unique=False)
     op.drop_table('stats_day_totals')
-    op.drop_table('stats_operator_hours')
-    op.create_table('stats_operator_days',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('local_date', sa.Date(), nullable=False),
-    sa.Column('local_weekday', sa.Integer(), nullable=False),
-    sa.Column('operator', sa.String(length=80), nullable=False),
-    sa.Column('wrapup_outcome', sa.String(length=32), nullable=True),
-    *[sa.Column(name, sa.Integer(), nullable=False) for name in OPERATOR_MEASURES],
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_stats_operator_days'))
-    )
     with op.batch_alter_table('stats_operator_days', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_stats_operator_days_local_date'), ['local_date'], unique=False)
-    op.execute("DELETE FROM stats_hours")
-    op.execute("UPDATE stats_days SET built_for = NULL, built_changes = NULL")
+        for name in ('queue', 'called', 'local_hour'):
+            batch_op.drop_column(name)
     with op.batch_alter_table('stats_hours', schema=None) as batch_op:
         for name in NEW_MEASURES:
             batch_op.drop_column(name)
