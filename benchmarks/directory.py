@@ -70,13 +70,22 @@ def generate(staff: int, keywords_per: int, rng: random.Random) -> tuple[str, li
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         ext = str(10000 + i)
         phone = f"+4646{3500000 + i}"
-        keywords = "|".join(rng.sample(vocabulary, keywords_per))
+        chosen = rng.sample(vocabulary, keywords_per)
+        keywords = "|".join(chosen)
         rows.append(f"s{i},person,{name},{rng.choice(TITLES)},{rng.choice(units)},{ext},{phone},,,,{keywords},no,")
-        people.append({"name": name, "ext": ext, "phone": phone})
+        people.append({"id": f"s{i}", "name": name, "ext": ext, "phone": phone, "keywords": chosen})
     return header + "\n" + "\n".join(rows) + "\n", units, people
 
 
 def query_mix(people: list[dict], rng: random.Random, n: int) -> list[str]:
+    return [query for _, query, _ in labelled_query_mix(people, rng, n)]
+
+
+CATEGORIES = ("keyword", "surname", "as_typed", "without_aao", "typo", "two_words", "extension", "number")
+
+
+def labelled_query_mix(people: list[dict], rng: random.Random, n: int) -> list[tuple[str, str, dict]]:
+    """(category, query, the person it was made from): the same queries as :func:`query_mix` for a seed."""
     def typo(word: str) -> str:
         i = rng.randrange(1, len(word) - 1)
         return word[:i] + rng.choice("aeiouns") + word[i + 1:]
@@ -92,7 +101,12 @@ def query_mix(people: list[dict], rng: random.Random, n: int) -> list[str]:
         lambda p: p["ext"],                                   # an extension
         lambda p: "0" + p["phone"][3:5] + "-" + p["phone"][5:],   # a number, national format
     ]
-    return [rng.choice(makers)(rng.choice(people)) for _ in range(n)]
+    out = []
+    for _ in range(n):
+        i = rng.randrange(len(makers))  # what rng.choice(makers) draws
+        person = rng.choice(people)
+        out.append((CATEGORIES[i], makers[i](person), person))
+    return out
 
 
 def session_cookie(reply) -> str:
@@ -104,17 +118,19 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--staff", type=int, default=10_000)
     parser.add_argument("--keywords-per-person", type=int, default=3)
     parser.add_argument("--queries", type=int, default=2000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
+    return parser.parse_args()
 
-    import waitress
+
+def setup(args: argparse.Namespace, rng: random.Random):
+    """Migrate, import the generated directory (timed) and build the search index (timed); returns
+    (app, people, units, import result, import seconds, index seconds)."""
     from sqlalchemy import select
 
     from directory import csv_io
@@ -144,6 +160,17 @@ def main() -> None:
         started = time.perf_counter()
         index_for(session)
         index_seconds = time.perf_counter() - started
+    return app, people, units, result, import_seconds, index_seconds
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0])
+    rng = random.Random(args.seed)
+
+    import waitress
+
+    app, people, units, result, import_seconds, index_seconds = setup(args, rng)
+    svc = app.extensions["vaxel"]
 
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     port = server.effective_port

@@ -1,6 +1,7 @@
 """One year of calls for a municipality the size of Lund: ingest rate and report time, printed as JSON.
 
     .venv/bin/python benchmarks/stats.py [--calls 1000000] [--year 2026] [--database-url URL] [--schema NAME]
+                                         [--keep] [--reuse]
 
 Generates ``--calls`` calls over the year (weekday and hour profile within phone
 hours, some after hours; the menu, directory lookups with and without a match,
@@ -14,7 +15,10 @@ timed; figures of the full year are printed too, to compare the databases.
 
 On PostgreSQL, ``--schema bench_stats`` creates that schema, runs in it
 (``search_path``) and drops it afterwards. A SQLite file is deleted afterwards
-unless ``--keep``.
+unless ``--keep``. ``--reuse`` (with ``--database-url`` and, on PostgreSQL,
+``--schema``) times the reports on a database a ``--keep`` run left, without
+generating the calls again (minutes): the database is migrated first and the
+rollups rebuilt where the code's definitions changed.
 """
 
 from __future__ import annotations
@@ -233,15 +237,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="report runs (the best and the median are printed)")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the database (SQLite file / PostgreSQL schema)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="time the reports on the calls a --keep run left (implies --keep)")
     args = parser.parse_args()
+    if args.reuse:
+        if not args.database_url:
+            parser.error("--reuse needs --database-url (and --schema on PostgreSQL) of a --keep run")
+        args.keep = True
 
     url = args.database_url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='vaxel-bench-')) / 'stats.db'}"
     admin = None
     if args.schema:
         admin = create_engine(url)
         with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{args.schema}"'))
+            if not args.reuse:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{args.schema}"'))
         url = f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{args.schema}"
     try:
         result = run(url, args)
@@ -263,6 +274,62 @@ def run(url: str, args) -> dict:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     dialect = engine.dialect.name
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(CallFact))
+    if args.reuse and stored:
+        ingested = None
+    elif stored:
+        raise SystemExit(f"the database already holds {stored} calls: --reuse them, or start from an empty one")
+    else:
+        ingested = ingest(engine, args)
+    with engine.begin() as conn:  # fresh planner statistics, as autovacuum (PostgreSQL) would give
+        conn.execute(text("ANALYZE"))
+
+    d = Definitions()
+    year = report.Filters(date(args.year, 1, 1), date(args.year, 12, 31))
+    with sessions() as session:  # the first report of a bulk-loaded year builds every day's rollup
+        t = time.perf_counter()
+        built = rollup.ensure_fresh(session, year.start, year.end, d)
+        rollup_s = time.perf_counter() - t
+    cases = {
+        "full_year": year,
+        "year_mon_thu_8_12": report.Filters(year.start, year.end, weekdays=(1, 2, 3, 4), hour_from=8, hour_to=12),
+        "year_one_department": report.Filters(year.start, year.end, department="forv-3"),  # facts, not rollups
+        "one_month": report.Filters(date(args.year, 3, 1), date(args.year, 3, 31)),
+    }
+    timings: dict[str, list[float]] = {k: [] for k in cases}
+    figures = None
+    for _ in range(args.repeat):
+        for key, f in cases.items():
+            with sessions() as session:
+                t = time.perf_counter()
+                out = report.build(session, f, d)
+                timings[key].append(time.perf_counter() - t)
+                if key == "full_year":
+                    figures = out
+    with sessions() as session:
+        stored = session.scalar(select(func.count()).select_from(CallFact))
+    engine.dispose()
+    return {
+        "database": dialect,
+        "fact_rows": stored,
+        **(ingested or {"reused": True}),
+        "rollup_build": {"days": built, "seconds": round(rollup_s, 2)},
+        "report_seconds": {k: {"first": round(v[0], 3), "best": round(min(v), 3),
+                               "median": round(statistics.median(v), 3)} for k, v in timings.items()},
+        "full_year_figures": {
+            "calls": figures["calls"]["total"], "offered": figures["calls"]["offered"],
+            "answered": figures["calls"]["answered"], "abandoned": figures["calls"]["abandoned"],
+            "service_levels": {t["key"]: None if t["value"] is None else round(t["value"], 1)
+                               for t in figures["tiles"]},
+            "asa_p90": figures["speed"]["asa_p90"],
+            "reach_rate": round(figures["transfers"]["reach_rate"] or 0, 1),
+        },
+    }
+
+
+def ingest(engine, args) -> dict:
+    """Generate, fold and insert the year's calls; returns counts and rates."""
     rng = random.Random(args.seed)
     directory = Directory()
     n_calls = n_events = n_transfers = 0
@@ -295,40 +362,10 @@ def run(url: str, args) -> dict:
         gen_s, fold_s, insert_s = gen_s + t1 - t0, fold_s + t2 - t1, insert_s + t3 - t2
         n_calls, n_events, n_transfers = n_calls + len(calls), n_events + len(events), n_transfers + len(transfers)
     ingest_s = time.perf_counter() - began
-    with engine.begin() as conn:  # fresh planner statistics, as autovacuum (PostgreSQL) would give
-        conn.execute(text("ANALYZE"))
-
-    d = Definitions()
-    year = report.Filters(date(args.year, 1, 1), date(args.year, 12, 31))
-    with sessions() as session:  # the first report of a bulk-loaded year builds every day's rollup
-        t = time.perf_counter()
-        built = rollup.ensure_fresh(session, year.start, year.end, d)
-        rollup_s = time.perf_counter() - t
-    cases = {
-        "full_year": year,
-        "year_mon_thu_8_12": report.Filters(year.start, year.end, weekdays=(1, 2, 3, 4), hour_from=8, hour_to=12),
-        "year_one_department": report.Filters(year.start, year.end, department="forv-3"),  # facts, not rollups
-        "one_month": report.Filters(date(args.year, 3, 1), date(args.year, 3, 31)),
-    }
-    timings: dict[str, list[float]] = {k: [] for k in cases}
-    figures = None
-    for _ in range(args.repeat):
-        for key, f in cases.items():
-            with sessions() as session:
-                t = time.perf_counter()
-                out = report.build(session, f, d)
-                timings[key].append(time.perf_counter() - t)
-                if key == "full_year":
-                    figures = out
-    with sessions() as session:
-        stored = session.scalar(select(func.count()).select_from(CallFact))
-    engine.dispose()
     return {
-        "database": dialect,
         "calls": n_calls,
         "events": n_events,
         "transfers": n_transfers,
-        "fact_rows": stored,
         "ingest": {
             "seconds": round(ingest_s, 1),
             "events_per_s": round(n_events / ingest_s),
@@ -337,17 +374,6 @@ def run(url: str, args) -> dict:
             "insert_events_per_s": round(n_events / insert_s),
             "fold_calls_per_s": round(n_calls / fold_s),
             "generate_seconds": round(gen_s, 1),
-        },
-        "rollup_build": {"days": built, "seconds": round(rollup_s, 2)},
-        "report_seconds": {k: {"first": round(v[0], 3), "best": round(min(v), 3),
-                               "median": round(statistics.median(v), 3)} for k, v in timings.items()},
-        "full_year_figures": {
-            "calls": figures["calls"]["total"], "offered": figures["calls"]["offered"],
-            "answered": figures["calls"]["answered"], "abandoned": figures["calls"]["abandoned"],
-            "service_levels": {t["key"]: None if t["value"] is None else round(t["value"], 1)
-                               for t in figures["tiles"]},
-            "asa_p90": figures["speed"]["asa_p90"],
-            "reach_rate": round(figures["transfers"]["reach_rate"] or 0, 1),
         },
     }
 

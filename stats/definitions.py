@@ -161,13 +161,18 @@ def service_level(within: int, answered: int, abandoned: int, abandoned_in_denom
     return share(within, answered + (abandoned if abandoned_in_denominator else 0))
 
 
+def nearest_rank(total: int, q: float) -> int:
+    """Which value of ``total`` sorted ones is the q-th percentile: ceil(q * total) without float surprises."""
+    return max(1, -(-int(round(q * total * 1000)) // 1000))
+
+
 def percentile(histogram: Iterable[tuple[int, int]], q: float) -> int | None:
     """Nearest-rank percentile of (value, count) pairs: the smallest value with at least q of all at or below it."""
     pairs = sorted((v, c) for v, c in histogram if c)
     total = sum(c for _, c in pairs)
     if not total:
         return None
-    rank = max(1, -(-int(round(q * total * 1000)) // 1000))  # ceil(q * total) without float surprises
+    rank = nearest_rank(total, q)
     seen = 0
     for value, count in pairs:
         seen += count

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, JSONDocument, UTCDateTime
+from stats.definitions import WRAPUP_OUTCOMES
 
 
 class CallEvent(Base):
@@ -42,10 +43,15 @@ class CallFact(Base):
     __tablename__ = "call_facts"
     __table_args__ = (
         Index("ix_call_facts_local_date_local_hour", "local_date", "local_hour"),
-        Index("ix_call_facts_unmatched", "unmatched_query", "local_date"),
+        # the top unmatched directory queries: only calls with one, covering the date, hour and weekday filters
+        Index("ix_call_facts_unmatched", "unmatched_query", "local_date", "local_hour", "local_weekday",
+              postgresql_where=text("unmatched_query IS NOT NULL"), sqlite_where=text("unmatched_query IS NOT NULL")),
         # covers the queue-wait histogram (percentiles, longest wait): an index-only scan already in group order
         Index("ix_call_facts_waits", "queue_outcome", "menu_choice", "wait_seconds", "local_date", "local_hour",
               "local_weekday"),
+        # the department filter (or over the three levels): only transferred calls have a unit, so partial
+        *(Index(f"ix_call_facts_{level}", level, "local_date", postgresql_where=text(f"{level} IS NOT NULL"),
+                sqlite_where=text(f"{level} IS NOT NULL")) for level in ("forvaltning", "avdelning", "enhet")),
     )
 
     call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -137,6 +143,14 @@ class TransferFact(Base):
     ring_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+# Answered calls counted by queue wait, per bucket [lower bound, next lower bound) in seconds (the first bucket
+# takes everything below 10 s, the last everything from 1800 s): a percentile is found in its bucket from the
+# rollups, then read exactly from the facts of that bucket alone (``stats.report``).
+WAIT_BUCKETS = (0, 10, 20, 30, 45, 60, 90, 120, 180, 240, 300, 420, 600, 900, 1800)
+WAIT_MEASURES = tuple(f"answered_wait_{lower}" for lower in WAIT_BUCKETS)
+# Wrap-ups per outcome (of answered or wrapped-up calls), for the report's "by outcome"
+WRAPUP_MEASURES = tuple(f"wrapups_{outcome}" for outcome in WRAPUP_OUTCOMES)
+
 # The per-hour measures a report sums (``stats.report``); the rollup below keeps them per local day and hour.
 HOUR_MEASURES = (
     "calls", "closed", "english", "invalid_calls", "timeout_calls", "invalid_inputs", "timeouts", "lookups",
@@ -144,7 +158,7 @@ HOUR_MEASURES = (
     "within_switchboard", "within_service", "answer_seconds", "transfers", "transfers_answered", "transfers_returned",
     "transfer_hangup", "reached_by_transfer", "ivr_exits", "talked", "centre_talk_seconds", "wrapups", "resolved",
     "wrapup_seconds", "cb_requested", "cb_completed", "cb_failed", "cb_cancelled", "cb_attempts",
-    "cb_contact_seconds", "reach_calls", "reach_seconds",
+    "cb_contact_seconds", "reach_calls", "reach_seconds", *WAIT_MEASURES, *WRAPUP_MEASURES,
 )
 OPERATOR_MEASURES = ("answered", "answer_seconds", "talked", "talk_seconds", "wrapups", "resolved", "wrapup_seconds")
 
@@ -160,30 +174,49 @@ class RollupDay(Base):
     built_for: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the definitions' fingerprint
 
 
-class HourRollup(Base):
-    """The facts of one local day and hour, per menu choice and entry number, summed (``stats.rollup``)."""
-
-    __tablename__ = "stats_hours"
+class _Sums:
+    """What both sum rollups keep per local day: menu choice, entry number, queue and every measure."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)
-    local_hour: Mapped[int] = mapped_column(Integer)
     local_weekday: Mapped[int] = mapped_column(Integer)
     menu_choice: Mapped[str | None] = mapped_column(String(40), nullable=True)
     called: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    for _name in HOUR_MEASURES:  # 37 integer columns, named in one place (the migration lists them the same way)
+    queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    longest_wait: Mapped[int | None] = mapped_column(Integer, nullable=True)  # not a short abandon (a max, no sum)
+    for _name in HOUR_MEASURES:  # 56 integer columns, named in one place (the migrations list them the same way)
         locals()[_name] = mapped_column(_name, Integer, nullable=False)
     del _name
 
 
+class HourRollup(_Sums, Base):
+    """The facts of one local day and hour, per menu choice, entry number and queue, summed (``stats.rollup``)."""
+
+    __tablename__ = "stats_hours"
+
+    local_hour: Mapped[int] = mapped_column(Integer)
+
+
+class DayRollup(_Sums, Base):
+    """The hours of one local day summed: what a report without an hour filter reads (a few rows a day)."""
+
+    __tablename__ = "stats_day_totals"
+
+
 class OperatorRollup(Base):
-    """Answered calls and wrap-ups of one local day per operator and wrap-up outcome, summed."""
+    """Answered calls and wrap-ups of one local day and hour per entry number, queue and operator, summed.
+
+    The table keeps its name from when it was per day, and ``wrapup_outcome``, which is no longer written
+    (wrap-ups per outcome are hour measures): a release still serving during an upgrade reads and writes them."""
 
     __tablename__ = "stats_operator_days"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     local_date: Mapped[date] = mapped_column(Date, index=True)
+    local_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: built by an older release
     local_weekday: Mapped[int] = mapped_column(Integer)
+    called: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    queue: Mapped[str | None] = mapped_column(String(40), nullable=True)
     operator: Mapped[str] = mapped_column(String(80))
     wrapup_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     for _name in OPERATOR_MEASURES:

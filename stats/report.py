@@ -1,12 +1,15 @@
 """The report engine: any date range and filters -> every figure of :mod:`stats.definitions`.
 
-Four SQL aggregates: the per-hour sums (from the daily rollups of
-:mod:`stats.rollup`, or straight from ``call_facts`` when a filter is not a
-rollup dimension), the queue-wait histogram (percentiles), the transfers per
-unit and person, and the unmatched directory queries — each an index-only scan
-or a few thousand rows. The heatmap, days, weeks, months and the two service
-lines are summed in Python from those rows. Every aggregate is a plain integer
-SUM/COUNT and percentiles come from a histogram of whole seconds, so SQLite and
+The sums are done in SQL: per day, menu choice and entry number (from the
+days' totals of :mod:`stats.rollup`, its hours under an hour filter, or
+straight from ``call_facts`` for a department, which is no rollup dimension),
+the heatmap per hour and weekday, the operators; then the transfers per unit
+and person and the unmatched directory queries. Days, weeks, months and the two
+service lines are summed in Python from a few thousand rows. The 90th
+percentile of the queue wait: the rollups count answered calls per wait bucket,
+which says the bucket it falls in; the facts of that one bucket give the exact
+second. Every aggregate is a plain integer SUM/COUNT/MAX and percentiles are
+nearest-rank over whole seconds, so SQLite and
 PostgreSQL give the very same numbers.
 """
 
@@ -23,7 +26,8 @@ from sqlalchemy.orm import Session
 from stats import definitions as defs
 from stats import rollup
 from stats.definitions import Definitions
-from stats.models import HOUR_MEASURES, OPERATOR_MEASURES, CallFact, HourRollup, OperatorRollup, TransferFact
+from stats.models import (HOUR_MEASURES, OPERATOR_MEASURES, WAIT_MEASURES, CallFact, DayRollup, HourRollup,
+                          OperatorRollup, TransferFact)
 
 WEEKDAYS_SV = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
 # Figures a higher layer computes from its own tables, added to every report under their name: the callback
@@ -130,35 +134,94 @@ def _where(model, f: Filters, *, units: bool = True, others: bool = True) -> lis
 # Each returns plain tuples; the rollups are used when the filters allow (see stats.rollup).
 
 
-def _hours(session: Session, f: Filters, d: Definitions) -> list[tuple]:
-    """(date, hour, weekday, menu choice, entry number, *HOUR_MEASURES) rows."""
-    if f.queue or f.department:  # not rollup dimensions: aggregate the facts themselves
-        return session.execute(rollup.hour_select(d, *_where(CallFact, f))).all()
+def _by_hours(f: Filters) -> bool:
+    return (f.hour_from, f.hour_to) != (0, 24)
+
+
+def _days(session: Session, f: Filters, d: Definitions, facts: bool) -> list[tuple]:
+    """(date, menu choice, entry number, *HOUR_MEASURES, longest wait) rows: the report's smallest grain, summed
+    in SQL (``facts``: from the facts themselves — the department filter, which is no rollup dimension)."""
+    if facts:
+        c = CallFact
+        keys = (c.local_date, c.menu_choice, c.called)
+        measures = [*rollup.hour_measures(d), rollup.longest_wait(d)]
+        return session.execute(select(*keys, *measures).where(*_where(c, f)).group_by(*keys)).all()
     rollup.ensure_fresh(session, f.start, f.end, d)
-    h = HourRollup
-    columns = [getattr(h, k) for k in (*rollup.HOUR_KEYS, *HOUR_MEASURES)]
-    return session.execute(select(*columns).where(*_where(h, f, units=False))).all()
+    table = HourRollup if _by_hours(f) else DayRollup
+    keys = (table.local_date, table.menu_choice, table.called)
+    sums = [*(func.sum(getattr(table, m)) for m in HOUR_MEASURES), func.max(table.longest_wait)]
+    return session.execute(select(*keys, *sums).where(*_where(table, f, units=False)).group_by(*keys)).all()
 
 
-def _operators(session: Session, f: Filters) -> list[tuple]:
-    """(operator, wrap-up outcome, *OPERATOR_MEASURES) rows, per day."""
-    if f.called or f.queue or f.department or (f.hour_from, f.hour_to) != (0, 24):
-        rows = session.execute(rollup.operator_select(*_where(CallFact, f))).all()
-    else:  # _hours has refreshed the rollups of the range
-        o = OperatorRollup
-        rows = session.execute(select(*[getattr(o, k) for k in (*rollup.OPERATOR_KEYS, *OPERATOR_MEASURES)])
-                               .where(*_where(o, f, others=False))).all()
-    return [row[2:] for row in rows]
+def _heat(session: Session, f: Filters, facts: bool) -> list[tuple]:
+    """(hour, weekday, calls): the heatmap (after :func:`_days`, which refreshed the rollups)."""
+    table = CallFact if facts else HourRollup
+    keys = (table.local_hour, table.local_weekday)
+    calls = func.count() if facts else func.sum(table.calls)
+    return session.execute(select(*keys, calls).where(*_where(table, f)).group_by(*keys)).all()
+
+
+def _operators(session: Session, f: Filters, facts: bool) -> list[tuple]:
+    """(operator, *OPERATOR_MEASURES) summed in SQL (after :func:`_days`, which refreshed the rollups)."""
+    if facts:
+        return session.execute(rollup.operator_select(*_where(CallFact, f), keys=("operator",))).all()
+    o = OperatorRollup
+    return session.execute(select(o.operator, *[func.sum(getattr(o, m)) for m in OPERATOR_MEASURES])
+                           .where(*_where(o, f)).group_by(o.operator)).all()
 
 
 def _waits(session: Session, f: Filters) -> list[tuple]:
-    """(menu choice, queue outcome, wait seconds, calls): the histogram percentiles are read from."""
+    """(menu choice, queue outcome, wait seconds, calls): every queue wait, for the reference report
+    (``rollups=False``)."""
     c = CallFact
     keys = (c.queue_outcome, c.menu_choice, c.wait_seconds)
     query = (select(c.menu_choice, c.queue_outcome, c.wait_seconds, func.count())
-             .where(*_where(c, f), c.queue_outcome.in_(("answered", "abandoned", "callback")),
-                    c.wait_seconds.is_not(None)).group_by(*keys))
+             .where(*_where(c, f), c.queue_outcome.in_(rollup.QUEUE_OUTCOMES), c.wait_seconds.is_not(None))
+             .group_by(*keys))
     return session.execute(query.with_hint(c, "INDEXED BY ix_call_facts_waits", "sqlite")).all()
+
+
+def _answered_waits(session: Session, f: Filters, choices: set, lower: int | None,
+                    upper: int | None) -> list[tuple]:
+    """(menu choice, wait seconds, calls) of the answered calls that waited [lower, upper): one wait bucket, read
+    with the index on (queue outcome, menu choice, wait) — one range per query, so one query per kind of choice."""
+    c = CallFact
+    bounds = [*([c.wait_seconds >= lower] if lower is not None else []),
+              *([c.wait_seconds < upper] if upper is not None else [])]
+    named = sorted(x for x in choices if x is not None)
+    rows: list[tuple] = []
+    kinds = ([c.menu_choice.in_(named)] if named else []) + ([c.menu_choice.is_(None)] if None in choices else [])
+    for choice in kinds:
+        query = (select(c.menu_choice, c.wait_seconds, func.count())
+                 .where(*_where(c, f), rollup.answered_wait(), choice, *bounds).group_by(c.menu_choice, c.wait_seconds))
+        rows += session.execute(query.with_hint(c, "INDEXED BY ix_call_facts_waits", "sqlite")).all()
+    return rows
+
+
+def _percentiles(session: Session, f: Filters, d: Definitions, buckets: dict[str, list[int]], choices: set,
+                 q: float = 0.9) -> dict[str, int | None]:
+    """The q-th percentile of the answered calls' waits per line (and "all"), exactly as
+    :func:`stats.definitions.percentile` gives it over every wait: the rollups' counts per wait bucket say which
+    bucket holds it and its rank there; the facts of that bucket alone give the value."""
+    found: dict[str, int | None] = dict.fromkeys(buckets)
+    read: dict[int, list[tuple]] = {}
+    for line, counts in buckets.items():
+        if not sum(counts):
+            continue
+        rank = defs.nearest_rank(sum(counts), q)
+        i = 0
+        while rank > counts[i]:
+            rank -= counts[i]
+            i += 1
+        if i not in read:
+            read[i] = _answered_waits(session, f, choices, *rollup.bucket_range(i))
+        seen = 0
+        for wait, n in sorted((w, n) for choice, w, n in read[i] if line == "all" or d.line(choice) == line):
+            found[line] = wait  # the largest, should a fact have left the bucket since the rollup was read
+            seen += n
+            if seen >= rank:
+                break
+    return found
 
 
 def _unmatched(session: Session, f: Filters, top: int) -> list[tuple]:
@@ -173,7 +236,8 @@ def _transfers(session: Session, f: Filters) -> list[tuple]:
     keys = (t.forvaltning, t.avdelning, t.enhet, t.target_id, t.outcome, t.reason, t.returned, t.via)
     query = (select(*keys, func.max(t.target), func.max(t.unit_name), func.count())
              .where(*_where(t, f)).group_by(*keys))
-    return session.execute(query.with_hint(t, "INDEXED BY ix_transfer_facts_groups", "sqlite")).all()
+    # Core, not the ORM: a year is tens of thousands of rows, and ORM rows cost a third more to fetch
+    return session.connection().execute(query.with_hint(t, "INDEXED BY ix_transfer_facts_groups", "sqlite")).all()
 
 
 def _unit_names(session: Session) -> dict[str, str]:
@@ -204,13 +268,13 @@ class Bucket(dict):
         return cls(zip(HOUR_MEASURES, vector))
 
 
-def _line_figures(b: Bucket, line: str, d: Definitions, waits: list[tuple[int, int]]) -> dict[str, Any]:
+def _line_figures(b: Bucket, line: str, d: Definitions, p90: int | None) -> dict[str, Any]:
     within = b[f"within_{line}"]
     abandoned = b["abandoned"] - b["short"]
     value = defs.service_level(within, b["answered"], abandoned, d.abandoned_in_denominator)
     return dict(value=value, target=d.target_percent(line), seconds=d.answer_seconds(line), within=within,
                 answered=b["answered"], abandoned=abandoned, offered=b["queued"] - b["short"],
-                asa=defs.mean(b["answer_seconds"], b["answered"]), asa_p90=defs.percentile(waits, 0.9),
+                asa=defs.mean(b["answer_seconds"], b["answered"]), asa_p90=p90,
                 light=asdict(defs.light(value, d.target_percent(line), True, d.amber_margin_percent)))
 
 
@@ -244,12 +308,13 @@ def _periods(per_day: dict[tuple[date, str], list], d: Definitions, name) -> lis
 
 
 def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES,
-          personal: bool = True) -> dict[str, Any]:
+          personal: bool = True, rollups: bool = True) -> dict[str, Any]:
     """Every figure for the calls ``f`` selects, as plain data (JSON-ready).
 
     ``personal=False`` leaves out the figures about persons (see :func:`without_personal`): what a role not in
-    ``stats.personal_roles`` gets."""
-    data = _build(session, f, d, top if personal else 0)
+    ``stats.personal_roles`` gets. ``rollups=False`` sums the facts themselves and reads every queue wait (the
+    same figures, slower: the reference the tests check the rollups and the wait buckets against)."""
+    data = _build(session, f, d, top if personal else 0, rollups)
     for name, provider in SECTIONS.items():
         data[name] = provider(session, f)
     return data if personal else without_personal(data)
@@ -267,34 +332,45 @@ def without_personal(data: dict[str, Any]) -> dict[str, Any]:
             "directory": {**data["directory"], "top_unmatched": []}}
 
 
-def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, Any]:
+def _build(session: Session, f: Filters, d: Definitions, top: int, rollups: bool) -> dict[str, Any]:
+    facts = not rollups or bool(f.department)  # the department is no rollup dimension
     heat = [[0] * 7 for _ in range(24)]
     choices: Counter = Counter()
     entries: Counter = Counter()
     by_line: dict[str, list] = {"switchboard": [], "service": []}
     by_day_line: dict[tuple[date, str], list] = defaultdict(list)
+    seen: set[str | None] = set()  # menu choices
     calls, closed = M["calls"], M["closed"]
-    for row in _hours(session, f, d):
-        day, hour, weekday, choice, called = row[:5]
-        vector = row[5:]
+    longest = None
+    for day, choice, called, *vector, most in _days(session, f, d, facts):
+        if most is not None:
+            longest = most if longest is None else max(longest, most)
         line = d.line(choice)
+        seen.add(choice)
         by_line[line].append(vector)
         by_day_line[(day, line)].append(vector)
-        heat[hour][weekday - 1] += vector[calls]
         choices[choice or "none"] += vector[calls] - (vector[closed] if choice is None else 0)
         entries[called or "okänt"] += vector[calls]
+    for hour, weekday, n in _heat(session, f, facts):
+        heat[hour][weekday - 1] += n
     per_day = {key: vsum(vectors) for key, vectors in by_day_line.items()}
     lines = {line: Bucket.of(vsum(vectors)) for line, vectors in by_line.items()}
     total = Bucket({k: lines["switchboard"][k] + lines["service"][k] for k in HOUR_MEASURES})
 
-    hist: dict[str, list[tuple[int, int]]] = {"switchboard": [], "service": []}
-    longest = None
-    for choice, outcome, wait, n in _waits(session, f):
-        if outcome == "answered":
-            hist[d.line(choice)].append((wait, n))
-        if not defs.is_short_abandon(outcome, wait, d.short_abandon_seconds):
-            longest = wait if longest is None else max(longest, wait)
-    answered_hist = hist["switchboard"] + hist["service"]
+    buckets = {line: [lines[line][m] for m in WAIT_MEASURES] for line in ("switchboard", "service")}
+    buckets["all"] = [a + b for a, b in zip(buckets["switchboard"], buckets["service"])]
+    if rollups:
+        p90 = _percentiles(session, f, d, buckets, seen)
+    else:  # the reference: every wait read, as stats.definitions computes it
+        hist: dict[str, list[tuple[int, int]]] = {"switchboard": [], "service": []}
+        longest = None
+        for choice, outcome, wait, n in _waits(session, f):
+            if outcome == "answered":
+                hist[d.line(choice)].append((wait, n))
+            if not defs.is_short_abandon(outcome, wait, d.short_abandon_seconds):
+                longest = wait if longest is None else max(longest, wait)
+        p90 = {line: defs.percentile(h, 0.9) for line, h in hist.items()}
+        p90["all"] = defs.percentile(hist["switchboard"] + hist["service"], 0.9)
 
     abandoned = total["abandoned"] - total["short"]
     offered = total["queued"] - total["short"]
@@ -304,22 +380,19 @@ def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, 
     margin = d.amber_margin_percent
 
     operators: dict[str, Counter] = defaultdict(Counter)
-    wrapup_outcomes: Counter = Counter()
-    for who, outcome, *values in _operators(session, f):
+    for who, *values in _operators(session, f, facts):
         operators[who].update(dict(zip(OPERATOR_MEASURES, (int(v or 0) for v in values))))
-        if outcome:
-            wrapup_outcomes[outcome] += int(values[4] or 0)
 
     transfers = _transfer_tree(_transfers(session, f), _unit_names(session))
     tiles = [
         dict(key="switchboard", label="Växeln: svar inom {} s".format(d.switchboard_answer_seconds),
              label_en=f"Switchboard: answered within {d.switchboard_answer_seconds} s", unit="%",
              target_text=f"mål ≥ {d.switchboard_target_percent:g} %",
-             **_line_figures(lines["switchboard"], "switchboard", d, hist["switchboard"])),
+             **_line_figures(lines["switchboard"], "switchboard", d, p90["switchboard"])),
         dict(key="service", label=f"Kundtjänst: svar inom {_minutes(d.service_answer_seconds)}",
              label_en=f"Customer service: answered within {_minutes(d.service_answer_seconds)}", unit="%",
              target_text=f"mål ≥ {d.service_target_percent:g} %",
-             **_line_figures(lines["service"], "service", d, hist["service"])),
+             **_line_figures(lines["service"], "service", d, p90["service"])),
         dict(key="lost", label="Tappade samtal", label_en="Lost calls", unit="%", value=lost,
              target=d.lost_target_percent, target_text=f"mål ≤ {d.lost_target_percent:g} %",
              abandoned=abandoned, offered=offered,
@@ -349,7 +422,7 @@ def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, 
                       unfinished=offered - total["answered"] - abandoned - total["queue_callback"],
                       english=total["english"]),
         "tiles": tiles,
-        "speed": dict(asa=asa, asa_p90=defs.percentile(answered_hist, 0.9), longest_wait=longest,
+        "speed": dict(asa=asa, asa_p90=p90["all"], longest_wait=longest,
                       talk_mean=defs.mean(total["centre_talk_seconds"], total["talked"]),
                       handle_mean=defs.mean(total["centre_talk_seconds"] + total["wrapup_seconds"], total["talked"]),
                       reach_mean=defs.mean(total["reach_seconds"], total["reach_calls"])),
@@ -357,7 +430,7 @@ def _build(session: Session, f: Filters, d: Definitions, top: int) -> dict[str, 
                           returned=total["transfers_returned"],
                           reach_rate=defs.share(total["transfers_answered"], total["transfers"]), **transfers),
         "resolved": dict(wrapups=total["wrapups"], resolved=total["resolved"], share=resolved,
-                         by_outcome={k: wrapup_outcomes.get(k, 0) for k in defs.WRAPUP_OUTCOMES}),
+                         by_outcome={k: total[f"wrapups_{k}"] for k in defs.WRAPUP_OUTCOMES}),
         "callbacks": dict(requested=total["cb_requested"], from_queue=total["queue_callback"],
                           completed=total["cb_completed"], failed=total["cb_failed"], cancelled=total["cb_cancelled"],
                           pending=total["cb_requested"] - total["cb_completed"] - total["cb_failed"]
@@ -395,53 +468,65 @@ def _minutes(seconds: int) -> str:
 
 
 def _transfer_tree(rows: list[tuple], names: Mapping[str, str]) -> dict[str, Any]:
-    """Transfers summed per förvaltning, avdelning, enhet and person, with the reach rate of each."""
+    """Transfers summed per förvaltning, avdelning, enhet and person, with the reach rate of each.
+
+    The rows are first summed per person (a year is tens of thousands of rows, some thousands of people), then
+    each person is added once to the levels above."""
     reasons: Counter = Counter()
-    origins = {via: Counter() for via in ("ivr", "operator")}
+    origins: dict[str, Counter] = defaultdict(Counter, {via: Counter() for via in ("ivr", "operator")})
+    people: dict[tuple, list] = {}  # (förvaltning key, avdelning, enhet, id) -> [attempted, answered, returned, ...]
+    for forv, avd, enh, target_id, outcome, reason, returned, via, target, unit_name, n in rows:
+        answered = n if outcome == "answered" else 0
+        origin = origins[via]
+        origin["attempted"] += n
+        origin["answered"] += answered
+        origin["returned"] += n * returned
+        key = (forv or f"?{unit_name}", avd, enh, target_id)
+        person = people.get(key)
+        if person is None:  # names as the first row has them
+            person = people[key] = [0, 0, 0, {}, names.get(forv, forv or f"okänd ({unit_name})"), target]
+        person[0] += n
+        person[1] += answered
+        person[2] += n * returned
+        if outcome == "failed" and reason:
+            person[3][reason] = person[3].get(reason, 0) + n
+            reasons[reason] += n
+
     nodes: dict[tuple, dict[str, Any]] = {}
 
     def node(level: str, key: tuple, name: str) -> dict[str, Any]:
         if key not in nodes:
             nodes[key] = dict(level=level, key=key[-1], name=name, attempted=0, answered=0, returned=0,
-                              failed=Counter(), children=[])
+                              failed=Counter(), children={})
         return nodes[key]
 
-    tops: list[dict[str, Any]] = []
-    for forv, avd, enh, target_id, outcome, reason, returned, via, target, unit_name, n in rows:
-        origin = origins.setdefault(via, Counter())
-        origin["attempted"] += n
-        origin["answered"] += n if outcome == "answered" else 0
-        origin["returned"] += n * returned
-        forv_key = forv or f"?{unit_name}"
-        chain = [node("forvaltning", ("f", forv_key), names.get(forv, forv or f"okänd ({unit_name})"))]
+    tops: dict[tuple, dict[str, Any]] = {}
+    for (forv_key, avd, enh, target_id), (attempted, answered, returned, failed, forv_name, target) in people.items():
+        chain = [node("forvaltning", ("f", forv_key), forv_name)]
         if avd:
             chain.append(node("avdelning", ("f", forv_key, "a", avd), names.get(avd, avd)))
         if enh:
             chain.append(node("enhet", ("f", forv_key, "a", avd, "e", enh), names.get(enh, enh)))
-        person_key = (*("f", forv_key, "a", avd, "e", enh), "p", target_id)
-        chain.append(node("person", person_key, target))
+        chain.append(node("person", ("f", forv_key, "a", avd, "e", enh, "p", target_id), target))
         for item in chain:
-            item["attempted"] += n
-            item["answered"] += n if outcome == "answered" else 0
-            item["returned"] += n * returned
-            if outcome == "failed" and reason:
+            item["attempted"] += attempted
+            item["answered"] += answered
+            item["returned"] += returned
+            for reason, n in failed.items():
                 item["failed"][reason] += n
-        if outcome == "failed" and reason:
-            reasons[reason] += n
         for parent, child in zip(chain, chain[1:]):
-            if child not in parent["children"]:
-                parent["children"].append(child)
-        if chain[0] not in tops:
-            tops.append(chain[0])
+            parent["children"].setdefault(id(child), child)
+        tops.setdefault(id(chain[0]), chain[0])
 
     def finish(item: dict[str, Any]) -> dict[str, Any]:
         item["reach_rate"] = defs.share(item["answered"], item["attempted"])
         item["failed"] = dict(sorted(item["failed"].items()))
-        item["children"] = sorted((finish(c) for c in item["children"]), key=lambda c: (-c["attempted"], c["name"]))
+        item["children"] = sorted((finish(c) for c in item["children"].values()),
+                                  key=lambda c: (-c["attempted"], c["name"]))
         return item
 
     return dict(failed=dict(sorted(reasons.items())),
                 by_origin={via: dict(attempted=c["attempted"], answered=c["answered"], returned=c["returned"],
                                      reach_rate=defs.share(c["answered"], c["attempted"]))
                            for via, c in sorted(origins.items())},
-                by_department=sorted((finish(t) for t in tops), key=lambda c: (-c["attempted"], c["name"])))
+                by_department=sorted((finish(t) for t in tops.values()), key=lambda c: (-c["attempted"], c["name"])))

@@ -17,7 +17,7 @@ from stats import facts, report, rollup
 from stats.definitions import Definitions
 from stats.models import CallEvent, CallFact, HourRollup, RollupDay, TransferFact
 from switchboard.calls import CallRunner
-from tests.test_stats_history import UTC, Call, at, write
+from tests.test_stats_history import ENTRY, TZ, UTC, Call, at, write
 
 DAY = date(2026, 11, 24)  # a Tuesday
 OLD_NUMBER = "+46406280100"
@@ -227,7 +227,7 @@ def test_rollups_follow_new_events_and_equal_the_facts(day):
         assert rollup.stale_days(session, DAY, DAY, d) == []
         direct = sorted((tuple(r) for r in session.execute(rollup.hour_select(d, CallFact.local_date == DAY))), key=repr)
         stored = sorted((tuple(r) for r in session.execute(
-            select(*[getattr(HourRollup, k) for k in (*rollup.HOUR_KEYS, *rollup.HOUR_MEASURES)])
+            select(*[getattr(HourRollup, k) for k in (*rollup.HOUR_KEYS, *rollup.HOUR_MEASURES, "longest_wait")])
             .where(HourRollup.local_date == DAY))), key=repr)
         assert direct == stored
         day_row = session.get(RollupDay, DAY)
@@ -409,3 +409,72 @@ def test_a_transfer_keeps_the_department_it_had_when_the_call_was_made(runner, s
     with sessions() as session:
         row = session.scalar(select(TransferFact).where(TransferFact.target_id == "p039"))
         assert (row.forvaltning, row.enhet or row.avdelning) == ("tekniska-forvaltningen", "torghandel")
+
+
+def generated(n: int, seed: int) -> list[Call]:
+    """``n`` calls of every kind over three weeks of November 2026, seeded: menu, lookups, transfers, queue waits
+    (short and long abandons, callbacks), wrap-ups, both entry numbers, some after hours and on weekends."""
+    import random
+
+    rng = random.Random(seed)
+    calls = []
+    for i in range(n):
+        start = datetime(2026, 11, 2, tzinfo=UTC) + timedelta(days=rng.randrange(21), hours=rng.randrange(5, 20),
+                                                              seconds=rng.randrange(3600))
+        c = Call(f"g{i}", start.astimezone(TZ), called=rng.choice([ENTRY, OLD_NUMBER]))
+        if rng.random() < 0.1:
+            calls.append(c.hours(False).end("goodbye", 20))
+            continue
+        c.hours()
+        if rng.random() < 0.05:
+            calls.append(c.add("input_invalid", 5, node="menu", digits="7").end("caller_hangup", 5))
+            continue
+        choice = rng.choice(["person", "case"])
+        c.choose(choice)
+        returned = False
+        if choice == "person":
+            if rng.random() < 0.3:
+                c.lookup(rng.choice(["hundskatt", "vigsel", "torghandel"]), False)
+            else:
+                who = rng.choice(["p003", "p039"])
+                c.lookup("namn", True).transfer(who, f"Person {who}", "Kansli och registratur",
+                                                rng.choice(["answered", "no-answer", "busy"]), rng.randint(2, 25))
+                if c.events[-1].type == "transfer_answered":
+                    calls.append(c.end("completed", rng.randint(10, 300), talk=60))
+                    continue
+                returned = True
+        c.queue(returned=returned, choice=choice)
+        r = rng.random()
+        if r < 0.15:
+            c.leave(rng.randint(1, 90), "abandoned").end("caller_hangup")
+        elif r < 0.2:
+            c.callback_requested("queue", after=rng.randint(20, 200)).leave(0, "callback").end("callback_requested")
+        else:
+            operator = rng.choice(["anna", "bertil", "cecilia"])
+            talk = rng.randint(20, 400)
+            c.leave(rng.randint(0, 400), "answered", operator).end("completed", talk, talk=talk)
+            if rng.random() < 0.7:
+                c.wrapup(rng.choice(["answered_by_centre", "transferred", "message_taken"]), operator,
+                         seconds=rng.randint(5, 60))
+        calls.append(c)
+    return calls
+
+
+@pytest.mark.parametrize("filters", [
+    {},
+    {"weekdays": (1, 2, 3, 4), "hour_from": 8, "hour_to": 12},
+    {"called": (OLD_NUMBER,)},
+    {"queue": "centre", "hour_from": 9, "hour_to": 16},
+    {"weekdays": (6, 7)},
+], ids=["all", "mon-thu-8-12", "old-number", "queue-hours", "weekend"])
+def test_rollups_and_facts_give_the_same_report(app, sessions, filters):
+    """Every figure summed from the rollups equals the same figure summed from the facts themselves."""
+    write(sessions, *generated(300, seed=19))
+    f = report.Filters(date(2026, 11, 1), date(2026, 11, 30), **filters)
+    d = Definitions()
+    with sessions() as session:
+        from_rollups = report.build(session, f, d)
+        from_facts = report.build(session, f, d, rollups=False)
+    assert from_rollups["calls"]["total"] > 20 and from_rollups["speed"]["asa_p90"] is not None
+    assert json.dumps(from_rollups, sort_keys=True, default=str) == json.dumps(from_facts, sort_keys=True,
+                                                                              default=str)
