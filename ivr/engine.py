@@ -774,7 +774,7 @@ def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step
         lang = inp.lang if inp.lang in flow.languages else flow.language_for(inp.called)
         run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called, speech=inp.speech), now)
         run.event("call_started", caller=inp.caller, called=inp.called, lang=lang, flow_version=flow.version)
-        run.enter(flow.start)
+        run.enter(flow.start_for(inp.called))
         return run.out
     if state is None:
         raise ValueError(f"input {inp.kind!r} before the call started")

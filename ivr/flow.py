@@ -284,8 +284,9 @@ def malformed(doc: Any) -> list[str]:
     if "numbers" in doc and (not isinstance(numbers, dict)
                              or not all(isinstance(o, dict) for o in numbers.values())):
         problems.append("numbers must be an object from number to options")
-    elif numbers and not all(isinstance(o.get("lang", ""), str) for o in numbers.values()):
-        problems.append("numbers: lang must be a language code")
+    elif numbers and not all(isinstance(o.get("lang", ""), str) and isinstance(o.get("start", ""), str)
+                             for o in numbers.values()):
+        problems.append("numbers: lang must be a language code and start the name of a node")
     hints = doc.get("hints")
     if "hints" in doc and (not isinstance(hints, list) or not all(isinstance(h, str) for h in hints)):
         problems.append("hints must be a list of words")
@@ -371,6 +372,8 @@ def validate(doc: dict[str, Any]) -> list[str]:
             problems.append(f"incoming number {number!r} is not in E.164 form like +46406280400")
         if (options or {}).get("lang", languages[0] if languages else None) not in languages:
             problems.append(f"incoming number {number}: language {options.get('lang')!r} is not one of the flow's")
+        if "start" in (options or {}) and options["start"] not in nodes:
+            problems.append(f"incoming number {number}: start node {options['start']!r} does not exist")
     if not problems:
         problems.extend(_dead_ends(doc))
     return problems
@@ -393,7 +396,7 @@ def _dead_ends(doc: dict[str, Any]) -> list[str]:
         return targets + [o["next"] for o in (node.get("options") or {}).values()]
 
     problems = []
-    reachable, todo = set(), [doc["start"]]
+    reachable, todo = set(), [doc["start"], *[o["start"] for o in (doc.get("numbers") or {}).values() if "start" in o]]
     while todo:
         name = todo.pop()
         if name not in reachable:
@@ -458,6 +461,10 @@ class Flow:
     def queue_of(self, node: dict[str, Any], lang: str) -> str:
         """The queue a caller in ``lang`` waits in at a queue node (``queue_for_language``, else ``queue``)."""
         return (node.get("queue_for_language") or {}).get(lang) or node["queue"]
+
+    def start_for(self, called: str | None) -> str:
+        """The node a call to ``called`` starts at: the number's own ``start`` ([numbers]), else the flow's."""
+        return (self.doc.get("numbers", {}).get(called or "") or {}).get("start") or self.start
 
     def queue_node(self, queue: str | None = None) -> str:
         """The node of ``queue`` (else the first queue node): where an operator's failed transfer or "to the
