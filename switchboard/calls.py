@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import queues as flow_queues
 from ivr.engine import CallState, Step
 from ivr.flow import Flow
 from ivr.models import CallSession, FlowVersion
@@ -206,9 +207,11 @@ class CallRunner:
 
     def _fallback(self, call_id: str, now: datetime, caller: str | None, called: str | None,
                   state: CallState | None = None) -> list[Action]:
-        """Our error must not drop the caller: tell them and put them in the centre queue."""
+        """Our error must not drop the caller: tell them and put them in a queue — the one they waited in, else
+        the flow's default (the centre)."""
         lang = state.lang if state else "sv"
         position, wait = 1, 0
+        queue = (state.queue or {}).get("name") if state and state.queue else "centre"
         try:
             with self.sessions() as session:
                 call = session.get(CallSession, call_id)
@@ -218,15 +221,17 @@ class CallRunner:
                                        flow_version_id=version.id if version else None, caller=_column(caller),
                                        called=_column(called), started_at=now, updated_at=now, step=0, state={})
                     session.add(call)
-                placement = centre.join(session, call_id, "centre", now, self.settings["queue"])
+                if not (state and state.queue):
+                    queue = flow_queues.default(session)
+                placement = centre.join(session, call_id, queue, now, self.settings["queue"])
                 position, wait = placement.position, placement.estimated_wait
                 fallback_state = state or CallState(caller=caller, called=called)
                 fallback_state.node, fallback_state.awaiting = "centre", "queue"
-                fallback_state.queue = {"name": "centre", "joined_at": now.isoformat(), "position": position,
+                fallback_state.queue = {"name": queue, "joined_at": now.isoformat(), "position": position,
                                         "last_announce": now.isoformat(), "offered": True, "left": False}
                 call.step += 1
                 event_log.record(session, call_id, call.step, [
-                    ("queue_joined", {"queue": "centre", "position": position, "estimated_wait": wait,
+                    ("queue_joined", {"queue": queue, "position": position, "estimated_wait": wait,
                                       "returned": False, "fallback": True}),
                 ], now, self.channel)
                 call.state = asdict(fallback_state)
@@ -236,4 +241,4 @@ class CallRunner:
             log.exception("call %s: even the fallback could not be stored; the adapter still queues the caller",
                           call_id)
         return [Say("to_centre", FALLBACK_TEXT.get(lang, FALLBACK_TEXT["sv"]), lang),
-                Enqueue("centre", position, wait)]
+                Enqueue(queue, position, wait)]
