@@ -155,11 +155,12 @@ class Searcher:
         return working_time.adjust(state, entry.working_hours, self.now, self.tz)
 
     def stand_in(self, entry: Entry, states: dict) -> Colleague | None:
-        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung."""
+        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung.
+        ``states`` must cover the unit (someone without a presence row is available)."""
         entries = self.index.entries
         for sid in self.index.by_unit.get(entry.unit_id, ()):
             other = entries[sid]
-            if sid == entry.staff_id or sid not in states or self.at_work(other, states[sid]).status != "available":
+            if sid == entry.staff_id or self.at_work(other, states[sid]).status != "available":
                 continue
             if _shares_keyword(entry, other) and (other.phone or other.mobile or other.extension):
                 return Colleague(other.external_id, other.name, other.title, other.extension, "available",
@@ -231,7 +232,7 @@ class Searcher:
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
                 dial=ringing.phone or ringing.mobile, closed=closed_info(hours_now),
-                stand_in=self.stand_in(entry, states), ring=ringing.ring,
+                stand_in=self.stand_in(entry, states) if units else None, ring=ringing.ring,
                 ring_mobile=ringing.mobile if ringing.ring != "desk" and (ringing.phone or ringing.extension) else None,
                 on_duty=on_duty, dial_extension=ringing.extension,
                 suggestion=self.instead(entry, states) if units and state.status in ("absent", "closed") else None,

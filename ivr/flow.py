@@ -278,7 +278,8 @@ def malformed(doc: Any) -> list[str]:
         problems.append("queues: name must be a text")
     for name, node in (nodes or {}).items() if isinstance(nodes, dict) else ():
         by_lang = node.get("queue_for_language") if isinstance(node, dict) else None
-        if by_lang is not None and (not isinstance(by_lang, dict) or not all(isinstance(v, str) for v in by_lang.values())):
+        if by_lang is not None and (not isinstance(by_lang, dict)
+                                    or not all(isinstance(v, str) for v in by_lang.values())):
             problems.append(f"node {name!r}: queue_for_language must be an object from language to queue id")
     numbers = doc.get("numbers")
     if "numbers" in doc and (not isinstance(numbers, dict)

@@ -162,7 +162,7 @@ HINTS = {
     "menu": "a key (1, 2, 9), silence or hangup",
     "directory": "say:NAME-OR-SUBJECT, an extension like 4417#, silence or hangup",
     "directory_choice": "the key of a choice (1-3), 0 for the centre, silence or hangup",
-    "target_offer": "1 for a callback, silence (the centre) or hangup",
+    "target_offer": "1 for a callback (or the colleague offered, then 2 for a callback), silence (the centre) or hangup",
     "transfer": "ring:answered, ring:no-answer, ring:machine, ring:busy, ring:failed or hangup",
     "queue": "wait:SECONDS, operator or hangup",
     "queue_offer": "1 for a callback, silence, wait:SECONDS, operator or hangup",

@@ -71,8 +71,15 @@ def database_url(tmp_path_factory):
 
 
 def _empty(app) -> None:
-    """Delete every row; tables a migration has not created yet are left to test_migrations to report."""
+    """Delete every row; tables a migration has not created yet are left to test_migrations to report.
+
+    The search's few seconds of cached phone hours go too: one test's closure must not close the next test's
+    unit."""
     from sqlalchemy import inspect
+
+    from directory.search import forget_schedules
+
+    forget_schedules()
 
     services = app.extensions["vaxel"]
     with services.engine.begin() as conn:
