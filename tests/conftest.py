@@ -73,13 +73,18 @@ def database_url(tmp_path_factory):
 def _empty(app) -> None:
     """Delete every row; tables a migration has not created yet are left to test_migrations to report.
 
-    The search's few seconds of cached phone hours go too: one test's closure must not close the next test's
-    unit."""
+    What is cached per database goes too — the search's phone hours, the directory index and the statistics'
+    unit paths (both kept by directory version, which starts over with the rows): one test's closure or
+    directory edit must not leak into the next test."""
     from sqlalchemy import inspect
 
+    from directory import index
     from directory.search import forget_schedules
+    from stats import facts
 
     forget_schedules()
+    index._cache.clear()
+    facts._units_cache.clear()
 
     services = app.extensions["vaxel"]
     with services.engine.begin() as conn:
