@@ -381,11 +381,14 @@ def validate(doc: dict[str, Any]) -> list[str]:
 
 
 def queue_names(doc: dict[str, Any]) -> dict[str, str]:
-    """The flow's queues, id -> the name people see; a flow without ``[queues]`` has the centre only."""
+    """The flow's queues, id -> the name people see, the default queue first and then by name (a stored
+    document need not keep its keys' order); a flow without ``[queues]`` has the centre only."""
     queues = doc.get("queues")
     if not isinstance(queues, dict) or not queues:
         return dict(DEFAULT_QUEUE_NAMES)
-    return {qid: str((q or {}).get("name") or qid) for qid, q in queues.items() if isinstance(q, dict)}
+    names = {qid: str((q or {}).get("name") or qid) for qid, q in queues.items() if isinstance(q, dict)}
+    default = (doc.get("queue") or {}).get("name", QUEUE_DEFAULTS["name"])
+    return dict(sorted(names.items(), key=lambda item: (item[0] != default, item[1].casefold())))
 
 
 def _dead_ends(doc: dict[str, Any]) -> list[str]:
