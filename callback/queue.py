@@ -1,4 +1,6 @@
-"""The centre queue: who waits, in which order, and how long the wait is likely to be.
+"""The queues (the centre, "English", ...): who waits, in which order, and how long the wait is likely to be.
+
+Each queue of the flow is its own line: position, expected wait and order count only callers of that queue.
 
 Order is priority first (a caller returned from a failed transfer goes ahead of
 new callers), then arrival. The queue lives in the database so every adapter
@@ -189,3 +191,12 @@ def waiting(session: Session, queue: str) -> list[QueueEntry]:
             .order_by(QueueEntry.priority.desc(), QueueEntry.joined_at, QueueEntry.id)
         )
     )
+
+
+def waiting_by_queue(session: Session) -> dict[str, list[QueueEntry]]:
+    """Everyone waiting in any queue: queue id -> its callers, front first."""
+    found: dict[str, list[QueueEntry]] = {}
+    for entry in session.scalars(select(QueueEntry).where(QueueEntry.left_at.is_(None))
+                                 .order_by(QueueEntry.priority.desc(), QueueEntry.joined_at, QueueEntry.id)):
+        found.setdefault(entry.queue, []).append(entry)
+    return found

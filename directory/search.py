@@ -78,6 +78,9 @@ class Result:
     stand_in: Colleague | None = None  # a free colleague in the unit with one of the same keywords (no-answer policy)
     on_duty: Colleague | None = None  # a function's person on the rota now, with their status (``directory.rota``)
     dial_extension: str | None = None  # the extension a transfer rings: the on-duty person's when they can answer
+    # someone absent or outside working time: a free colleague who can answer instead (a shared keyword, else
+    # the unit's function) — offered to the caller by the IVR and suggested in the console
+    suggestion: Colleague | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -87,8 +90,9 @@ class Result:
         data.pop("stand_in")
         data.pop("ring_mobile")
         data.pop("dial_extension")
-        if data["on_duty"]:
-            data["on_duty"].pop("number")
+        for who in ("on_duty", "suggestion"):
+            if data[who]:
+                data[who].pop("number")
         for colleague in data["colleagues"]:
             colleague.pop("number")
         # stored and sent in E.164 (what is dialled); people read the national form
@@ -132,15 +136,30 @@ class Searcher:
         return working_time.adjust(state, entry.working_hours, self.now, self.tz)
 
     def stand_in(self, entry: Entry, states: dict) -> Colleague | None:
-        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung."""
+        """The first free colleague in the same unit who shares a keyword with ``entry`` and can be rung.
+        ``states`` must cover the unit (someone without a presence row is available)."""
         entries = self.index.entries
         for sid in self.index.by_unit.get(entry.unit_id, ()):
             other = entries[sid]
-            if sid == entry.staff_id or sid not in states or self.at_work(other, states[sid]).status != "available":
+            if sid == entry.staff_id or self.at_work(other, states[sid]).status != "available":
                 continue
             if _shares_keyword(entry, other) and (other.phone or other.mobile or other.extension):
                 return Colleague(other.external_id, other.name, other.title, other.extension, "available",
                                  other.phone or other.mobile)
+        return None
+
+    def instead(self, entry: Entry, states: dict) -> Colleague | None:
+        """Whom to offer when ``entry`` cannot answer: a free colleague sharing a keyword, else the unit's
+        function (a function line of the same unit that is not closed)."""
+        found = self.stand_in(entry, states)
+        if found is not None:
+            return found
+        for sid in self.index.by_unit.get(entry.unit_id, ()):
+            other = self.index.entries[sid]
+            if sid != entry.staff_id and other.kind == "function" and (other.phone or other.extension) \
+                    and states[sid].status in ("available", "busy", "forwarded"):
+                return Colleague(other.external_id, other.name, other.title, other.extension, states[sid].status,
+                                 other.phone)
         return None
 
     def results(self, candidates: list[Candidate], limit: int, colleagues: int = 3) -> list[Result]:
@@ -194,9 +213,10 @@ class Searcher:
                 closes=hours_now.closes_at.isoformat() if hours_now.closes_at else None,
                 colleagues=free, departments=entry.departments, staff_id=entry.staff_id,
                 dial=ringing.phone or ringing.mobile, closed=closed_info(hours_now),
-                stand_in=self.stand_in(entry, states), ring=ringing.ring,
+                stand_in=self.stand_in(entry, states) if units else None, ring=ringing.ring,
                 ring_mobile=ringing.mobile if ringing.ring != "desk" and (ringing.phone or ringing.extension) else None,
                 on_duty=on_duty, dial_extension=ringing.extension,
+                suggestion=self.instead(entry, states) if units and state.status in ("absent", "closed") else None,
             ))
         return out
 

@@ -115,6 +115,7 @@ class CallState:
     ring_started: str | None = None  # when the transfer now ringing started (ISO), for the console
     query: str | None = None  # what the caller last asked the directory for (a callback's subject)
     whisper: str = ""  # what whoever answers the transfer now ringing hears before pressing 1 ("" = no key needed)
+    joining: str | None = None  # the queue the caller is being placed in (its id), while the place is asked for
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy as plain JSON values (faster than ``dataclasses.asdict``: every field is JSON already)."""
@@ -234,7 +235,17 @@ class _Run:
         self.s.awaiting, self.s.ring_started = "transfer", self.now.isoformat()
 
     def _enter_queue(self, node: dict) -> None:
-        self.ask(JoinQueue(node["queue"], returned_from=self.s.returned_from), "queue_join")
+        self._join(self.flow.queue_of(node, self.s.lang))
+
+    def _join(self, queue: str) -> None:
+        self.s.joining = queue
+        self.ask(JoinQueue(queue, returned_from=self.s.returned_from), "queue_join")
+
+    def _back_to_queue(self) -> None:
+        """Back to the queue the caller last waited in (first in line when returned), else the flow's default."""
+        queue = (self.s.queue or {}).get("name") or self.flow.queue["name"]
+        self.s.node, self.s.retries = self.flow.queue_node(queue), 0
+        self._join(queue)
 
     def _enter_closed(self, node: dict) -> None:
         hours = self.s.hours or {}
@@ -450,16 +461,32 @@ class _Run:
         self.say("closed", hours=week, next_open=when)
 
     def _offer_instead(self, node: dict) -> None:
+        """Someone who cannot answer now: a free colleague of theirs (1) or a callback (2) when one can answer
+        now, else a callback (1); silence or any other key goes to the centre."""
         if not self.flow.queue["callback"]:
             self.say("to_centre")
             return self.enter(node["no_match"])
-        self.event("callback_offered", where="directory", target_id=self.s.target["id"])
+        target, colleague = self.s.target, self.s.target.get("colleague") or {}
+        if colleague and target.get("open_now"):
+            self.event("colleague_offered", target_id=target["id"], colleague_id=colleague["id"])
+            self.event("callback_offered", where="directory", target_id=target["id"])
+            self.say("colleague_offer", name=target["name"], unit=colleague.get("unit") or target["unit"],
+                     colleague=colleague["name"])
+            return self.gather("target_offer", timeout=self.flow.queue["offer_timeout"])
+        target["colleague"] = {}  # the keys mean what was said: 1 is the callback
+        self.event("callback_offered", where="directory", target_id=target["id"])
         self.say("unavailable_offer")
         self.gather("target_offer", timeout=self.flow.queue["offer_timeout"])
 
     def _on_target_offer(self, inp: Input) -> None:
         node = self.flow.node(self.s.node)
-        if isinstance(inp, Digits) and inp.digits[:1] == "1":
+        key = inp.digits[:1] if isinstance(inp, Digits) else ""
+        colleague = self.s.target.get("colleague") or {}
+        if colleague and key == "1":
+            self.event("colleague_chosen", target_id=self.s.target["id"], colleague_id=colleague["id"])
+            self.s.target = {**colleague, "matched_by": "", "no_answer": {}}
+            return self.enter(node["transfer"])
+        if key == ("2" if colleague else "1"):
             target = self.s.target
             later = not target["open_now"] and target["next_open"]
             self._start_callback("next_open" if later else "queue", due=target["next_open"] if later else None,
@@ -558,7 +585,7 @@ class _Run:
             if not inp.returned:
                 self.s.returned_from = None
             self.say("to_queue")
-            return self.enter(self.flow.queue_node())
+            return self._back_to_queue()
         raise ValueError(f"input {inp.kind!r} while the caller talks to {self.s.party}")
 
     def _on_operator_check(self, inp: Input) -> None:
@@ -577,18 +604,19 @@ class _Run:
                    operator=operator)
         self.say(FAILED_TRANSFER_PROMPTS.get(reason, "transfer_failed"), name=target["name"])
         self.s.returned_from, self.s.party = target["name"], None
-        self.enter(self.flow.queue_node())
+        self._back_to_queue()
 
     def _on_queue_join(self, inp: Input) -> None:
         if not isinstance(inp, QueuePlace):
             raise ValueError(f"expected queue_place, got {inp.kind}")
-        node = self.flow.node(self.s.node)
-        self.s.queue = {"name": node["queue"], "joined_at": self.now.isoformat(), "position": inp.position,
+        queue = self.s.joining or self.flow.queue_of(self.flow.node(self.s.node), self.s.lang)
+        self.s.joining = None
+        self.s.queue = {"name": queue, "joined_at": self.now.isoformat(), "position": inp.position,
                         "last_announce": self.now.isoformat(), "offered": False, "left": False}
-        self.event("queue_joined", queue=node["queue"], position=inp.position, estimated_wait=inp.estimated_wait,
+        self.event("queue_joined", queue=queue, position=inp.position, estimated_wait=inp.estimated_wait,
                    returned=self.s.returned_from is not None, menu_choice=self.s.menu_choice)
         self.say("queue_position", position=inp.position, wait=speech.wait(inp.estimated_wait, self.s.lang))
-        self.out.actions.append(Enqueue(node["queue"], inp.position, inp.estimated_wait,
+        self.out.actions.append(Enqueue(queue, inp.position, inp.estimated_wait,
                                         returned=self.s.returned_from is not None))
         self.s.awaiting = "queue"
 
@@ -759,7 +787,7 @@ def step(flow: Flow, state: CallState | None, inp: Input, now: datetime) -> Step
         lang = inp.lang if inp.lang in flow.languages else flow.language_for(inp.called)
         run = _Run(flow, CallState(lang=lang, caller=inp.caller, called=inp.called, speech=inp.speech), now)
         run.event("call_started", caller=inp.caller, called=inp.called, lang=lang, flow_version=flow.version)
-        run.enter(flow.start)
+        run.enter(flow.start_for(inp.called))
         return run.out
     if state is None:
         raise ValueError(f"input {inp.kind!r} before the call started")

@@ -34,6 +34,9 @@ CALLBACK_PROMPTS = ("callback_confirm_number", "callback_enter_number", "callbac
                     "callback_confirmed_queue", "callback_confirmed_next_open", "refusal_hidden",
                     "refusal_invalid", "refusal_not_allowed", "refusal_international", "refusal_limit")
 QUEUE_DEFAULTS = {"name": "centre", "announce_every": 60, "callback": True, "callback_after": 120, "offer_timeout": 5}
+# a queue's id names it to the platforms (Twilio's queue, Asterisk's ``vaxel-<id>``): lower-case letters, digits, -
+QUEUE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,29}\Z")
+DEFAULT_QUEUE_NAMES = {"centre": "Kundcenter"}  # a flow without ``[queues]`` has the centre only
 # prompt id -> the placeholders the engine fills in when it says that prompt (ivr/engine.py: ``say``/``text``);
 # every other prompt (greeting, menu, goodbye, refusal_* ...) is said as it stands, without placeholders
 PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
@@ -60,6 +63,7 @@ PROMPT_PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "target_away": ("name", "back"),
     "no_answer_function": ("name", "unit"),
     "no_answer_voicemail": ("name", "unit"),
+    "colleague_offer": ("name", "unit", "colleague"),
     "transfer_whisper_subject": ("subject",),
     "transfer_busy": ("name",),
     "transfer_failed": ("name",),
@@ -99,6 +103,11 @@ BUILTIN_PROMPTS: dict[str, dict[str, str]] = {
     # someone absent or outside their working time, with the time they are back
     "target_away": {"sv": "{name} arbetar inte just nu och är tillbaka {back}.",
                     "en": "{name} is not working right now and is back {back}."},
+    # someone away, a colleague in the same unit free now: 1 rings the colleague, 2 books a callback
+    "colleague_offer": {"sv": "Tryck 1 för att bli kopplad till en kollega på {unit}. Tryck 2 för att bli uppringd "
+                              "av {name}. Annars kopplas du till kundcenter.",
+                        "en": "Press 1 to be connected to a colleague at {unit}. Press 2 for a callback from {name}. "
+                              "Otherwise you will be connected to the citizen centre."},
     # sequential ringing: the desk did not answer, the mobile is rung next
     "ring_mobile": {"sv": "{name} svarar inte på sin telefon. Vi ringer mobilen.",
                     "en": "{name} is not answering the desk phone. We are calling the mobile."},
@@ -262,12 +271,23 @@ def malformed(doc: Any) -> list[str]:
             problems.append("queue.callback must be true or false")
         if "name" in queue and not isinstance(queue["name"], str):
             problems.append("queue.name must be a text")
+    queues = doc.get("queues")
+    if "queues" in doc and (not isinstance(queues, dict) or not all(isinstance(q, dict) for q in queues.values())):
+        problems.append("queues must be an object from queue id to its settings (name)")
+    elif queues and not all(isinstance(q.get("name", ""), str) for q in queues.values()):
+        problems.append("queues: name must be a text")
+    for name, node in (nodes or {}).items() if isinstance(nodes, dict) else ():
+        by_lang = node.get("queue_for_language") if isinstance(node, dict) else None
+        if by_lang is not None and (not isinstance(by_lang, dict)
+                                    or not all(isinstance(v, str) for v in by_lang.values())):
+            problems.append(f"node {name!r}: queue_for_language must be an object from language to queue id")
     numbers = doc.get("numbers")
     if "numbers" in doc and (not isinstance(numbers, dict)
                              or not all(isinstance(o, dict) for o in numbers.values())):
         problems.append("numbers must be an object from number to options")
-    elif numbers and not all(isinstance(o.get("lang", ""), str) for o in numbers.values()):
-        problems.append("numbers: lang must be a language code")
+    elif numbers and not all(isinstance(o.get("lang", ""), str) and isinstance(o.get("start", ""), str)
+                             for o in numbers.values()):
+        problems.append("numbers: lang must be a language code and start the name of a node")
     hints = doc.get("hints")
     if "hints" in doc and (not isinstance(hints, list) or not all(isinstance(h, str) for h in hints)):
         problems.append("hints must be a list of words")
@@ -318,6 +338,16 @@ def validate(doc: dict[str, Any]) -> list[str]:
                     problems.append(f"menu {name!r}: key {key} leads to {option.get('next')!r}, which does not exist")
                 if not option.get("label"):
                     problems.append(f"menu {name!r}: key {key} has no label")
+        if kind == "queue":
+            known = queue_names(doc)
+            for lang, queue in [("", node.get("queue")), *sorted((node.get("queue_for_language") or {}).items())]:
+                if queue is not None and queue not in known:
+                    where = f" for {lang}" if lang else ""
+                    problems.append(f"node {name!r}: queue {queue!r}{where} is not one of the flow's queues "
+                                    f"({', '.join(sorted(known))}); add it under [queues]")
+                if lang and lang not in languages:
+                    problems.append(f"node {name!r}: queue_for_language names {lang!r}, not one of the flow's "
+                                    f"languages")
         if kind == "language" and node.get("language") not in languages:
             problems.append(f"node {name!r}: language {node.get('language')!r} is not one of the flow's languages")
         if kind in {"queue", "closed", "directory"} and doc.get("queue", {}).get("callback", True):
@@ -329,14 +359,36 @@ def validate(doc: dict[str, Any]) -> list[str]:
     for prompt, texts in sorted(prompts.items()):
         for lang, text in sorted(texts.items()):
             problems.extend(placeholder_problems(prompt, lang, text))
+    for queue, settings in (doc.get("queues") or {}).items():
+        if not QUEUE_ID.match(queue):
+            problems.append(f"queue id {queue!r} must be lower-case letters, digits and - (at most 30), like "
+                            f"\"english\"; people see its name")
+        if not str(settings.get("name", "")).strip():
+            problems.append(f"queue {queue!r} needs a name, the one operators and reports show")
+    default = (doc.get("queue") or {}).get("name", QUEUE_DEFAULTS["name"])
+    if default not in queue_names(doc):
+        problems.append(f"queue.name {default!r} (the default queue) is not one of the flow's queues")
     for number, options in (doc.get("numbers") or {}).items():
         if not number.startswith("+") or not number[1:].isdigit():
             problems.append(f"incoming number {number!r} is not in E.164 form like +46406280400")
         if (options or {}).get("lang", languages[0] if languages else None) not in languages:
             problems.append(f"incoming number {number}: language {options.get('lang')!r} is not one of the flow's")
+        if "start" in (options or {}) and options["start"] not in nodes:
+            problems.append(f"incoming number {number}: start node {options['start']!r} does not exist")
     if not problems:
         problems.extend(_dead_ends(doc))
     return problems
+
+
+def queue_names(doc: dict[str, Any]) -> dict[str, str]:
+    """The flow's queues, id -> the name people see, the default queue first and then by name (a stored
+    document need not keep its keys' order); a flow without ``[queues]`` has the centre only."""
+    queues = doc.get("queues")
+    if not isinstance(queues, dict) or not queues:
+        return dict(DEFAULT_QUEUE_NAMES)
+    names = {qid: str((q or {}).get("name") or qid) for qid, q in queues.items() if isinstance(q, dict)}
+    default = (doc.get("queue") or {}).get("name", QUEUE_DEFAULTS["name"])
+    return dict(sorted(names.items(), key=lambda item: (item[0] != default, item[1].casefold())))
 
 
 def _dead_ends(doc: dict[str, Any]) -> list[str]:
@@ -348,7 +400,7 @@ def _dead_ends(doc: dict[str, Any]) -> list[str]:
         return targets + [o["next"] for o in (node.get("options") or {}).values()]
 
     problems = []
-    reachable, todo = set(), [doc["start"]]
+    reachable, todo = set(), [doc["start"], *[o["start"] for o in (doc.get("numbers") or {}).values() if "start" in o]]
     while todo:
         name = todo.pop()
         if name not in reachable:
@@ -405,9 +457,24 @@ class Flow:
         lang = (self.doc.get("numbers", {}).get(called or "") or {}).get("lang")
         return lang if lang in self.languages else self.languages[0]
 
-    def queue_node(self) -> str:
-        """The centre queue's node: where an operator's failed transfer or "to the queue" leads."""
-        return next(name for name, node in self.doc["nodes"].items() if node["type"] == "queue")
+    @property
+    def queue_names(self) -> dict[str, str]:
+        """id -> the name people see (console, statistics), in the flow's order."""
+        return queue_names(self.doc)
+
+    def queue_of(self, node: dict[str, Any], lang: str) -> str:
+        """The queue a caller in ``lang`` waits in at a queue node (``queue_for_language``, else ``queue``)."""
+        return (node.get("queue_for_language") or {}).get(lang) or node["queue"]
+
+    def start_for(self, called: str | None) -> str:
+        """The node a call to ``called`` starts at: the number's own ``start`` ([numbers]), else the flow's."""
+        return (self.doc.get("numbers", {}).get(called or "") or {}).get("start") or self.start
+
+    def queue_node(self, queue: str | None = None) -> str:
+        """The node of ``queue`` (else the first queue node): where an operator's failed transfer or "to the
+        queue" leads — back to the queue the caller came from."""
+        nodes = [(name, node) for name, node in self.doc["nodes"].items() if node["type"] == "queue"]
+        return next((name for name, node in nodes if node["queue"] == queue), nodes[0][0])
 
     def node(self, name: str) -> dict[str, Any]:
         return self.doc["nodes"][name]

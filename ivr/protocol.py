@@ -96,7 +96,7 @@ class OperatorTransfer(Input):
 
 @dataclass(frozen=True)
 class OperatorToQueue(Input):
-    """An operator puts the call they hold back in the centre queue."""
+    """An operator puts the call they hold back in the queue it came from (the flow's default queue if none)."""
 
     kind: ClassVar[str] = "operator_to_queue"
     operator: str
@@ -147,6 +147,9 @@ class Match:
     back: str | None = None  # ISO; when someone absent (or outside their working time) is back, if known
     # the unit's no-answer policy: {"policy": colleague|function|voicemail, "to": whom to ring}; {} = the centre
     no_answer: dict[str, Any] = field(default_factory=dict)
+    # someone who cannot answer now: a free colleague in their unit (a shared keyword, or the unit's function)
+    # offered instead, as a target to ring (id, name, unit, number, extension, ...); {} = none free
+    colleague: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ def _filter_options(command: Callable) -> Callable:
         click.option("--weekday", help="Only these weekdays: 1-7 or mon..sun, comma separated."),
         click.option("--hours", help="Only calls starting in these hours, FROM-TO, e.g. 8-12 (08:00-11:59)."),
         click.option("--called", help="Only calls to these entry numbers (E.164, comma separated)."),
-        click.option("--queue", help="Only calls queued in this queue."),
+        click.option("--queue", help="Only calls queued in this queue, by its name (\"English\") or id."),
         click.option("--department", help="Only calls transferred to this unit (slug of a förvaltning, "
                                            "avdelning or enhet)."),
     ]):
@@ -33,6 +33,9 @@ def _filter_options(command: Callable) -> Callable:
 
 def _filters(from_, to, weekday, hours, called, queue, department) -> report.Filters:
     try:
+        if queue:
+            with services().sessions() as session:
+                queue = report.queue_named(session, queue)
         return report.Filters.parse(dict(**{"from": from_}, to=to, weekday=weekday, hours=hours, called=called,
                                          queue=queue, department=department), services().clock.now().date())
     except report.FilterError as exc:

@@ -33,6 +33,8 @@ EVENT_TYPES: dict[str, str] = {
     "transfer_answered": "the person answered (and pressed 1 where the answer confirmation asked)",
     "ring_next": "sequential ringing: the desk did not answer, the mobile is rung (reason)",
     "no_answer_policy": "the unit's no-answer policy rings someone else (policy: colleague, function, voicemail)",
+    "colleague_offered": "someone away: a free colleague in their unit offered instead (colleague_id)",
+    "colleague_chosen": "the caller took the colleague offered (key 1); a transfer to them follows",
     "voicemail_answered": "the unit's voicemail took the call (not a person reached)",
     "transfer_failed": "nobody answered (reason: no-answer, not-accepted, busy, failed, canceled, caller_hangup)",
     "returned_to_queue": "a failed transfer's caller goes back to the centre, ahead of new callers",

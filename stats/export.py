@@ -102,6 +102,10 @@ def to_table(r: dict[str, Any]) -> str:
               f"  väntetid medel {_secs(s['asa'])}, 90:e percentil {_secs(s['asa_p90'])}, längsta "
               f"{_secs(s['longest_wait'])}; samtalstid {_secs(s['talk_mean'])}, hanteringstid {_secs(s['handle_mean'])}"
               f"; tid till svar inkl. koppling {_secs(s['reach_mean'])}"]
+    for q in r.get("by_queue", []):
+        lines.append(f"  kö {q['name'][:24]:<24} erbjudna {q['offered']}, besvarade {q['answered']}, tappade "
+                     f"{q['abandoned']}, återuppringning {q['callbacks']}, åter {q['returned']}, väntetid "
+                     f"{_secs(q['asa'])}")
     t = r["transfers"]
     lines += ["", f"Kopplingar: {t['attempted']} försök, {t['answered']} besvarade, {t['returned']} åter, "
                   f"nådda {_pct(t['reach_rate'])}; ej svar: "
@@ -144,7 +148,7 @@ def _filter_text(f: dict[str, Any]) -> str:
     if f["called"]:
         parts.append("nummer " + ",".join(f["called"]))
     if f["queue"]:
-        parts.append(f"kö {f['queue']}")
+        parts.append(f"kö {f.get('queue_name') or f['queue']}")
     if f["department"]:
         parts.append(f"enhet {f['department']}")
     return f" ({'; '.join(parts)})" if parts else ""

@@ -20,9 +20,10 @@ from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from ivr import queues as flow_queues
 from stats import definitions as defs
 from stats import rollup
 from stats.definitions import Definitions
@@ -109,6 +110,61 @@ def parse_hours(text: str) -> tuple[int, int]:
         return int(a), int(b)
     except ValueError:
         raise FilterError(f"hours {text!r}: use FROM-TO in whole hours, e.g. 8-12") from None
+
+
+def queue_named(session: Session, text: str | None) -> str | None:
+    """The queue id a filter names — people write its name ("English"); its id works too. None for all queues;
+    an unknown queue is a :class:`FilterError` listing the queues there are."""
+    if not text:
+        return None
+    known = {**{q: q for q in _seen_queues(session)}, **flow_queues.names(session)}
+    found = flow_queues.resolve(known, text)
+    if found is None:
+        raise FilterError(f"no queue {text!r}; the queues are " + ", ".join(known.values()))
+    return found
+
+
+def _seen_queues(session: Session) -> list[str]:
+    return sorted(session.scalars(select(CallFact.queue).where(CallFact.queue.is_not(None)).distinct()))
+
+
+def queue_names(session: Session) -> dict[str, str]:
+    """id -> name of every queue for the statistics: the flow's, then any a call waited in that it no longer has."""
+    names = flow_queues.names(session)
+    return {**names, **{q: q for q in _seen_queues(session) if q not in names}}
+
+
+def _by_queue(session: Session, f: Filters, d: Definitions, facts: bool) -> list[dict[str, Any]]:
+    """Per queue the calls waited in (a call counts in its first queue): offered, answered, abandoned,
+    callbacks, returned callers and the mean answered wait — from the rollups (refreshed by :func:`_days`), or
+    from the facts themselves for a department or the reference report (``facts``)."""
+    if facts:
+        c = CallFact
+        short = func.sum(case((and_(c.queue_outcome == "abandoned", c.wait_seconds <= d.short_abandon_seconds), 1),
+                              else_=0)) if d.short_abandon_seconds > 0 else literal(0)
+        answered_wait = func.sum(case((c.queue_outcome == "answered", c.wait_seconds), else_=0))
+        query = (select(c.queue, func.sum(c.queued), func.sum(c.answered), func.sum(c.abandoned),
+                        func.sum(c.queue_callback), func.sum(c.queue_returned), answered_wait, short)
+                 .where(*_where(c, f), c.queue.is_not(None), c.queued > 0).group_by(c.queue))
+    else:
+        t = HourRollup if _by_hours(f) else DayRollup
+        query = (select(t.queue, *(func.sum(getattr(t, m)) for m in (
+                     "queued", "answered", "abandoned", "queue_callback", "queue_returned", "answer_seconds", "short")))
+                 .where(*_where(t, f, units=False), t.queue.is_not(None)).group_by(t.queue))
+    names = queue_names(session)
+    found = {r[0]: r for r in session.execute(query).all()}
+    shown = {f.queue} if f.queue else set(names)  # listed even without calls: every queue of the flow
+    out = []
+    for qid in [*names, *sorted(set(found) - set(names))]:
+        _, queued, answered, abandoned, callbacks, returned, waited, short_n = found.get(qid) or (qid, 0, 0, 0, 0, 0,
+                                                                                                  0, 0)
+        if not queued and qid not in shown:
+            continue
+        out.append(dict(id=qid, name=names.get(qid, qid), queued=int(queued or 0),
+                        offered=int(queued or 0) - int(short_n or 0), answered=int(answered or 0),
+                        abandoned=int(abandoned or 0) - int(short_n or 0), callbacks=int(callbacks or 0),
+                        returned=int(returned or 0), asa=defs.mean(int(waited or 0), int(answered or 0))))
+    return out
 
 
 def _where(model, f: Filters, *, units: bool = True, others: bool = True) -> list:
@@ -315,6 +371,9 @@ def build(session: Session, f: Filters, d: Definitions, top: int = TOP_QUERIES,
     ``stats.personal_roles`` gets. ``rollups=False`` sums the facts themselves and reads every queue wait (the
     same figures, slower: the reference the tests check the rollups and the wait buckets against)."""
     data = _build(session, f, d, top if personal else 0, rollups)
+    data["by_queue"] = _by_queue(session, f, d, not rollups or bool(f.department))
+    if f.queue:  # people read the queue's name, not its id
+        data["filters"]["queue_name"] = queue_names(session).get(f.queue, f.queue)
     for name, provider in SECTIONS.items():
         data[name] = provider(session, f)
     return data if personal else without_personal(data)

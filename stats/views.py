@@ -26,6 +26,9 @@ bp = Blueprint("stats", __name__, template_folder="templates")
 def _filters() -> report.Filters:
     try:
         args = {k: ",".join(v) for k, v in request.args.lists()}  # weekday=1&weekday=2 -> "1,2"
+        if args.get("queue"):  # by its name ("English") or its id
+            with services().sessions() as session:
+                args["queue"] = report.queue_named(session, args["queue"])
         return report.Filters.parse(args, services().clock.now().date())
     except report.FilterError as exc:
         abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
@@ -52,14 +55,14 @@ def dashboard():
     with svc.sessions() as session:
         data = report.build(session, f, d, personal=may_see_personal(svc.settings))
         departments = _departments(session)
-        queues = _queues(session)
+        queue_names = report.queue_names(session)
     key, label = _granularity(f)
     return render_template(
         "stats.html", r=data, f=f, d=d, departments=departments, period_label=label,
         heatmap=svg.heatmap(data["heatmap"]["calls"], data["heatmap"]["weekdays"]),
         trend=svg.trend(data[key], d.switchboard_target_percent, label), pct=percent, secs=duration,
         tile_value=tile_value, query=request.query_string.decode(), weekday_names=report.WEEKDAYS_SV,
-        queues=queues, queue_names={"centre": "Kundcenter"},
+        queue_names=queue_names,
         municipality=svc.settings["service"]["municipality"])
 
 
@@ -80,15 +83,6 @@ def duration(value: float | None) -> str:
 
 def tile_value(tile: dict) -> str:
     return duration(tile["value"]) if tile["unit"] == "s" else percent(tile["value"])
-
-
-def _queues(session) -> list[str]:
-    """The queues calls have waited in, for the filter's list (nobody should have to know an internal id)."""
-    from sqlalchemy import select
-
-    from stats.models import CallFact
-
-    return sorted(q for q in session.scalars(select(CallFact.queue).where(CallFact.queue.is_not(None)).distinct()))
 
 
 def _departments(session) -> list[tuple[str, str, str]]:

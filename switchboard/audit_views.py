@@ -30,6 +30,7 @@ ACTIONS = {
     "console.break_through": "Bröt igenom till en stängd eller frånvarande", "console.wrapup_correct": "Rättade ett utfall",
     "stats.personal_export": "Hämtade statistik med personuppgifter", "user.add": "Lade till en användare",
     "user.disable": "Stängde av en användare", "user.passwd": "Bytte lösenord åt en användare",
+    "user.queues": "Ändrade vilka köer en operatör tar samtal från",
 }
 OBJECTS = {"flow": "flöde", "phone_hours": "telefontider", "closure": "stängning", "special_day": "särskild dag",
            "staff": "katalogpost", "unit": "enhet", "call": "samtal", "user": "användare", "directory": "katalogen"}

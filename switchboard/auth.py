@@ -62,6 +62,8 @@ class User(Base, UserMixin):
     # Part of every session; moving it ends all sessions of the account (logout, new password, disabled).
     session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     unit_slug: Mapped[str | None] = mapped_column(String(80), nullable=True)  # role staff: the unit they work in
+    # operators: the ids of the flow's queues they take callers from, comma-separated; "" = the default queue
+    queues: Mapped[str] = mapped_column(String(400), default="", server_default="")
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users

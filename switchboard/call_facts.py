@@ -78,6 +78,15 @@ def no_answer_target(session: Session, result, confirm: bool) -> dict:
     return {"policy": choice.policy, "to": {**to, "departments": result.departments}}
 
 
+def instead_target(result, confirm: bool) -> dict:
+    """The free colleague (or unit function) offered when ``result`` cannot answer, as a target to ring; {}."""
+    c = result.suggestion
+    if c is None or not (c.number or c.extension):
+        return {}
+    return {"id": c.id, "name": c.name, "unit": result.unit, "number": c.number,
+            "extension": c.extension, "confirm_answer": confirm, "departments": result.departments}
+
+
 class CallFacts:
     """The engine's requests answered from the database; ``live=False`` reads but never writes."""
 
@@ -139,7 +148,8 @@ class CallFacts:
                 score=r.score, matched_by=r.matched_by, sure=r.sure, departments=r.departments,
                 confirm_answer=confirm, closed=r.closed, no_answer=no_answer_target(session, r, confirm),
                 ring=r.ring if r.ring_mobile else "desk", mobile=r.ring_mobile,
-                back=r.status_until if r.status in ("absent", "closed") else None))
+                back=r.status_until if r.status in ("absent", "closed") else None,
+                colleague=instead_target(r, confirm)))
         return matches
 
     def number(self, request: CheckNumber) -> NumberChecked:

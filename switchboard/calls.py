@@ -21,6 +21,7 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ivr import queues as flow_queues
 from ivr.engine import CallState, Step
 from ivr.flow import Flow
 from ivr.models import CallSession, FlowVersion
@@ -269,10 +270,11 @@ class CallRunner:
 
     def _fallback(self, call_id: str, now: datetime, caller: str | None, called: str | None,
                   state: CallState | None = None, session: Session | None = None) -> list[Action]:
-        """Our error must not drop the caller: tell them and put them in the centre queue (in ``session``'s
-        transaction when given, else in one of our own)."""
+        """Our error must not drop the caller: tell them and put them in a queue — the one they waited in, else
+        the flow's default (the centre) — in ``session``'s transaction when given, else in one of our own."""
         lang = state.lang if state else "sv"
         position, wait = 1, 0
+        queue = (state.queue or {}).get("name") if state and state.queue else "centre"
         try:
             with unit_of_work(self.sessions, session) as (session, ours), self._undo_on_error(session, ours):
                 call = session.get(CallSession, call_id)
@@ -282,15 +284,17 @@ class CallRunner:
                                        flow_version_id=in_force[0] if in_force else None, caller=_column(caller),
                                        called=_column(called), started_at=now, updated_at=now, step=0, state={})
                     session.add(call)
-                placement = centre.join(session, call_id, "centre", now, self.settings["queue"])
+                if not (state and state.queue):
+                    queue = flow_queues.default(session)
+                placement = centre.join(session, call_id, queue, now, self.settings["queue"])
                 position, wait = placement.position, placement.estimated_wait
                 fallback_state = state or CallState(caller=caller, called=called)
                 fallback_state.node, fallback_state.awaiting = "centre", "queue"
-                fallback_state.queue = {"name": "centre", "joined_at": now.isoformat(), "position": position,
+                fallback_state.queue = {"name": queue, "joined_at": now.isoformat(), "position": position,
                                         "last_announce": now.isoformat(), "offered": True, "left": False}
                 call.step += 1
                 event_log.record(session, call_id, call.step, [
-                    ("queue_joined", {"queue": "centre", "position": position, "estimated_wait": wait,
+                    ("queue_joined", {"queue": queue, "position": position, "estimated_wait": wait,
                                       "returned": False, "fallback": True}),
                 ], now, self.channel)
                 call.state = fallback_state.to_dict()
@@ -299,4 +303,4 @@ class CallRunner:
             log.exception("call %s: even the fallback could not be stored; the adapter still queues the caller",
                           call_id)
         return [Say("to_centre", FALLBACK_TEXT.get(lang, FALLBACK_TEXT["sv"]), lang),
-                Enqueue("centre", position, wait)]
+                Enqueue(queue, position, wait)]

@@ -185,7 +185,7 @@ HINTS = {
     "menu": "a key (1, 2, 9), silence or hangup",
     "directory": "say:NAME-OR-SUBJECT, an extension like 4417#, silence or hangup",
     "directory_choice": "the key of a choice (1-3), 0 for the centre, silence or hangup",
-    "target_offer": "1 for a callback, silence (the centre) or hangup",
+    "target_offer": "1 for a callback (or the colleague offered, then 2 for a callback), silence (the centre) or hangup",
     "transfer": "ring:answered, ring:no-answer, ring:machine, ring:busy, ring:failed or hangup",
     "queue": "wait:SECONDS, operator or hangup",
     "queue_offer": "1 for a callback, silence, wait:SECONDS, operator or hangup",
@@ -394,6 +394,35 @@ def user_disable(username: str) -> None:
                      after={"active": False})
         session.commit()
     click.echo(f"user {username} disabled")
+
+
+@user_cli.command("queues")
+@click.argument("username")
+@click.argument("queue", nargs=-1)
+@click.option("--default", "to_default", is_flag=True, help="Serve the flow's default queue only (the centre).")
+def user_queues(username: str, queue: tuple[str, ...], to_default: bool) -> None:
+    """Show or set the queues an operator takes callers from, by name ("English") or id.
+
+    Without QUEUE the current choice is shown; the default is the flow's default queue (the centre)."""
+    from ivr import queues as flow_queues
+    from switchboard.console import operators
+
+    with services().sessions() as session:
+        names = flow_queues.names(session)
+        if queue or to_default:
+            before = operators.queues_of(session, username)
+            try:
+                served = operators.set_queues(session, username, [] if to_default else list(queue))
+            except operators.OperatorError as exc:
+                raise click.UsageError(str(exc)) from exc
+            audit.record(session, "cli", "user.queues", "user", username, before={"queues": before},
+                         after={"queues": served})
+            session.commit()
+        elif username not in operators.served(session):
+            raise click.UsageError(f"no operator or admin {username!r}")
+        else:
+            served = operators.queues_of(session, username)
+    click.echo(f"{username} serves: " + ", ".join(names.get(q, q) for q in served))
 
 
 @user_cli.command("list")

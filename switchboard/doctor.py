@@ -178,19 +178,25 @@ def ami(site: Site) -> Iterator[Finding]:
         else:
             yield Finding(ERROR, "ami", f"logged in to {where}, but Asterisk sent no FullyBooted within "
                           f"{site.timeout:g} s: still starting, or the AMI user lacks `read = system`")
-        queue = app_queue_name("centre")
-        try:
-            listed = client.listing("QueueStatus", Queue=queue)
-        except Exception as exc:
-            yield Finding(ERROR, "queue", f"could not ask Asterisk about queue {queue} ({_why(exc)})")
-            return
-        params = [e for e in listed if e.get("Event") == "QueueParams" and e.get("Queue") == queue]
-        members = [e for e in listed if e.get("Event") == "QueueMember" and e.get("Queue") == queue]
-        if not params:
-            yield Finding(ERROR, "queue", f"Asterisk has no queue {queue}: callers who wait would fail; include "
-                          "queues_vaxel.conf and run `module reload app_queue.so`")
-        else:
-            yield Finding(OK, "queue", f"{queue} exists in Asterisk with {len(members)} member(s)")
+        queues = ["centre"]
+        if site.database_ok:  # every queue of the flow must be an app_queue (queues_vaxel.conf)
+            from ivr import queues as flow_queues
+
+            with site.services.sessions() as session:
+                queues = list(flow_queues.names(session))
+        for queue in map(app_queue_name, queues):
+            try:
+                listed = client.listing("QueueStatus", Queue=queue)
+            except Exception as exc:
+                yield Finding(ERROR, "queue", f"could not ask Asterisk about queue {queue} ({_why(exc)})")
+                return
+            params = [e for e in listed if e.get("Event") == "QueueParams" and e.get("Queue") == queue]
+            members = [e for e in listed if e.get("Event") == "QueueMember" and e.get("Queue") == queue]
+            if not params:
+                yield Finding(ERROR, "queue", f"Asterisk has no queue {queue}: callers who wait there would fail; "
+                              "add it to queues_vaxel.conf and run `module reload app_queue.so`")
+            else:
+                yield Finding(OK, "queue", f"{queue} exists in Asterisk with {len(members)} member(s)")
     finally:
         client.stop()
 

@@ -83,7 +83,11 @@ def test_ami_logged_in_booted_and_the_queue_found(app, tmp_path):
     result = doctor(app)
     assert lines_of(result, "ami")[0] == (f"ok       ami           logged in to 127.0.0.1:{ami.port} as 'vaxel'; "
                                           "Asterisk is fully booted")
-    assert lines_of(result, "queue")[0].startswith("ok       queue         vaxel-centre exists in Asterisk")
+    queues = lines_of(result, "queue")
+    assert any(line.startswith("ok       queue         vaxel-centre exists in Asterisk") for line in queues)
+    # every queue of the flow must be an app_queue: the ones Asterisk lacks are named
+    assert {line.split("no queue ")[1].split(":")[0] for line in queues if "has no queue" in line} == {
+        "vaxel-english", "vaxel-bygg"}
     # with AMI configured this is an Asterisk site: prompts not built is an error, not a warning
     assert lines_of(result, "prompts")[0].startswith("ERROR    prompts       ")
     assert "prompt files for the published flow are missing" in lines_of(result, "prompts")[0]

@@ -70,7 +70,10 @@ def test_the_directory_shows_a_part_timer_as_absent_on_thursday(operator_client,
 
 
 def test_the_ivr_says_when_they_are_back_and_offers_a_callback(runner, sessions):
+    from tests.test_colleague_offer import away
+
     part_time(sessions)
+    away(sessions, "p039", until="2026-11-30T08:00")  # Sven Olofsson, her colleague, is away too: nobody to offer
     result, actions = call(runner, "1", "say:nadia karimi", at=THURSDAY)
     assert result.exit_code == 0, result.output
     assert not any(a["action"] == "transfer" for a in actions)

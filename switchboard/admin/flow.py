@@ -32,7 +32,8 @@ QUEUE_FIELDS = ("announce_every", "callback_after", "offer_timeout")
 # what the editor calls the flow's parts: an administrator reads words, not the document's keys
 NODE_LABELS = {"hours": "Öppettider", "greeting": "Hälsning", "menu": "Huvudmenyn", "english": "Engelska",
                "person": "Söka en person (val 1)", "transfer": "Koppling", "centre": "Kundcenters kö",
-               "closed": "Stängt", "goodbye": "Avsked"}
+               "closed": "Stängt", "goodbye": "Avsked", "bygg_hours": "Bygg och miljös linje: öppettider",
+               "bygg_greeting": "Bygg och miljös linje: hälsning", "bygg": "Bygg och miljös kö"}
 FIELD_LABELS = {"timeout": "väntar på svar (s)", "retries": "försök", "ring_timeout": "ringer innan det går tillbaka (s)",
                 "announce_every": "köplatsen sägs var (s)", "callback_after": "uppringning erbjuds efter (s)",
                 "offer_timeout": "operatören har på sig att svara (s)"}

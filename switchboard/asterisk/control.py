@@ -44,6 +44,7 @@ import logging
 from datetime import datetime
 
 from directory import numbers
+from ivr import queues as flow_queues
 from ivr.protocol import (
     Action, Bridged, Enqueue, Gather, HangUp, OperatorToQueue, Say, Transfer, TransferEnded,
 )
@@ -54,6 +55,7 @@ from switchboard.asterisk.call import AsteriskCall, Step, flow_queue_of
 from switchboard.asterisk.mapping import SAFE_DIAL, NOT_NUMBER, transfer_input
 from switchboard.calls import CallRunner
 from switchboard.console import control as console
+from switchboard.console import operators as console_operators
 from switchboard.console.models import ConsoleOperator
 
 log = logging.getLogger(__name__)
@@ -158,21 +160,25 @@ class AsteriskControl:
         if not decision.ok:
             raise console.ControlError(decision.message)
         interface = operators.interface_of(endpoint, self.services.settings["asterisk"]["dial_template"])
+        with self.services.sessions() as session:  # a member of the app_queue of each queue they serve, no other
+            served = console_operators.queues_of(session, operator)
+            every = list(dict.fromkeys([*flow_queues.names(session), *served]))
         try:
-            if state == "offline":
+            for queue in every:
+                if state == "offline" or queue not in served:
+                    try:
+                        operators.log_out(self.client, interface, queue=queue)
+                    except AmiError as exc:
+                        if "not there" not in str(exc).lower():
+                            raise
+                    continue
                 try:
-                    operators.log_out(self.client, interface)
+                    operators.log_in(self.client, interface, name=operator, queue=queue, paused=state == "paused")
                 except AmiError as exc:
-                    if "not there" not in str(exc).lower():
+                    if "already there" not in str(exc).lower():
                         raise
-                return
-            try:
-                operators.log_in(self.client, interface, name=operator, paused=state == "paused")
-            except AmiError as exc:
-                if "already there" not in str(exc).lower():
-                    raise
-                operators.pause(self.client, interface, paused=state == "paused",
-                                reason=reason if state == "paused" else "")
+                    operators.pause(self.client, interface, paused=state == "paused",
+                                    reason=reason if state == "paused" else "", queue=queue)
         except (AmiError, AmiUnavailable) as exc:
             raise console.ControlError(f"Asterisk refused the queue change for {operator}: {exc}") from exc
 

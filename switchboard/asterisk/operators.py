@@ -1,4 +1,4 @@
-"""Operators in and out of the centre queue from vaxel: AMI ``QueueAdd``/``QueueRemove``/``QueuePause``.
+"""Operators in and out of the queues they serve from vaxel: AMI ``QueueAdd``/``QueueRemove``/``QueuePause``.
 
 A small function API for the operator console to come. An operator is an
 app_queue member whose interface is their phone through the dial template

@@ -1,4 +1,4 @@
-"""The centre queue on Asterisk: driven by the engine, with app_queue only ringing the operators.
+"""The queues on Asterisk (an app_queue per queue of the flow): driven by the engine, app_queue only rings.
 
 The choice (issue 5 asked for one, with the reason): an **engine-driven queue
 loop**, not app_queue's own announcements. Why:

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ivr import queues as flow_queues
 from switchboard.asterisk.agi import AgiBounds, AgiChannel
 from switchboard.asterisk.ami import AmiClient
 from switchboard.asterisk.audio import AudioLibrary
@@ -201,7 +202,9 @@ def start(services, agi_host: str | None = None, agi_port: int | None = None,
             "no Asterisk callbacks, no operator queue log-in from vaxel")
     else:
         if watch_pbx:
-            watcher = PbxWatcher(ast["dial_template"], [app_queue_name("centre")],
+            with services.sessions() as session:  # every queue of the flow is an app_queue to mirror
+                queues = [app_queue_name(q) for q in flow_queues.names(session)]
+            watcher = PbxWatcher(ast["dial_template"], queues,
                                  on_presence=on_presence or presence_writer(services),
                                  on_call_event=operator_answers(services))
             watcher.attach(client)

@@ -1,6 +1,7 @@
 """What the console shows, as one JSON-able snapshot computed from the database.
 
-The centre queue in order, transfers ringing now, transfers that came back and
+Every queue of the flow (its name, how many wait, the longest wait) and its callers in order, the queues
+each operator serves, transfers ringing now, transfers that came back and
 why (while the call goes on), calls in progress per operator with their
 wrap-up if one is recorded, each operator's recently ended calls still without
 a wrap-up, operators and their state, and pending callbacks. Everything is derived from the calls' own state and the event log,
@@ -18,6 +19,7 @@ from callback import operators as callback_list
 from callback.policy import national
 from stats.models import CallEvent
 from callback import queue as centre
+from ivr import queues as flow_queues
 from ivr.models import CallSession, Closure
 from switchboard.console import operators, wrapups
 from switchboard.console.models import ConsoleOperator, Wrapup
@@ -122,6 +124,21 @@ def _transfers(session: Session, call_ids: list[str]) -> dict[str, dict]:
     return started
 
 
+def _waiting_row(queue: str, name: str, position: int, entry, by_id: dict, bounces: dict, now: datetime) -> dict:
+    """One waiting caller as the console lists them: their queue (its name) and their place in it."""
+    live = by_id.get(entry.call_id)
+    state = live.state if live else None
+    return {
+        "call_id": entry.call_id, "queue": queue, "queue_name": name, "position": position,
+        "caller": _caller(live.call.caller if live else None),
+        "waited": _seconds(entry.joined_at, now),
+        "menu_choice": MENU_TEXT.get(state.menu_choice if state else None, state.menu_choice if state else "–"),
+        "returned": entry.priority > centre.NORMAL, "returned_from": entry.returned_from,
+        "bounces": bounces.get(entry.call_id, []),
+        "channel": live.call.channel if live else "",
+    }
+
+
 def notices(session: Session, now: datetime) -> list[dict]:
     """Closures and crisis messages in force now or starting within the day: operators must know what callers
     hear before they do."""
@@ -139,19 +156,16 @@ def snapshot(session: Session, now: datetime, settings: dict) -> dict:
     bounces = _bounces(session, list(by_id), now)
     ringing_calls = [live for live in calls if live.state.awaiting == "transfer" and live.state.target]
     started = _transfers(session, [live.call.call_id for live in ringing_calls])
-    queue = []
-    for position, entry in enumerate(centre.waiting(session, "centre"), start=1):
-        live = by_id.get(entry.call_id)
-        state = live.state if live else None
-        queue.append({
-            "call_id": entry.call_id, "position": position,
-            "caller": _caller(live.call.caller if live else None),
-            "waited": _seconds(entry.joined_at, now),
-            "menu_choice": MENU_TEXT.get(state.menu_choice if state else None, state.menu_choice if state else "–"),
-            "returned": entry.priority > centre.NORMAL, "returned_from": entry.returned_from,
-            "bounces": bounces.get(entry.call_id, []),
-            "channel": live.call.channel if live else "",
-        })
+    names = flow_queues.names(session)
+    queue, queues = [], []
+    waiting = centre.waiting_by_queue(session)
+    for qid in [*names, *sorted(set(waiting) - set(names))]:  # a queue gone from the flow still shows its callers
+        entries = waiting.get(qid, [])
+        queues.append({"id": qid, "name": names.get(qid, qid), "count": len(entries),
+                       "longest": max((_seconds(e.joined_at, now) for e in entries), default=0)})
+        queue.extend(_waiting_row(qid, names.get(qid, qid), position, entry, by_id, bounces, now)
+                     for position, entry in enumerate(entries, start=1))
+    queue.sort(key=lambda q: (not q["returned"], -q["waited"]))  # across queues: returned first, then longest wait
     ringing = [{
         "call_id": live.call.call_id, "caller": _caller(live.call.caller), "target": live.state.target["name"],
         "unit": live.state.target.get("unit", ""), "extension": live.state.target.get("extension"),
@@ -199,5 +213,6 @@ def snapshot(session: Session, now: datetime, settings: dict) -> dict:
     callbacks = [{**r.to_dict(), "status_text": r.status_text}
                  for r in callback_list.rows(session, now, settings, closed_hours=0)
                  if r.status in ("pending", "claimed", "dialling", "failed")]
-    return {"now": now.isoformat(), "queue": queue, "ringing": ringing, "returned": returned,
+    return {"now": now.isoformat(), "queue": queue, "queues": queues, "served": operators.served(session),
+            "ringing": ringing, "returned": returned,
             "operators": people, "callbacks": callbacks, "notices": notices(session, now)}

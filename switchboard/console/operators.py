@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from directory import numbers
+from ivr import queues as flow_queues
 from ivr.engine import CallState
 from ivr.models import CallSession
 from switchboard.console.models import ConsoleOperator
@@ -90,3 +91,47 @@ def free_count(session: Session) -> int:
     calls = live_calls(session)
     return sum(1 for row in session.scalars(select(ConsoleOperator).where(ConsoleOperator.state == "ready"))
                if holding(calls, row.username) is None)
+
+
+# -- the queues each operator serves --------------------------------------------------------------
+
+
+def _stored(text: str | None) -> list[str]:
+    return [q for q in (text or "").split(",") if q]
+
+
+def served(session: Session) -> dict[str, list[str]]:
+    """username -> the queues (ids) each operator serves: what an admin chose among the flow's queues, else the
+    flow's default queue."""
+    from switchboard.auth import User
+
+    known, default = flow_queues.names(session), flow_queues.default(session)
+    return {name: [q for q in _stored(stored) if q in known] or [default]
+            for name, stored in session.execute(select(User.username, User.queues)
+                                                .where(User.role.in_(("operator", "admin"))))}
+
+
+def queues_of(session: Session, username: str) -> list[str]:
+    """The queues ``username`` takes callers from (the default queue for someone an admin never chose for)."""
+    return served(session).get(username) or [flow_queues.default(session)]
+
+
+def set_queues(session: Session, username: str, wanted: list[str]) -> list[str]:
+    """Store which queues an operator serves, each given by its name ("English") or id; [] = the default queue.
+    Raises :class:`OperatorError` naming an unknown queue or user."""
+    from switchboard.auth import User
+
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise OperatorError(f"no user {username!r}")
+    known = flow_queues.names(session)
+    ids = []
+    for text in wanted:
+        qid = flow_queues.resolve(known, text)
+        if qid is None:
+            raise OperatorError(f"no queue {text!r}; the flow's queues are "
+                                + ", ".join(f"{name} ({qid})" for qid, name in known.items()))
+        if qid not in ids:
+            ids.append(qid)
+    user.queues = ",".join(ids)
+    return ids or [flow_queues.default(session)]

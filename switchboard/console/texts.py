@@ -54,6 +54,8 @@ CONSOLE_TEXTS = {
     "message": N_("Meddelande"),
     "message_saved": N_("Meddelande %(id)s sparat för %(unit)s."),
     "message_to": N_("Ta ett meddelande till %(name)s"),
+    "free_colleague_named": N_("Ledig kollega: %(name)s"),
+    "colleague_instead": N_("Koppla till en ledig kollega i stället för %(name)s"),
     "no_call": N_("Inget samtal."),
     "no_server": N_("Servern svarar inte. Försök igen om en stund."),
     "not_emailed": N_("Ingen e-post (%(why)s); det står på enhetens lista."),

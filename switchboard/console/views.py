@@ -4,12 +4,13 @@
     GET  /console/stream                     server-sent events: a snapshot on every change
     GET  /api/console/snapshot               the same snapshot once, as JSON
     POST /api/console/state                  {"state": ready|paused|offline, "reason", "endpoint"}
-    POST /api/console/calls/ID/answer        take a queued call (simulated and demo calls; phones answer real ones)
+    POST /api/console/calls/ID/answer        take a queued call from a queue I serve (simulated and demo calls;
+                                             phones answer real ones)
     POST /api/console/calls/ID/transfer      {"target_id", "attended", "break_through"} — followed
     POST /api/console/calls/ID/complete      an attended transfer: connect the caller to the consulted person
     POST /api/console/calls/ID/cancel        end the consultation: the caller comes back to the operator
     POST /api/console/calls/ID/hold          {"on": true|false}
-    POST /api/console/calls/ID/queue         back to the centre queue
+    POST /api/console/calls/ID/queue         back to the queue the call came from
     POST /api/console/calls/ID/wrapup        {"outcome": answered_by_centre|transferred|referred_to_phone_hours|message_taken}
                                              by the operator who held the call, once (409 after that);
                                              {"outcome", "supersedes": id, "note"} corrects it (audited)
@@ -27,6 +28,7 @@ from sqlalchemy import update
 from directory import numbers
 from directory.promises import confirms_answer_for
 from directory.search import entry
+from ivr import queues as flow_queues
 from ivr.engine import CallState
 from ivr.models import CallSession
 from ivr.protocol import Hangup, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, TransferEnded
@@ -219,6 +221,10 @@ def answer(call_id: str):
             return _error(_("Svara i telefonen; konsolen följer samtalet."), 409)
         if operators.holding(operators.live_calls(session), current_user.username):
             return _error(_("Du har redan ett samtal. Avsluta eller koppla det först."), 409)
+        queue = (state.queue or {}).get("name")
+        if queue not in operators.queues_of(session, current_user.username):
+            return _error(_("Du tar inte samtal från kön %(queue)s.",
+                            queue=flow_queues.names(session).get(queue, queue)), 403)
         return OperatorAnswered(current_user.username)
 
     return _act(call_id, make, ("queue", "queue_offer"))

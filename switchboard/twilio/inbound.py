@@ -304,7 +304,8 @@ def queue_result():
     log.warning("call %s: the Twilio queue answered %r (try %d); queueing again", call_sid, result, tries + 1)
     at = position[0] if position else q
     links = twiml.Links(wait=link(urls.WAIT, s=at, q=q), queue_result=link(urls.QUEUE_RESULT, s=q, n=tries + 1))
-    return twiml.requeue(links, audio(), tries)
+    where = _where(position[1]) if position else twiml.Where("queue")
+    return twiml.requeue(links, audio(), tries, where.queue, where.returned)
 
 
 # -- the end of the call, and Twilio's fallback -----------------------------------------------------

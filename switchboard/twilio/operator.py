@@ -1,4 +1,10 @@
-"""Operators take callers from the centre queue with ``<Dial><Queue>`` — returned callers first.
+"""Operators take callers from their queues with ``<Dial><Queue>`` — returned callers first.
+
+Every queue of the flow is a Twilio queue of the same name (``centre``, ``english``, ...). A console
+operator is served from the queues they serve (``vaxel user queues``): each time their line asks, the
+queue whose first caller is due first (returned, then the longest wait); with nobody waiting they wait on
+the first of their queues for ``hold_seconds`` and then look at all of them again. Other operator
+endpoints take ``?queue=`` (default the centre).
 
 An operator's phone (a Twilio number of its own, or a Twilio Client app)
 calls ``POST /twilio/operator``. Twilio queues are first in, first out, so
@@ -33,7 +39,7 @@ from ivr.protocol import OperatorAnswered
 from callback import queue as centre
 from core.services import services
 from switchboard.console.models import ConsoleOperator
-from switchboard.console.operators import holding, live_calls
+from switchboard.console.operators import holding, live_calls, queues_of
 from switchboard.twilio import twiml, urls
 from switchboard.twilio.blueprint import (
     answers, arg, audio, bp, config, db, form, known_operator, link, now, runner,
@@ -61,6 +67,20 @@ def _console_operator(endpoint: str) -> tuple[str | None, str | None]:
         return row.username, None
 
 
+def _queue_for(username: str | None, asked: str) -> str:
+    """The queue this operator takes the next caller from: for a console operator, the one of the queues they
+    serve whose first caller is due first (returned callers, then the longest wait; with nobody waiting, the
+    first they serve); any other operator endpoint: ``asked`` (``?queue=``, default the centre)."""
+    if username is None:
+        return asked
+    with services().sessions() as session:
+        mine = queues_of(session, username)
+        fronts = [(entries[0], qid) for qid, entries in centre.waiting_by_queue(session).items() if qid in mine]
+    if not fronts:
+        return mine[0]
+    return min(fronts, key=lambda f: (-f[0].priority, f[0].joined_at, f[0].id))[1]
+
+
 def _returned_first(queue: str) -> bool:
     """Does a returned caller (or a callback being rung back) stand first in our queue?"""
     with services().sessions() as session:
@@ -78,6 +98,8 @@ def operator():
     if refusal:
         log.info("twilio: console operator %s (%s) not handed a caller: %s", username, who, refusal)
         return twiml.say_and_hang_up(refusal, audio())
+    if arg("skip") != "returned":  # after an empty returned queue: its other half, not a new choice
+        queue = _queue_for(username, queue)
     returned = arg("skip") != "returned" and _returned_first(queue)
     tried = twiml.twilio_queue(queue, returned)
     return twiml.operator_dial(tried, link(urls.DEQUEUED, op=username or who, queue=queue),

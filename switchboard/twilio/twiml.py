@@ -216,21 +216,23 @@ def hold(links: Links, audio: Audio) -> VoiceResponse:
     return wait_twiml([], links, audio)
 
 
-def apology(links: Links, audio: Audio) -> VoiceResponse:
-    """Our error must not drop the caller: say so in Swedish and put them in the centre queue."""
+def apology(links: Links, audio: Audio, queue: str = CENTRE, returned: bool = False) -> VoiceResponse:
+    """Our error must not drop the caller: say so in Swedish and put them in a queue (the centre's unless the
+    caller already waits in another)."""
     response = VoiceResponse()
     audio.say(response, APOLOGY)
-    _enqueue(response, CENTRE, False, links)
+    _enqueue(response, queue, returned, links)
     return response
 
 
-def requeue(links: Links, audio: Audio, tries: int) -> VoiceResponse:
-    """The Twilio queue refused the caller (full, an error): apologise once, then keep trying after a pause."""
+def requeue(links: Links, audio: Audio, tries: int, queue: str = CENTRE, returned: bool = False) -> VoiceResponse:
+    """The Twilio queue refused the caller (full, an error): apologise once, then keep trying after a pause —
+    in the caller's own queue, where its operators look for them."""
     if not tries:
-        return apology(links, audio)
+        return apology(links, audio, queue, returned)
     response = VoiceResponse()
     response.pause(length=audio.hold_seconds)
-    _enqueue(response, CENTRE, False, links)
+    _enqueue(response, queue, returned, links)
     return response
 
 

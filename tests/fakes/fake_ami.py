@@ -71,7 +71,8 @@ def frame(headers: dict[str, object]) -> bytes:
 class FakeAmi:
     secret: str = "test"
     originate_reason: str = "4"  # OriginateResponse Reason: 4 answered, 5 busy, 3 no answer
-    members: dict[str, dict[str, str]] = field(default_factory=dict)  # queue members (interface -> headers)
+    members: dict[str, dict[str, str]] = field(default_factory=dict)  # vaxel-centre's members (interface -> headers)
+    other_queues: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)  # any other queue's members
     received: list[dict[str, str]] = field(default_factory=list)  # every action, headers in order
     logins: int = 0
     booting: bool = False  # still loading modules: no FullyBooted, app_queue's actions unknown
@@ -89,6 +90,10 @@ class FakeAmi:
         self.port = self.server.getsockname()[1]
         self.members.setdefault("Local/100@ops-slow/n", {"Name": "Local/100@ops-slow/n", "Paused": "0"})
         threading.Thread(target=self._accept, daemon=True).start()
+
+    def members_of(self, queue: str) -> dict[str, dict[str, str]]:
+        """app_queue keeps members per queue: an operator may be in vaxel-centre and not in vaxel-english."""
+        return self.members if queue in ("vaxel-centre", "centre", "") else self.other_queues.setdefault(queue, {})
 
     # -- the server ---------------------------------------------------------------------------
 
@@ -175,7 +180,7 @@ class FakeAmi:
                         {"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete", "ListItems": "0"}]
             params = {**FIRST_EVENT["QueueParams"], "Queue": queue, "ActionID": aid}
             members = [{**FIRST_EVENT["QueueMember"], **m, "Queue": queue, "Location": i, "StateInterface": i,
-                        "ActionID": aid} for i, m in self.members.items()]
+                        "ActionID": aid} for i, m in self.members_of(queue).items()]
             return [noise[0], {**ok, "EventList": "start", "Message": "Queue status will follow"}, params, noise[1],
                     *members, {"Event": "QueueStatusComplete", "ActionID": aid, "EventList": "Complete",
                                "ListItems": str(1 + len(members))}]
@@ -198,20 +203,20 @@ class FakeAmi:
                          Response="Success" if reason == "4" else "Failure", Uniqueid=f"1795469900.{len(self.received)}")
             return [{**ok, "Message": "Originate successfully queued"}, *noise, reply]
         if action == "QueueAdd":
-            interface = a.get("Interface", "")
-            if interface in self.members:
+            interface, members = a.get("Interface", ""), self.members_of(a.get("Queue", ""))
+            if interface in members:
                 return [{"Response": "Error", "ActionID": aid, "Message": "Unable to add interface: Already there"}]
-            self.members[interface] = {"Name": a.get("MemberName", interface), "Paused": "1" if a.get("Paused") == "true" else "0"}
+            members[interface] = {"Name": a.get("MemberName", interface), "Paused": "1" if a.get("Paused") == "true" else "0"}
             return [{**ok, "Message": "Added interface to queue"},
                     {"Event": "QueueMemberAdded", "Queue": a.get("Queue", ""), "Interface": interface,
-                     "MemberName": a.get("MemberName", interface), "Paused": self.members[interface]["Paused"]}]
+                     "MemberName": a.get("MemberName", interface), "Paused": members[interface]["Paused"]}]
         if action == "QueueRemove":
-            if self.members.pop(a.get("Interface", ""), None) is None:
+            if self.members_of(a.get("Queue", "")).pop(a.get("Interface", ""), None) is None:
                 return [{"Response": "Error", "ActionID": aid, "Message": "Unable to remove interface: Not there"}]
             return [{**ok, "Message": "Removed interface from queue"},
                     {"Event": "QueueMemberRemoved", "Queue": a.get("Queue", ""), "Interface": a.get("Interface", "")}]
         if action == "QueuePause":
-            member = self.members.get(a.get("Interface", ""))
+            member = self.members_of(a.get("Queue", "")).get(a.get("Interface", ""))
             if member is None:
                 return [{"Response": "Error", "ActionID": aid, "Message": "Interface not found"}]
             member["Paused"] = "1" if a.get("Paused") == "true" else "0"

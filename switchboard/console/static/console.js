@@ -80,19 +80,24 @@
       new Notification("vaxel", {body: text, tag: "vaxel-console"});
     }
   }
+  // the queues I serve (an admin chooses them; the default queue otherwise): only their callers are mine to take
+  const myQueues = (data) => (data.served && data.served[me]) || (data.queues.length ? [data.queues[0].id] : []);
+  const waitingForMe = (data) => data.queue.filter((q) => myQueues(data).includes(q.queue));
+
   function watchForAlerts(data) {
-    const queued = new Set(data.queue.map((q) => q.call_id));
+    const mineWaiting = waitingForMe(data);
+    const queued = new Set(mineWaiting.map((q) => q.call_id));
     const returns = new Set(data.returned.map((r) => `${r.call_id}|${r.target}|${r.reason}|${r.to}`));
     if (seenQueue !== null) {
-      const fresh = data.queue.find((q) => !seenQueue.has(q.call_id));
+      const fresh = mineWaiting.find((q) => !seenQueue.has(q.call_id));
       const back = data.returned.find((r) => !seenReturns.has(`${r.call_id}|${r.target}|${r.reason}|${r.to}`));
       if (back) alertOperator(t("alert_returned", {target: back.target, reason: back.reason_text}), "returned");
       else if (fresh) alertOperator(t("alert_new", {caller: fresh.caller}), "queue");
     }
     seenQueue = queued; seenReturns = returns;
-    const longest = data.queue.length ? Math.max(...data.queue.map((q) => q.waited)) : 0;
-    document.title = data.queue.length ? `(${num(data.queue.length)}) ${t("title_waiting", {wait: mmss(longest)})} – ${baseTitle}` : baseTitle;
-    if (!data.queue.length && !data.returned.length) $("alert").textContent = "";
+    const longest = mineWaiting.length ? Math.max(...mineWaiting.map((q) => q.waited)) : 0;
+    document.title = mineWaiting.length ? `(${num(mineWaiting.length)}) ${t("title_waiting", {wait: mmss(longest)})} – ${baseTitle}` : baseTitle;
+    if (!mineWaiting.length && !data.returned.length) $("alert").textContent = "";
   }
 
   function count(id, n, extra = "") { $(id).textContent = `(${num(n)})${extra}`; }
@@ -105,16 +110,23 @@
     myState.dataset.status = state;
     myState.textContent = `${t("state_" + state)}${mine && mine.reason ? " – " + mine.reason : ""}`;
 
-    const longest = data.queue.length ? Math.max(...data.queue.map((q) => q.waited)) : 0;
-    count("queue-count", data.queue.length, data.queue.length ? ` · ${t("longest", {wait: mmss(longest)})}` : "");
-    $("queue").replaceChildren(...data.queue.map((q) => row({"data-call": q.call_id},
-      el("span", {class: "pos"}, `${num(q.position)}.`), el("span", {class: "num"}, q.caller),
+    const waiting = waitingForMe(data);
+    const served = data.queues.filter((q) => myQueues(data).includes(q.id));
+    const several = served.length > 1;
+    const longest = waiting.length ? Math.max(...waiting.map((q) => q.waited)) : 0;
+    count("queue-count", waiting.length, waiting.length ? ` · ${t("longest", {wait: mmss(longest)})}` : "");
+    $("queues-served").replaceChildren(...served.map((q) => el("li", {"data-queue": q.id},
+      el("strong", {}, q.name), " ", el("span", {class: "count"}, `(${num(q.count)})`),
+      q.count ? el("span", {class: "muted"}, ` · ${t("longest", {wait: mmss(q.longest)})}`) : "")));
+    $("queue").replaceChildren(...waiting.map((q) => row({"data-call": q.call_id, "data-queue": q.queue},
+      el("span", {class: "pos"}, `${num(q.position)}.`), several ? badge("queue", q.queue_name) : "",
+      el("span", {class: "num"}, q.caller),
       el("span", {class: "muted"}, `${t("waited", {wait: mmss(q.waited)})} · ${q.menu_choice}`),
       q.bounces.length ? badge("returned", t("returned_from", {target: q.bounces[q.bounces.length - 1].target})) : "",
       q.bounces.length > 1 ? el("span", {class: "muted"}, t("bounced_times", {n: num(q.bounces.length)})) : "",
       q.channel === "simulator" || q.channel === "demo"
         ? el("button", {type: "button", "data-answer": q.call_id}, el("kbd", {}, "A"), " ", t("answer")) : "")));
-    $("queue-empty").hidden = data.queue.length > 0;
+    $("queue-empty").hidden = waiting.length > 0;
 
     count("ringing-count", data.ringing.length);
     $("ringing").replaceChildren(...data.ringing.map((r) => row({"data-call": r.call_id},
@@ -302,6 +314,12 @@
       const note = el("button", {type: "button", "data-message": tgt.id, title: t("message_to", {name: tgt.name})}, t("message"));
       note.addEventListener("click", (event) => { event.stopPropagation(); messageFor(tgt); });
       item.querySelector(".side").append(note);
+      if (tgt.suggestion) {  // away: a free colleague (same keyword, or the unit's function) who can take it now
+        const instead = el("button", {type: "button", class: "suggestion", "data-suggestion": tgt.suggestion.id,
+          title: t("colleague_instead", {name: tgt.name})}, t("free_colleague_named", {name: tgt.suggestion.name}));
+        instead.addEventListener("click", (event) => { event.stopPropagation(); transfer(tgt.suggestion, false); });
+        item.querySelector(".side").append(instead);
+      }
       return item;
     }));
   }
