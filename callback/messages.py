@@ -25,6 +25,7 @@ from callback.models import PENDING, CallbackRequest
 from directory import promises
 from directory.models import Staff, Unit
 from ivr import schedules
+from core.text import N_
 
 MAX_MESSAGE = 2000
 MAIL_ATTEMPTS = 8  # then the reason stays on the unit's list and nobody retries
@@ -46,12 +47,12 @@ def take(session: Session, *, target: str, number: str, subject: str, message: s
     """Store a message for ``target`` (a staff external id, or ``unit:<slug>``) and try to e-mail it; commits."""
     subject, message = subject.strip(), message.strip()
     if not subject:
-        raise MessageError("skriv vad det gäller")
+        raise MessageError(N_("skriv vad det gäller"))
     if len(subject) > 200 or len(message) > MAX_MESSAGE:
-        raise MessageError(f"ämnet får vara högst 200 tecken och meddelandet {MAX_MESSAGE}")
+        raise MessageError(N_("ämnet får vara högst 200 tecken och meddelandet %(most)s", most=MAX_MESSAGE))
     decision = policy.check(number, settings["callback"]["allowed_types"], settings["callback"]["region"])
     if not decision.ok:
-        raise MessageError(f"numret kan inte ringas upp: {decision.message}")
+        raise MessageError(N_("numret kan inte ringas upp: %(problem)s", problem=decision.message))
     staff = unit = None
     if target.startswith("unit:"):
         unit = session.scalar(select(Unit).where(Unit.slug == target[5:]))
@@ -59,7 +60,7 @@ def take(session: Session, *, target: str, number: str, subject: str, message: s
         staff = session.scalar(select(Staff).where(Staff.external_id == target))
         unit = staff.unit if staff is not None else None
     if unit is None:
-        raise MessageError(f"{target!r} finns inte i katalogen")
+        raise MessageError(N_("”%(target)s” finns inte i katalogen", target=target))
     choice = promises.policy_for(unit)
     key = promises.hours_key(session, staff=staff, unit=unit)
     promise = promises.promise(schedules.load(session, key, tz, settings["hours"]["eve_close"], now), now,

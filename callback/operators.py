@@ -24,6 +24,7 @@ from callback.models import (
 from callback.policy import national
 from ivr import schedules
 from ivr.hours import Schedule
+from core.text import N_
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ def rows(session: Session, now: datetime, settings: dict, closed_hours: int = 24
 def _change(session: Session, request_id: int, values: dict) -> CallbackRequest:
     request = session.get(CallbackRequest, request_id)
     if request is None:
-        raise ActionError(f"det finns ingen återuppringning {request_id}")
+        raise ActionError(N_("det finns ingen återuppringning %(id)s", id=request_id))
     changed = session.execute(
         update(CallbackRequest)
         .where(CallbackRequest.id == request_id, CallbackRequest.status.in_(ACTIONABLE),
@@ -148,8 +149,8 @@ def _change(session: Session, request_id: int, values: dict) -> CallbackRequest:
     if not changed:
         session.rollback()
         current = session.get(CallbackRequest, request_id, populate_existing=True)
-        why = "numret är raderat" if current.number is None else STATUS_TEXT.get(current.status, current.status)
-        raise ActionError(f"återuppringning {request_id} kan inte ändras nu ({why})")
+        why = N_("numret är raderat") if current.number is None else STATUS_TEXT.get(current.status, current.status)
+        raise ActionError(N_("återuppringning %(id)s kan inte ändras nu (%(why)s)", id=request_id, why=why))
     session.refresh(request)
     return request
 
@@ -177,7 +178,7 @@ def mark_done(session: Session, request_id: int, user: str, now: datetime, note:
 def cancel(session: Session, request_id: int, user: str, now: datetime, note: str) -> CallbackRequest:
     """Withdraw a request; a note saying why is required."""
     if not note.strip():
-        raise ActionError("skriv varför återuppringningen avbryts")
+        raise ActionError(N_("skriv varför återuppringningen avbryts"))
     request = _change(session, request_id, {"status": CANCELLED, "call_now": False, "closed_at": now,
                                             "closed_by": user, "note": note.strip()})
     eventlog.record(session, request.call_id, eventlog.closing_step(request.attempts, by_operator=True),

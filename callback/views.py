@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from callback import operators, unitlist, unitstats  # noqa: F401  (unitstats adds its figures to the report)
 from core.services import services
+from core.text import translated
 
 bp = Blueprint("callbacks", __name__, template_folder="templates")
 
@@ -44,7 +45,7 @@ def _act(request_id: int, action: Callable, done_message: str, **kwargs):
         with svc.sessions() as session:
             action(session, request_id, current_user.username, svc.clock.now(), **kwargs)
     except operators.ActionError as exc:
-        flash(_(str(exc)))
+        flash(translated(exc))
         return index(), 409
     flash(done_message)
     return redirect(url_for("callbacks.index"))
@@ -96,7 +97,7 @@ def _unit_act(request_id: int, action: Callable, done_message: str, **kwargs):
     except LookupError:
         return _("Ingen sådan förfrågan för din enhet."), 404
     except operators.ActionError as exc:
-        flash(str(exc))
+        flash(translated(exc))
         return unit_list(), 409
     flash(done_message)
     return redirect(url_for("callbacks.unit_list"))

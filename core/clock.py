@@ -11,6 +11,8 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from core.text import N_
+
 log = logging.getLogger(__name__)
 
 
@@ -22,9 +24,10 @@ def parse_instant(text: str, tz: ZoneInfo) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO-8601 time such as 2026-11-24T10:00:00+01:00") from None
+        raise ValueError(N_("”%(text)s” är ingen tid; skriv den som 2026-11-24T10:00.", text=text)) from None
     if not YEARS[0] <= moment.year <= YEARS[1]:
-        raise ValueError(f"{text!r} is outside the years {YEARS[0]}–{YEARS[1]} that phone hours can be computed for")
+        raise ValueError(N_("%(text)s ligger utanför åren %(first)s–%(last)s som telefontider kan räknas för.",
+                            text=text, first=YEARS[0], last=YEARS[1]))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.astimezone(tz)

@@ -46,6 +46,7 @@ from core import audit, csvsafe
 from directory import numbers, working_time
 from directory.index import bump_version, fold
 from directory.models import KINDS, Keyword, Staff, StaffNumber, Unit
+from core.text import N_
 
 COLUMNS = ("id", "kind", "name", "title", "unit", "extension", "phone", "mobile", "other_numbers", "email",
            "keywords", "hidden_number", "notes", "ring", "working_hours")
@@ -68,8 +69,8 @@ class EmptyPruneRefused(ImportRejected):
     """``prune`` with a file that has no rows would empty the directory: refused unless confirmed."""
 
     def __init__(self, entries: int):
-        super().__init__([f"the file has no rows: with prune, all {entries} entries would be removed; "
-                          "confirm explicitly to empty the directory"])
+        super().__init__([N_("filen har inga rader: med ”ta bort poster som inte finns i filen” skulle alla "
+                             "%(entries)s poster tas bort", entries=entries)])
         self.entries = entries
 
 
@@ -145,24 +146,26 @@ def parse(text: str, units: dict[str, Unit]) -> tuple[list[Row], list[str]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        return [], [f"rad 1: rubrikraden saknar kolumnen/kolumnerna {', '.join(missing)}; kolumnerna är {', '.join(COLUMNS)}"]
+        return [], [N_("rad 1: rubrikraden saknar kolumnen/kolumnerna %(missing)s; kolumnerna är %(columns)s",
+                       missing=", ".join(missing), columns=", ".join(COLUMNS))]
     unknown = [h for h in header if h not in COLUMNS]
     if unknown:
-        return [], [f"rad 1: okänd kolumn/okända kolumner {', '.join(unknown)}; kolumnerna är {', '.join(COLUMNS)}"]
+        return [], [N_("rad 1: okänd kolumn/okända kolumner %(unknown)s; kolumnerna är %(columns)s",
+                       unknown=", ".join(unknown), columns=", ".join(COLUMNS))]
     reader.fieldnames = header
     rows, errors, seen = [], [], {}
     for record in reader:
         line = reader.line_num
         if None in record:
-            errors.append(f"rad {line}: fler fält än kolumner")
+            errors.append(N_("rad %(line)s: fler fält än kolumner", line=line))
             continue
         values = {k: csvsafe.restore((v or "").strip()) for k, v in record.items() if k is not None}
         row, problems = parse_record(values, line, units)
         if values.get("id") in seen:
-            problems.append(f"id {values['id']!r} finns redan på rad {seen[values['id']]}")
+            problems.append(N_("id ”%(id)s” finns redan på rad %(line)s", id=values["id"], line=seen[values["id"]]))
         seen.setdefault(values.get("id"), line)
         if problems:
-            errors.append(f"rad {line}: " + "; ".join(problems))
+            errors.append(N_("rad %(line)s: %(problems)s", line=line, problems=problems))
         else:
             rows.append(row)
     return rows, errors
@@ -174,16 +177,16 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
     problems = []
     for column in REQUIRED:
         if not values.get(column):
-            problems.append(f"{column} saknas")
+            problems.append(N_("%(column)s saknas", column=column))
     kind = values.get("kind") or "person"
     if kind not in KINDS:
-        problems.append(f"kind {kind!r} ska vara person eller function")
+        problems.append(N_("kind ”%(kind)s” ska vara person eller function", kind=kind))
     unit = units.get(values.get("unit", "")) or units.get(values.get("unit", "").casefold())
     if values.get("unit") and unit is None:
-        problems.append(f"okänd enhet {values['unit']!r}")
+        problems.append(N_("okänd enhet ”%(unit)s”", unit=values["unit"]))
     extension = values.get("extension") or None
     if extension and not re.fullmatch(r"\d{2,6}", extension):
-        problems.append(f"anknytningen {extension!r} ska vara 2–6 siffror")
+        problems.append(N_("anknytningen ”%(extension)s” ska vara 2–6 siffror", extension=extension))
     policy = policy or numbers.current()  # the number policy: only numbers vaxel may dial are stored (as E.164)
     dialled = {}
     for column in ("phone", "mobile"):
@@ -191,26 +194,26 @@ def parse_record(values: dict[str, str], line: int, units: dict[str, Unit],
             try:
                 dialled[column] = e164(values[column], policy)
             except ValueError as exc:
-                problems.append(f"{column}: {exc}")
+                problems.append(N_("%(column)s: %(problem)s", column=column, problem=exc.args[0]))
     others = []
     for raw in _split(values.get("other_numbers", "")):
         try:
             others.append(_number_or_extension(raw, policy))
         except ValueError as exc:
-            problems.append(f"other_numbers: {exc}")
+            problems.append(N_("%(column)s: %(problem)s", column="other_numbers", problem=exc.args[0]))
     hidden = values.get("hidden_number", "").casefold()
     if hidden not in YES | NO:
-        problems.append(f"hidden_number {values['hidden_number']!r} ska vara yes eller no")
+        problems.append(N_("hidden_number ”%(value)s” ska vara yes eller no", value=values["hidden_number"]))
     ring = (values.get("ring") or "").strip().casefold() or None
     if ring is not None and ring not in RING:
-        problems.append(f"ring {values['ring']!r} is not one of {', '.join(RING)}")
+        problems.append(N_("ring ”%(value)s” ska vara en av %(choices)s", value=values["ring"], choices=", ".join(RING)))
     elif ring in ("together", "sequential") and not (dialled.get("mobile") and (dialled.get("phone") or extension)):
-        problems.append(f"ring {ring} needs a mobile and a direct number or extension")
+        problems.append(N_("ring %(value)s behöver en mobil och ett direktnummer eller en anknytning", value=ring))
     working_hours = None
     try:
         working_hours = working_time.parse(values.get("working_hours") or "")
     except ValueError as exc:
-        problems.append(f"working_hours: {exc}")
+        problems.append(N_("%(column)s: %(problem)s", column="working_hours", problem=exc.args[0]))
     if problems:
         return None, problems
     return Row(line, values["id"], kind, values["name"], values.get("title", ""), unit, extension,

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
+from core.text import N_
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +60,12 @@ EXTENSION = re.compile(r"\d{2,6}")
 
 # reason -> the message shown to whoever entered the number ({number}: as they wrote it)
 MESSAGES = {
-    "hidden": "Numret saknas",
-    "invalid": "{number} går inte att tolka som ett telefonnummer",
-    "premium": "Numret {number} är ett betalnummer och får inte användas",
-    "international": "Numret {number} är inte ett svenskt fast- eller mobilnummer",
-    "not_allowed": "Numret {number} är inte ett svenskt fast- eller mobilnummer",
-    "endpoint": "{number} är varken en anknytning (2–6 siffror) eller en operatörstelefon i twilio.operators",
+    "hidden": N_("Numret saknas"),
+    "invalid": N_("%(number)s går inte att tolka som ett telefonnummer"),
+    "premium": N_("Numret %(number)s är ett betalnummer och får inte användas"),
+    "international": N_("Numret %(number)s är inte ett svenskt fast- eller mobilnummer"),
+    "not_allowed": N_("Numret %(number)s är inte ett svenskt fast- eller mobilnummer"),
+    "endpoint": N_("%(number)s är varken en anknytning (2–6 siffror) eller en operatörstelefon i twilio.operators"),
 }
 
 
@@ -150,7 +151,8 @@ def display(number: str | None, region: str = "SE") -> str | None:
 
 
 def _refuse(reason: str, shown: str) -> NumberDecision:
-    return NumberDecision(False, reason=reason, message=MESSAGES[reason].format(number=shown))
+    message = MESSAGES[reason]
+    return NumberDecision(False, reason=reason, message=N_(message, number=shown) if "%(" in message else N_(message))
 
 
 def check(raw: str | None, policy: Policy | None = None) -> NumberDecision:

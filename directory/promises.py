@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import versions
-
+from core.text import N_
 from directory import numbers
 from directory.models import Staff, Unit
 from ivr.hours import Schedule, day_hours, next_opening
@@ -31,12 +31,12 @@ NEXT_PHONE_TIME = -1  # stored in Unit.promise_days: "in the next phone time", c
 def promise_label(days: int | None) -> str:
     """The promise in the words an administrator and a citizen read."""
     if days is None or days == NEXT_PHONE_TIME:
-        return "i nästa telefontid"
+        return N_("i nästa telefontid")
     if days == 0:
-        return "samma arbetsdag"
+        return N_("samma arbetsdag")
     if days == 1:
-        return "samma eller nästa arbetsdag"
-    return f"inom {days} arbetsdagar"
+        return N_("samma eller nästa arbetsdag")
+    return N_("inom %(days)s arbetsdagar", days=days)
 
 
 @dataclass(frozen=True)
@@ -62,25 +62,26 @@ def parse_choice(answered_by: str, promise_days: str, email: str) -> tuple[str |
     """An administrator's choice from a form or a file: ("" = as the parent); ValueError says what is wrong."""
     answered_by, promise_days, email = answered_by.strip(), promise_days.strip(), email.strip()
     if answered_by and answered_by not in ANSWERERS:
-        raise ValueError(f"who answers must be one of {', '.join(ANSWERERS)} (or empty: as the parent unit)")
+        raise ValueError(N_("vem som svarar ska vara en av %(choices)s (eller tomt: som enheten ovanför)",
+                            choices=", ".join(ANSWERERS)))
     days = None
     if promise_days:
         try:
             days = int(promise_days)
         except ValueError:
-            raise ValueError(f"the promise {promise_days!r} is not a number of working days") from None
+            raise ValueError(N_("löftet ”%(value)s” är inget antal arbetsdagar", value=promise_days)) from None
         if not NEXT_PHONE_TIME <= days <= MAX_PROMISE_DAYS:
-            raise ValueError(f"the promise must be {NEXT_PHONE_TIME} (the next phone time) to {MAX_PROMISE_DAYS} "
-                             f"working days")
+            raise ValueError(N_("löftet ska vara %(first)s (nästa telefontid) till %(last)s arbetsdagar",
+                                first=NEXT_PHONE_TIME, last=MAX_PROMISE_DAYS))
     if email and ("@" not in email or any(c.isspace() or c in "<>,;\"" for c in email) or len(email) > 200):
-        raise ValueError(f"{email!r} is not an e-mail address")
+        raise ValueError(N_("”%(email)s” är ingen e-postadress", email=email))
     return answered_by or None, days, email
 
 
 NO_ANSWER = ("centre", "colleague", "function", "voicemail")
-NO_ANSWER_LABELS = {"centre": "tillbaka till kundcenter, först i kön",
-                    "colleague": "nästa lediga kollega med samma sökord",
-                    "function": "enhetens funktionsnummer", "voicemail": "enhetens röstbrevlåda"}
+NO_ANSWER_LABELS = {"centre": N_("tillbaka till kundcenter, först i kön"),
+                    "colleague": N_("nästa lediga kollega med samma sökord"),
+                    "function": N_("enhetens funktionsnummer"), "voicemail": N_("enhetens röstbrevlåda")}
 
 
 @dataclass(frozen=True)
@@ -106,16 +107,17 @@ def parse_no_answer(policy: str, number: str, number_policy: numbers.Policy | No
     policy and stored in E.164. ValueError says what is wrong."""
     policy, number = policy.strip(), number.strip()
     if policy and policy not in NO_ANSWER:
-        raise ValueError(f"no answer must be one of {', '.join(NO_ANSWER)} (or empty: as the parent unit)")
+        raise ValueError(N_("när ingen svarar ska vara en av %(choices)s (eller tomt: som enheten ovanför)",
+                            choices=", ".join(NO_ANSWER)))
     if policy in ("function", "voicemail"):
         if not number:
-            raise ValueError(f"no answer {policy} needs the number to ring (the unit's {policy} number)")
+            raise ValueError(N_("när ingen svarar: %(choice)s behöver numret att ringa", choice=policy))
         decision = numbers.check(number, number_policy)
         if not decision.ok:
-            raise ValueError(f"the no-answer number: {decision.message}")
+            raise ValueError(N_("numret när ingen svarar: %(problem)s", problem=decision.message))
         return policy, decision.number
     if number:
-        raise ValueError(f"a no-answer number is only for function or voicemail, not {policy or 'as the parent'}")
+        raise ValueError(N_("ett nummer när ingen svarar hör bara till function eller voicemail"))
     return policy or None, None
 
 
@@ -157,7 +159,8 @@ def parse_confirm(value: str) -> bool | None:
     if not value:
         return None
     if value not in CONFIRM_CHOICES:
-        raise ValueError(f"answer confirmation {value!r} must be ja or nej (or empty: as the parent unit)")
+        raise ValueError(N_("”%(value)s”: trycka 1 först ska vara ja eller nej (eller tomt: som enheten ovanför)",
+                            value=value))
     return CONFIRM_CHOICES[value]
 
 

@@ -26,6 +26,7 @@ from directory.csv_io import delimiter
 from directory.index import bump_version
 from directory.models import RotaEntry, Staff
 from directory.working_time import DAY_NAMES
+from core.text import N_
 
 COLUMNS = ("function", "when", "person")
 SWEDISH_DAYS = ("mån", "tis", "ons", "tor", "fre", "lör", "sön")
@@ -45,7 +46,8 @@ def parse_when(text: str) -> tuple[int | None, date | None]:
     try:
         return None, date.fromisoformat(word)
     except ValueError:
-        raise ValueError(f"{text!r} is neither a weekday (mån, tisdag, fri …) nor a date like 2026-12-24") from None
+        raise ValueError(N_("”%(text)s” är varken en veckodag (mån, tisdag, fre …) eller ett datum som 2026-12-24",
+                            text=text)) from None
 
 
 def when_text(weekday: int | None, on_date: date | None) -> str:
@@ -81,18 +83,18 @@ def _collect(session: Session, lines) -> Rotas:
         function, person = staff.get(function_key), staff.get(person_key)
         problems = []
         if function is None or function.kind != "function":
-            problems.append(f"{function_key!r} is not a function in the directory")
+            problems.append(N_("”%(id)s” är ingen funktion i katalogen", id=function_key))
         if person is None or person.kind != "person":
-            problems.append(f"{person_key!r} is not a person in the directory")
+            problems.append(N_("”%(id)s” är ingen person i katalogen", id=person_key))
         try:
             when = parse_when(when_word)
         except ValueError as exc:
-            problems.append(str(exc))
+            problems.append(exc.args[0])
             when = None
         if not problems and when in rotas[function.id]:
-            problems.append(f"{function_key} has {when_word!r} twice")
+            problems.append(N_("%(id)s har ”%(when)s” två gånger", id=function_key, when=when_word))
         if problems:
-            errors.append(f"line {line}: {'; '.join(problems)}")
+            errors.append(N_("rad %(line)s: %(problems)s", line=line, problems=problems))
             continue
         rotas[function.id][when] = person.id
     if errors:
@@ -105,7 +107,8 @@ def import_csv(session: Session, text: str) -> int:
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter(text))
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise RotaRejected([f"line 1: the header lacks {', '.join(missing)}; columns are {', '.join(COLUMNS)}"])
+        raise RotaRejected([N_("rad 1: rubrikraden saknar kolumnen/kolumnerna %(missing)s; kolumnerna är %(columns)s",
+                               missing=", ".join(missing), columns=", ".join(COLUMNS))])
     lines = ((line, *(csvsafe.restore(record.get(c) or "").strip() for c in COLUMNS))
              for line, record in enumerate(reader, start=2))
     rotas = _collect(session, lines)

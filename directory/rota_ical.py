@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from directory.index import bump_version
 from directory.models import RotaEntry, Staff
 from directory.rota import RotaRejected
+from core.text import N_
 
 WINDOW_DAYS = 90  # how far ahead a calendar is read: a quarter's rota, re-imported when the calendar changes
 
@@ -51,7 +52,7 @@ def on_duty_days(session: Session, data: bytes, first: date, tz: ZoneInfo) -> di
     try:
         calendar = icalendar.Calendar.from_ical(data)
     except ValueError as exc:
-        raise RotaRejected([f"not an iCalendar file: {exc}"]) from None
+        raise RotaRejected([N_("filen är ingen kalender (iCalendar): %(problem)s", problem=str(exc)[:120])]) from None
     people = [s for s in session.scalars(select(Staff).where(Staff.kind == "person"))]
     by_email = {s.email.strip().casefold(): s for s in people if s.email.strip()}
     by_name = {**{s.name.casefold(): s for s in people}, **{s.external_id.casefold(): s for s in people}}
@@ -64,12 +65,13 @@ def on_duty_days(session: Session, data: bytes, first: date, tz: ZoneInfo) -> di
         covered = [d for d in _days(start, end, tz) if first <= d < last]
         person = _person(event, by_email, by_name)
         if person is None:
-            errors.append(f"{summary!r} on {covered[0] if covered else start}: no person in the directory has "
-                          "an attendee's e-mail address or that name or id")
+            errors.append(N_("”%(summary)s” %(day)s: ingen person i katalogen har en deltagares e-postadress eller det "
+                             "namnet eller id:t", summary=summary, day=str(covered[0] if covered else start)))
             continue
         for day in covered:
             if days.get(day, person.id) != person.id:
-                errors.append(f"{day}: two people on duty ({summary!r} and an earlier event)")
+                errors.append(N_("%(day)s: två personer i tjänst (”%(summary)s” och en tidigare händelse)", day=str(day),
+                                 summary=summary))
             days[day] = person.id
     if errors:
         raise RotaRejected(sorted(set(errors)))
@@ -80,7 +82,7 @@ def import_ics(session: Session, function: Staff, data: bytes, first: date, tz: 
     """The calendar's days become the function's date entries from ``first`` for ``WINDOW_DAYS``; returns how many.
     Flushes, never commits."""
     if function.kind != "function":
-        raise RotaRejected([f"{function.external_id} is not a function"])
+        raise RotaRejected([N_("%(id)s är ingen funktion", id=function.external_id)])
     days = on_duty_days(session, data, first, tz)
     session.execute(delete(RotaEntry).where(RotaEntry.function_id == function.id, RotaEntry.on_date >= first,
                                             RotaEntry.on_date < first + timedelta(days=WINDOW_DAYS)))

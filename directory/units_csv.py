@@ -22,6 +22,7 @@ from core import csvsafe
 from directory import numbers, promises
 from directory.csv_io import delimiter
 from directory.models import Unit
+from core.text import N_
 
 COLUMNS = ("id", "name", "answered_by", "promise_days", "email", "confirm_answer", "no_answer", "no_answer_number")
 CONFIRM_WORDS = {True: "ja", False: "nej", None: ""}
@@ -49,7 +50,8 @@ def import_csv(session: Session, text: str, number_policy: numbers.Policy | None
     reader = csv.DictReader(io.StringIO(text), delimiter=delimiter(text))
     missing = [c for c in ("id", "answered_by", "promise_days", "email") if c not in (reader.fieldnames or [])]
     if missing:
-        raise UnitsRejected([f"line 1: the header lacks {', '.join(missing)}; columns are {', '.join(COLUMNS)}"])
+        raise UnitsRejected([N_("rad 1: rubrikraden saknar kolumnen/kolumnerna %(missing)s; kolumnerna är %(columns)s",
+                                missing=", ".join(missing), columns=", ".join(COLUMNS))])
     units = {u.slug: u for u in session.scalars(select(Unit))}
     has_confirm = "confirm_answer" in (reader.fieldnames or [])
     has_no_answer = "no_answer" in (reader.fieldnames or [])
@@ -58,7 +60,7 @@ def import_csv(session: Session, text: str, number_policy: numbers.Policy | None
         values = {k: csvsafe.restore(v or "") for k, v in record.items() if k}
         unit = units.get(values["id"].strip())
         if unit is None:
-            errors.append(f"line {line}: no unit {values['id']!r}")
+            errors.append(N_("rad %(line)s: ingen enhet ”%(id)s”", line=line, id=values["id"]))
             continue
         try:
             choice = promises.parse_choice(values["answered_by"], values["promise_days"], values["email"])
@@ -68,7 +70,7 @@ def import_csv(session: Session, text: str, number_policy: numbers.Policy | None
                                                                                        unit.no_answer_number)
             changes.append((unit, choice + (confirm, *no_answer)))
         except ValueError as exc:
-            errors.append(f"line {line}: {exc}")
+            errors.append(N_("rad %(line)s: %(problems)s", line=line, problems=exc.args[0]))
     if errors:
         raise UnitsRejected(errors)
     changed = 0

@@ -34,6 +34,7 @@ from directory.query import synonyms_from
 from core import audit
 from core.services import services
 from core.clock import parse_instant
+from core.text import translated
 
 bp = Blueprint("directory", __name__, template_folder="templates", static_folder="static",
                static_url_path="/directory/static")
@@ -128,7 +129,7 @@ def api_set_status(external_id: str):
                                 reason=str(body.get("reason") or ""), until=until,
                                 forward_to=str(body.get("forward_to") or "") or None)  # number policy: presence
         except presence.PresenceError as exc:
-            return jsonify(error=_(str(exc))), 400
+            return jsonify(error=translated(exc)), 400
         session.commit()
         return jsonify(entry(session, external_id, now, tz, eve_close).to_dict())
 
@@ -140,12 +141,12 @@ def admin():
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            errors = ["välj en CSV-fil"]
+            errors = [_("välj en CSV-fil")]
         else:
             try:
                 text = upload.read().decode("utf-8-sig")
             except UnicodeDecodeError:
-                errors = ["filen är inte text i UTF-8 (spara den som CSV UTF-8)"]
+                errors = [_("filen är inte text i UTF-8 (spara den som CSV UTF-8)")]
             else:
                 with svc.sessions() as session:
                     try:
@@ -158,9 +159,10 @@ def admin():
                                                    audit_user=None if dry_run else audit.who(),
                                                    audit_source=upload.filename)
                     except csv_io.EmptyPruneRefused as exc:
-                        errors = exc.errors + ["kryssa i ”töm hela katalogen” och skicka igen om katalogen verkligen ska tömmas"]
+                        errors = [translated(e) for e in exc.errors] + [
+                            _("kryssa i ”töm hela katalogen” och skicka igen om katalogen verkligen ska tömmas")]
                     except csv_io.ImportRejected as exc:
-                        errors = exc.errors
+                        errors = [translated(e) for e in exc.errors]
     with svc.sessions() as session:
         units = list(session.scalars(select(Unit).options(selectinload(Unit.parent)).order_by(Unit.name)))
         policies = {u.id: promises.policy_for(u) for u in units}
@@ -186,7 +188,7 @@ def edit_entry(external_id: str):
         staff = None if external_id == "new" else session.scalar(
             select(Staff).where(Staff.external_id == external_id))
         if staff is None and external_id != "new":
-            return render_template("entry_edit.html", values={}, problems=[f"no entry {external_id}"],
+            return render_template("entry_edit.html", values={}, problems=[_("Katalogposten %(id)s finns inte.", id=external_id)],
                                    units=[], is_new=False), 404
         values = csv_io.as_values(staff) if staff else {"kind": "person", "hidden_number": "no"}
         problems = []
@@ -196,9 +198,9 @@ def edit_entry(external_id: str):
             if staff is not None:
                 values["id"] = staff.external_id  # the stable id never changes
             elif session.scalar(select(Staff.id).where(Staff.external_id == values["id"])):
-                problems.append(f"id {values['id']!r} is already used")
+                problems.append(_("id ”%(id)s” används redan", id=values["id"]))
             row, row_problems = csv_io.parse_record(values, 0, csv_io.units_by_key(session))
-            problems += row_problems
+            problems += [translated(p) for p in row_problems]
             if not problems:
                 before = csv_io.as_values(staff) if staff else None
                 if staff is None:
@@ -210,7 +212,7 @@ def edit_entry(external_id: str):
                 audit.record(session, audit.who(), "directory.entry_save", "staff", staff.external_id,
                              before=before, after=csv_io.as_values(staff))
                 session.commit()
-                flash(f"{staff.name} är sparad.")
+                flash(_("%(name)s är sparad.", name=staff.name))
                 return redirect(url_for("directory.edit_entry", external_id=staff.external_id))
         units = list(session.scalars(select(Unit).order_by(Unit.name)))
         rota_text = rota.form_text(session, staff.id) if staff is not None and staff.kind == "function" else None
@@ -232,12 +234,12 @@ def save_rota(external_id: str):
         except rota.RotaRejected as exc:
             session.rollback()
             for error in exc.errors[:20]:
-                flash(f"Schemat sparades inte: {error}")
+                flash(_("Schemat sparades inte: %(problem)s", problem=translated(error)))
             return redirect(url_for("directory.edit_entry", external_id=external_id)), 303
         audit.record(session, audit.who(), "directory.rota_save", "staff", external_id,
                      before={"rota": before}, after={"rota": rota.form_text(session, function.id)})
         session.commit()
-    flash("Schemat är sparat.")
+    flash(_("Schemat är sparat."))
     return redirect(url_for("directory.edit_entry", external_id=external_id))
 
 
@@ -251,7 +253,7 @@ def delete_entry(external_id: str):
             session.delete(staff)
             bump_version(session)
             session.commit()
-            flash(f"{staff.name} är borttagen ur katalogen.")
+            flash(_("%(name)s är borttagen ur katalogen.", name=staff.name))
     return redirect(url_for("directory.admin"))
 
 
@@ -268,32 +270,32 @@ def save_unit():
         answered_by, promise_days, email = promises.parse_choice(form["answered_by"], form["promise_days"],
                                                                  form["email"])
     except ValueError as exc:
-        problems.append(str(exc))
+        problems.append(translated(exc.args[0]))
     try:
         confirm = promises.parse_confirm(form["confirm_answer"])
     except ValueError as exc:
-        problems.append(str(exc))
+        problems.append(translated(exc.args[0]))
     no_answer = no_answer_number = None
     try:
         no_answer, no_answer_number = promises.parse_no_answer(form["no_answer"], form["no_answer_number"],
                                                                numbers.current())
     except ValueError as exc:
-        problems.append(str(exc))
+        problems.append(translated(exc.args[0]))
     if not re.fullmatch(r"[a-z0-9-]{2,80}", form["slug"]):
-        problems.append("the id must be 2–80 of a–z, 0–9 and -")
+        problems.append(_("id ska vara 2–80 tecken av a–z, 0–9 och -"))
     if not form["name"]:
-        problems.append("the name is missing")
+        problems.append(_("namnet saknas"))
     if form["kind"] not in UNIT_KINDS:
-        problems.append(f"kind must be one of {', '.join(UNIT_KINDS)}")
+        problems.append(_("typen ska vara en av %(kinds)s", kinds=", ".join(UNIT_KINDS)))
     with services().sessions() as session:
         parent = session.scalar(select(Unit).where(Unit.slug == form["parent"])) if form["parent"] else None
         if form["parent"] and parent is None:
-            problems.append(f"unknown parent {form['parent']!r}")
+            problems.append(_("okänd enhet ovanför: ”%(unit)s”", unit=form["parent"]))
         if form["kind"] != "forvaltning" and parent is None:
-            problems.append("an avdelning or enhet needs a parent")
+            problems.append(_("en avdelning eller enhet behöver en enhet ovanför"))
         if problems:
             for problem in problems:
-                flash(f"Enheten sparades inte: {problem}")
+                flash(_("Enheten sparades inte: %(problem)s", problem=problem))
             return redirect(url_for("directory.admin"))
         unit = session.scalar(select(Unit).where(Unit.slug == form["slug"]))
         before = None if unit is None else {"name": unit.name, "kind": unit.kind,
@@ -301,12 +303,12 @@ def save_unit():
                                             "answered_by": unit.answered_by, "promise_days": unit.promise_days,
                                             "email": unit.email, "confirm_answer": unit.confirm_answer,
                                             "no_answer": unit.no_answer, "no_answer_number": unit.no_answer_number}
-        if unit is None:
+        if parent is not None and form["slug"] in [u.slug for u in parent.path()]:
+            flash(_("Enheten sparades inte: %(problem)s", problem=_("en enhet kan inte ligga under sig själv")))
+            return redirect(url_for("directory.admin"))
+        if unit is None:  # added only now: the question above must not flush a unit without a name
             unit = Unit(slug=form["slug"])
             session.add(unit)
-        if parent is not None and form["slug"] in [u.slug for u in parent.path()]:
-            flash("Enheten sparades inte: en enhet kan inte ligga under sig själv")
-            return redirect(url_for("directory.admin"))
         unit.name, unit.kind, unit.parent = form["name"], form["kind"], parent
         unit.answered_by, unit.promise_days, unit.email = answered_by, promise_days, email
         unit.confirm_answer, unit.no_answer, unit.no_answer_number = confirm, no_answer, no_answer_number
@@ -321,7 +323,7 @@ def save_unit():
                             "email": email, "confirm_answer": confirm, "no_answer": no_answer,
                             "no_answer_number": no_answer_number})
         session.commit()
-    flash(f"Enheten {form['name']} är sparad.")
+    flash(_("Enheten %(name)s är sparad.", name=form["name"]))
     return redirect(url_for("directory.admin"))
 
 
@@ -354,26 +356,26 @@ def _csv_upload(refused: str, load, rejected: type[Exception], audit_action: str
     except UnicodeDecodeError:
         text = ""
     if not text:
-        flash(f"{refused}: välj en CSV-fil i UTF-8")
+        flash(_("%(refused)s: välj en CSV-fil i UTF-8", refused=refused))
         return redirect(url_for("directory.admin")), 303
     with services().sessions() as session:
         try:
             count = load(session, text)
         except rejected as exc:
             for error in exc.errors[:20]:
-                flash(f"{refused}: {error}")
+                flash(f"{refused}: {translated(error)}")
             return redirect(url_for("directory.admin")), 303
         audit.record(session, audit.who(), audit_action, audit_kind, "*", after={"count": count})
         session.commit()
-    flash(done.format(count=count))
+    flash(done % {"count": count})
     return redirect(url_for("directory.admin"))
 
 
 @bp.post("/admin/directory/units.csv")
 def import_units():
-    return _csv_upload("Enheterna sparades inte", lambda session, text: units_csv.import_csv(
+    return _csv_upload(_("Enheterna sparades inte"), lambda session, text: units_csv.import_csv(
         session, text, numbers.current()), units_csv.UnitsRejected, "directory.units_import", "unit",
-        "{count} enheter ändrade.")
+        _("%(count)s enheter ändrade."))
 
 
 @bp.post("/admin/directory/entries/<external_id>/rota.ics")
@@ -388,17 +390,17 @@ def import_rota_ics(external_id: str):
             return redirect(url_for("directory.admin")), 303
         try:
             if not data:
-                raise rota.RotaRejected(["choose an .ics file"])
+                raise rota.RotaRejected([_("välj en .ics-fil")])
             days = rota_ical.import_ics(session, function, data, svc.clock.now().astimezone(svc.clock.tz).date(),
                                         svc.clock.tz)
         except rota.RotaRejected as exc:
             session.rollback()
             for error in exc.errors[:20]:
-                flash(f"Kalendern lästes inte in: {error}")
+                flash(_("Kalendern lästes inte in: %(problem)s", problem=translated(error)))
             return redirect(url_for("directory.edit_entry", external_id=external_id)), 303
         audit.record(session, audit.who(), "directory.rota_ical", "staff", external_id, after={"days": days})
         session.commit()
-    flash(f"{days} dagar ur kalendern sparade i schemat.")
+    flash(_("%(days)s dagar ur kalendern sparade i schemat.", days=days))
     return redirect(url_for("directory.edit_entry", external_id=external_id))
 
 
@@ -412,5 +414,5 @@ def export_rota():
 
 @bp.post("/admin/directory/rota.csv")
 def import_rota():
-    return _csv_upload("Schemat sparades inte", rota.import_csv, rota.RotaRejected, "directory.rota_import", "staff",
-                       "{count} schemarader sparade.")
+    return _csv_upload(_("Schemat sparades inte"), rota.import_csv, rota.RotaRejected, "directory.rota_import",
+                       "staff", _("%(count)s schemarader sparade."))

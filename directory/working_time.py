@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from directory.presence import Effective
 from ivr.hours import WEEKDAYS, Schedule, parse_intervals, parse_weekly, span_texts, status
+from core.text import N_
 
 DAY_NAMES = {name: i for i, names in enumerate((
     ("mån", "måndag", "mon", "monday"), ("tis", "tisdag", "tue", "tuesday"), ("ons", "onsdag", "wed", "wednesday"),
@@ -31,9 +32,9 @@ def _days(text: str) -> list[int]:
         ends = [p.strip().rstrip(".") for p in re.split(r"\s*[-–]\s*", piece, maxsplit=1)]
         first, last = ends[0], ends[-1]
         if first not in DAY_NAMES or last not in DAY_NAMES:
-            raise ValueError(f"{piece!r} is not a weekday or a range of weekdays like mån–ons")
+            raise ValueError(N_("”%(text)s” är ingen veckodag eller rad av veckodagar som mån–ons", text=piece))
         if DAY_NAMES[last] < DAY_NAMES[first]:
-            raise ValueError(f"{piece!r} runs backwards; write it as mån–ons")
+            raise ValueError(N_("”%(text)s” går baklänges; skriv som mån–ons", text=piece))
         days.extend(range(DAY_NAMES[first], DAY_NAMES[last] + 1))
     return days
 
@@ -46,13 +47,13 @@ def parse(text: str) -> dict[str, list[str]] | None:
     for part in (p for p in re.split(r"\s*;\s*", text.strip()) if p):
         match = _PART.match(part)
         if not match:
-            raise ValueError(f"{part!r} is not days and hours like mån–ons 08:00-16:30")
+            raise ValueError(N_("”%(text)s” är inte dagar och tider som mån–ons 08:00-16:30", text=part))
         spans = [s.replace("–", "-") for s in re.split(r"\s*,\s*", match["spans"].strip())]
         parse_intervals(spans)  # a clear error for a bad or overlapping time
         for day in _days(match["days"]):
             name = WEEKDAYS[day]
             if name in weekly:
-                raise ValueError(f"{name} is given twice in {text!r}")
+                raise ValueError(N_("%(day)s står två gånger i ”%(text)s”", day=name, text=text))
             weekly[name] = spans
     parse_weekly(weekly)
     return weekly

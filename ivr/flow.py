@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.text import N_
+
 # node type -> (keys naming other nodes, required other keys, prompts it always uses)
 NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "hours": (("open", "closed"), ("schedule",), ("crisis",)),
@@ -187,29 +189,31 @@ def placeholders(text: str) -> set[str]:
 def placeholder_problems(prompt: str, lang: str, text: str) -> list[str]:
     """What is wrong with the placeholders of one prompt text (unknown names, format syntax, lone braces)."""
     allowed = PROMPT_PLACEHOLDERS.get(prompt, ())
-    may = ("it may use " + ", ".join("{" + n + "}" for n in allowed)) if allowed else "it takes no placeholders"
-    where = f"prompt {prompt!r} ({lang})"
+    may = (N_("den får använda %(names)s", names=", ".join("{" + n + "}" for n in allowed)) if allowed
+           else N_("den tar inga platshållare"))
+    where = N_("Texten ”%(prompt)s” (%(lang)s)", prompt=prompt.replace("_", " "), lang=lang)
     problems: list[str] = []
     for token in _TOKEN.findall(text):
         if token in ("{{", "}}"):
             continue
         inner = token[1:-1]
         if token in ("{", "}"):
-            problem = (f"{where}: a lone {token!r} — write {{name}} for a placeholder, "
-                       f"or {token * 2} for the brace itself")
+            problem = N_("%(where)s: ett ensamt %(token)s — skriv {namn} för en platshållare, eller %(twice)s för "
+                         "själva klammern", where=where, token=token, twice=token * 2)
         elif _NAME.match(inner):
             if inner in allowed:
                 continue
-            problem = f"{where}: unknown placeholder {token}; {may}"
+            problem = N_("%(where)s: okänd platshållare %(token)s; %(may)s", where=where, token=token, may=may)
         elif not inner.strip() or inner.strip().isdigit():
-            problem = f"{where}: {token} has no name; {may}"
+            problem = N_("%(where)s: %(token)s har inget namn; %(may)s", where=where, token=token, may=may)
         else:
-            problem = (f"{where}: {token[:40]} is not allowed — write a plain placeholder like {{name}}, without "
-                       f"format specification (:), conversion (!), attribute (.) or index ([])")
+            problem = N_("%(where)s: %(token)s är inte tillåtet — skriv en enkel platshållare som {namn}, utan "
+                         "format (:), konvertering (!), attribut (.) eller index ([])", where=where, token=token[:40])
         if problem not in problems:
             problems.append(problem)
     if len(problems) > MAX_TEXT_PROBLEMS:
-        problems[MAX_TEXT_PROBLEMS:] = [f"{where}: {len(problems) - MAX_TEXT_PROBLEMS} more placeholder problems"]
+        problems[MAX_TEXT_PROBLEMS:] = [N_("%(where)s: %(n)s fler fel med platshållare", where=where,
+                                           n=len(problems) - MAX_TEXT_PROBLEMS)]
     return problems
 
 
@@ -224,73 +228,77 @@ def malformed(doc: Any) -> list[str]:
     in the editor's fields, so it is never saved.
     """
     if not isinstance(doc, dict):
-        return ["the flow must be a JSON object with nodes, prompts and languages"]
+        return [N_("Flödet ska vara ett JSON-objekt med nodes, prompts och languages.")]
     problems: list[str] = []
     nodes = doc.get("nodes")
     if nodes is not None and not isinstance(nodes, dict):
-        problems.append("nodes must be an object of named nodes")
+        problems.append(N_("nodes ska vara ett objekt med namngivna steg."))
     for name, node in (nodes or {}).items() if isinstance(nodes, dict) else ():
         if not isinstance(node, dict):
-            problems.append(f"node {name!r} must be an object with a type")
+            problems.append(N_("Steget ”%(node)s” ska vara ett objekt med en type.", node=name))
             continue
         for key in _TEXT_KEYS:
             if key in node and not isinstance(node[key], str):
-                problems.append(f"node {name!r}: {key} must be a text")
+                problems.append(N_("Steget ”%(node)s”: %(key)s ska vara en text.", node=name, key=key))
         for key in ("timeout", "retries", "ring_timeout"):
             if key in node and not _whole_number(node[key]):
-                problems.append(f"node {name!r}: {key} must be a whole number")
+                problems.append(N_("Steget ”%(node)s”: %(key)s ska vara ett heltal.", node=name, key=key))
         if "callback" in node and not isinstance(node["callback"], bool):
-            problems.append(f"node {name!r}: callback must be true or false")
+            problems.append(N_("Steget ”%(node)s”: callback ska vara true eller false.", node=name))
         options = node.get("options")
         if options is not None and not isinstance(options, dict):
-            problems.append(f"node {name!r}: options must be an object from key to option")
+            problems.append(N_("Steget ”%(node)s”: options ska vara ett objekt från knapp till val.", node=name))
         for key, option in options.items() if isinstance(options, dict) else ():
             if not isinstance(option, dict):
-                problems.append(f"node {name!r}: option {key!r} must be an object with label and next")
+                problems.append(N_("Steget ”%(node)s”: knapp %(key)s ska vara ett objekt med label och next.",
+                                   node=name, key=key))
             elif any(k in option and not isinstance(option[k], str) for k in ("label", "next")):
-                problems.append(f"node {name!r}: option {key!r}: label and next must be texts")
+                problems.append(N_("Steget ”%(node)s”: knapp %(key)s: label och next ska vara texter.", node=name,
+                                   key=key))
     prompts = doc.get("prompts")
     if "prompts" in doc and not isinstance(prompts, dict):
-        problems.append("prompts must be an object from prompt to texts")
+        problems.append(N_("prompts ska vara ett objekt från text till språk."))
     for prompt, texts in prompts.items() if isinstance(prompts, dict) else ():
         if not isinstance(texts, dict) or not all(isinstance(t, str) for t in texts.values()):
-            problems.append(f"prompt {prompt!r} must be an object from language to text")
+            problems.append(N_("Texten ”%(prompt)s” ska vara ett objekt från språk till text.",
+                               prompt=prompt.replace("_", " ")))
     languages = doc.get("languages")
     if languages is not None and (not isinstance(languages, list) or not all(isinstance(x, str) for x in languages)):
-        problems.append("languages must be a list of language codes")
+        problems.append(N_("languages ska vara en lista med språkkoder."))
     if "start" in doc and not isinstance(doc["start"], str):
-        problems.append("start must be the name of a node")
+        problems.append(N_("start ska vara namnet på ett steg."))
     queue = doc.get("queue")
     if "queue" in doc and not isinstance(queue, dict):
-        problems.append("queue must be an object")
+        problems.append(N_("queue ska vara ett objekt."))
     elif queue:
         for key in ("announce_every", "callback_after", "offer_timeout"):
             if key in queue and not _whole_number(queue[key]):
-                problems.append(f"queue.{key} must be a whole number")
+                problems.append(N_("Kön: %(key)s ska vara ett heltal.", key=key))
         if "callback" in queue and not isinstance(queue["callback"], bool):
-            problems.append("queue.callback must be true or false")
+            problems.append(N_("Kön: callback ska vara true eller false."))
         if "name" in queue and not isinstance(queue["name"], str):
-            problems.append("queue.name must be a text")
+            problems.append(N_("Kön: name ska vara en text."))
     queues = doc.get("queues")
     if "queues" in doc and (not isinstance(queues, dict) or not all(isinstance(q, dict) for q in queues.values())):
-        problems.append("queues must be an object from queue id to its settings (name)")
+        problems.append(N_("queues ska vara ett objekt från köns id till dess inställningar (name)."))
     elif queues and not all(isinstance(q.get("name", ""), str) for q in queues.values()):
-        problems.append("queues: name must be a text")
+        problems.append(N_("queues: name ska vara en text."))
     for name, node in (nodes or {}).items() if isinstance(nodes, dict) else ():
         by_lang = node.get("queue_for_language") if isinstance(node, dict) else None
         if by_lang is not None and (not isinstance(by_lang, dict)
                                     or not all(isinstance(v, str) for v in by_lang.values())):
-            problems.append(f"node {name!r}: queue_for_language must be an object from language to queue id")
+            problems.append(N_("Steget ”%(node)s”: queue_for_language ska vara ett objekt från språk till köns id.",
+                               node=name))
     numbers = doc.get("numbers")
     if "numbers" in doc and (not isinstance(numbers, dict)
                              or not all(isinstance(o, dict) for o in numbers.values())):
-        problems.append("numbers must be an object from number to options")
+        problems.append(N_("numbers ska vara ett objekt från nummer till inställningar."))
     elif numbers and not all(isinstance(o.get("lang", ""), str) and isinstance(o.get("start", ""), str)
                              for o in numbers.values()):
-        problems.append("numbers: lang must be a language code and start the name of a node")
+        problems.append(N_("numbers: lang ska vara en språkkod och start namnet på ett steg."))
     hints = doc.get("hints")
     if "hints" in doc and (not isinstance(hints, list) or not all(isinstance(h, str) for h in hints)):
-        problems.append("hints must be a list of words")
+        problems.append(N_("hints ska vara en lista med ord."))
     return problems
 
 
@@ -304,24 +312,25 @@ def validate(doc: dict[str, Any]) -> list[str]:
     prompts = doc.get("prompts", {})
     languages = doc.get("languages") or []
     if not isinstance(nodes, dict) or not nodes:
-        return ["the flow has no nodes"]
+        return [N_("Flödet har inga steg.")]
     if not languages:
-        problems.append("the flow names no languages")
+        problems.append(N_("Flödet anger inga språk."))
     if doc.get("start") not in nodes:
-        problems.append(f"start node {doc.get('start')!r} does not exist")
+        problems.append(N_("Flödet börjar i ”%(node)s”, som inte finns.", node=str(doc.get("start"))))
     needed_prompts: set[str] = set()
     for name, node in nodes.items():
         kind = node.get("type")
         if kind not in NODE_TYPES:
-            problems.append(f"node {name!r}: unknown type {kind!r}")
+            problems.append(N_("Steget ”%(node)s”: okänd typ %(kind)s.", node=name, kind=str(kind)))
             continue
         targets, required, uses = NODE_TYPES[kind]
         for key in targets + required:
             if key not in node:
-                problems.append(f"node {name!r} ({kind}) needs {key!r}")
+                problems.append(N_("Steget ”%(node)s” (%(kind)s) behöver %(key)s.", node=name, kind=kind, key=key))
         for key in targets:
             if key in node and node[key] not in nodes:
-                problems.append(f"node {name!r}: {key} leads to {node[key]!r}, which does not exist")
+                problems.append(N_("Steget ”%(node)s”: %(key)s går till ”%(target)s”, som inte finns.", node=name,
+                                   key=key, target=str(node[key])))
         needed_prompts.update(uses)
         if "prompt" in node:
             needed_prompts.add(node["prompt"])
@@ -330,51 +339,58 @@ def validate(doc: dict[str, Any]) -> list[str]:
         if kind == "menu":
             options = node.get("options") or {}
             if not options:
-                problems.append(f"menu {name!r} has no options")
+                problems.append(N_("Menyn ”%(node)s” har inga val.", node=name))
             for key, option in options.items():
                 if key not in "0123456789*#" or len(key) != 1:
-                    problems.append(f"menu {name!r}: option {key!r} is not a single key")
+                    problems.append(N_("Menyn ”%(node)s”: valet %(key)s är inte en enda knapp.", node=name, key=key))
                 if option.get("next") not in nodes:
-                    problems.append(f"menu {name!r}: key {key} leads to {option.get('next')!r}, which does not exist")
+                    problems.append(N_("Menyn ”%(node)s”: knapp %(key)s går till ”%(target)s”, som inte finns.",
+                                       node=name, key=key, target=str(option.get("next") or "")))
                 if not option.get("label"):
-                    problems.append(f"menu {name!r}: key {key} has no label")
+                    problems.append(N_("Menyn ”%(node)s”: knapp %(key)s har inget namn.", node=name, key=key))
         if kind == "queue":
             known = queue_names(doc)
             for lang, queue in [("", node.get("queue")), *sorted((node.get("queue_for_language") or {}).items())]:
                 if queue is not None and queue not in known:
-                    where = f" for {lang}" if lang else ""
-                    problems.append(f"node {name!r}: queue {queue!r}{where} is not one of the flow's queues "
-                                    f"({', '.join(sorted(known))}); add it under [queues]")
+                    where = f" ({lang})" if lang else ""
+                    problems.append(N_("Steget ”%(node)s”: kön %(queue)s%(where)s är inte en av flödets köer "
+                                       "(%(known)s); lägg till den under [queues].", node=name, queue=str(queue),
+                                       where=where, known=", ".join(sorted(known))))
                 if lang and lang not in languages:
-                    problems.append(f"node {name!r}: queue_for_language names {lang!r}, not one of the flow's "
-                                    f"languages")
+                    problems.append(N_("Steget ”%(node)s”: queue_for_language nämner %(lang)s, som inte är ett av "
+                                       "flödets språk.", node=name, lang=lang))
         if kind == "language" and node.get("language") not in languages:
-            problems.append(f"node {name!r}: language {node.get('language')!r} is not one of the flow's languages")
+            problems.append(N_("Steget ”%(node)s”: språket %(lang)s är inte ett av flödets språk.", node=name,
+                               lang=str(node.get("language"))))
         if kind in {"queue", "closed", "directory"} and doc.get("queue", {}).get("callback", True):
             needed_prompts.update(CALLBACK_PROMPTS)
     for prompt in sorted(needed_prompts):
         for lang in languages:
             if not (prompts.get(prompt) or {}).get(lang, "").strip() and prompt != "crisis":
-                problems.append(f"prompt {prompt!r} has no {lang} text")
+                problems.append(N_("Texten ”%(prompt)s” saknas på %(lang)s.", prompt=prompt.replace("_", " "),
+                                   lang=lang))
     for prompt, texts in sorted(prompts.items()):
         for lang, text in sorted(texts.items()):
             problems.extend(placeholder_problems(prompt, lang, text))
     for queue, settings in (doc.get("queues") or {}).items():
         if not QUEUE_ID.match(queue):
-            problems.append(f"queue id {queue!r} must be lower-case letters, digits and - (at most 30), like "
-                            f"\"english\"; people see its name")
+            problems.append(N_("Köns id %(queue)s ska vara små bokstäver, siffror och - (högst 30), som "
+                               "”english”; människor ser dess namn.", queue=queue))
         if not str(settings.get("name", "")).strip():
-            problems.append(f"queue {queue!r} needs a name, the one operators and reports show")
+            problems.append(N_("Kön %(queue)s behöver ett namn, det som telefonister och rapporter visar.",
+                               queue=queue))
     default = (doc.get("queue") or {}).get("name", QUEUE_DEFAULTS["name"])
     if default not in queue_names(doc):
-        problems.append(f"queue.name {default!r} (the default queue) is not one of the flow's queues")
+        problems.append(N_("Kön: name %(queue)s (standardkön) är inte en av flödets köer.", queue=str(default)))
     for number, options in (doc.get("numbers") or {}).items():
         if not number.startswith("+") or not number[1:].isdigit():
-            problems.append(f"incoming number {number!r} is not in E.164 form like +46406280400")
+            problems.append(N_("Det inkommande numret %(number)s står inte som +46406280400 (E.164).", number=number))
         if (options or {}).get("lang", languages[0] if languages else None) not in languages:
-            problems.append(f"incoming number {number}: language {options.get('lang')!r} is not one of the flow's")
+            problems.append(N_("Det inkommande numret %(number)s: språket %(lang)s är inte ett av flödets.",
+                               number=number, lang=str(options.get("lang"))))
         if "start" in (options or {}) and options["start"] not in nodes:
-            problems.append(f"incoming number {number}: start node {options['start']!r} does not exist")
+            problems.append(N_("Det inkommande numret %(number)s: startsteget %(node)s finns inte.", number=number,
+                               node=str(options["start"])))
     if not problems:
         problems.extend(_dead_ends(doc))
     return problems
@@ -407,7 +423,7 @@ def _dead_ends(doc: dict[str, Any]) -> list[str]:
             reachable.add(name)
             todo.extend(successors(nodes[name]))
     for name in sorted(set(nodes) - reachable):
-        problems.append(f"node {name!r} cannot be reached from the start")
+        problems.append(N_("Steget ”%(node)s” kan inget samtal nå från början.", node=name))
     # a node "ends well" if every path from it meets a person or a goodbye
     good = {n for n, node in nodes.items() if node["type"] in ENDS}
     changed = True
@@ -422,7 +438,8 @@ def _dead_ends(doc: dict[str, Any]) -> list[str]:
                 good.add(name)
                 changed = True
     for name in sorted(reachable - good):
-        problems.append(f"node {name!r} can lead to a dead end: no path from it reaches a person or a goodbye")
+        problems.append(N_("Steget ”%(node)s” kan leda till en återvändsgränd: ingen väg därifrån når en person "
+                           "eller ett avsked.", node=name))
     return problems
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Protocol
 
+from core.text import N_
 from ivr.engine import LISTENING, CallState
 from ivr.protocol import (
     Action, Digits, Gather, Hangup, Input, NoInput, OperatorAnswered, Speech, Tick, Transfer, TransferEnded,
@@ -52,7 +53,7 @@ Token = Input | Wait
 
 
 def parse_token(token: str, index: int) -> Token:
-    where = f"token {index} {token!r}"
+    where = dict(index=index, token=token)
     if re.fullmatch(r"[0-9*#]+", token):
         return Digits(token)
     if token == "silence":
@@ -64,21 +65,21 @@ def parse_token(token: str, index: int) -> Token:
     if token.startswith("say:"):
         text = token[4:].strip()
         if not text:
-            raise ScriptError(f"{where}: say: needs the words, e.g. say:torghandel")
+            raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: say: behöver orden, t.ex. say:torghandel", **where))
         return Speech(text, 0.9)
     if token.startswith("ring:"):
         outcome = token[5:]
         if outcome not in RING_OUTCOMES:
-            raise ScriptError(f"{where}: a transfer ends as one of {', '.join('ring:' + o for o in RING_OUTCOMES)}")
+            raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: en koppling slutar som en av %(outcomes)s",
+                                  outcomes=", ".join("ring:" + o for o in RING_OUTCOMES), **where))
         return TransferEnded("not-accepted" if outcome == "machine" else outcome)
     if token.startswith("wait:"):
         if not re.fullmatch(r"\d{1,6}", token[5:]) or int(token[5:]) == 0:
-            raise ScriptError(f"{where}: wait: takes a whole number of seconds, e.g. wait:90")
+            raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: wait: tar ett helt antal sekunder, t.ex. wait:90",
+                                  **where))
         return Wait(int(token[5:]))
-    raise ScriptError(
-        f"{where}: not understood; use digits (2, 123#), silence, say:TEXT, ring:answered|no-answer|busy|failed|machine, "
-        "wait:SECONDS, operator or hangup"
-    )
+    raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: förstods inte; använd siffror (2, 123#), silence, say:TEXT, "
+                         "ring:answered|no-answer|busy|failed|machine, wait:SEKUNDER, operator eller hangup", **where))
 
 
 def parse_script(tokens: Iterable[str]) -> list[Token]:
@@ -132,7 +133,7 @@ class Simulation:
     def feed(self, token: Token, index: int, text: str) -> Iterator[Emitted]:
         awaiting = self.awaiting
         if not awaiting:
-            raise ScriptError(f"token {index} {text!r}: the call has already ended")
+            raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: samtalet har redan slutat", index=index, token=text))
         if isinstance(token, Wait):
             yield from self._wait(token.seconds)
             return
@@ -141,7 +142,8 @@ class Simulation:
             return
         if isinstance(token, TransferEnded):
             if awaiting != "transfer":
-                raise ScriptError(f"token {index} {text!r}: no transfer is ringing (the call is at {awaiting})")
+                raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: ingen koppling ringer (samtalet är vid %(awaiting)s)",
+                                     index=index, token=text, awaiting=awaiting))
             ring = self.last_transfer.ring_timeout if self.last_transfer else 0
             if token.status == "not-accepted" and not (self.last_transfer and self.last_transfer.whisper):
                 token = TransferEnded("answered")  # nothing asks for a key: the voicemail takes the call
@@ -152,12 +154,13 @@ class Simulation:
             return
         if isinstance(token, OperatorAnswered):
             if awaiting not in {"queue", "queue_offer"}:
-                raise ScriptError(f"token {index} {text!r}: the caller is not in a queue (the call is at {awaiting})")
+                raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: den som ringer står inte i en kö (samtalet är vid "
+                                     "%(awaiting)s)", index=index, token=text, awaiting=awaiting))
             yield from self._send(token)
             return
         if awaiting not in GATHERING | {"queue"}:
-            raise ScriptError(f"token {index} {text!r}: the call is not listening for keys or speech "
-                              f"(it is at {awaiting})")
+            raise ScriptError(N_("Inmatning %(index)s ”%(token)s”: samtalet lyssnar inte efter knappar eller tal (det är "
+                                 "vid %(awaiting)s)", index=index, token=text, awaiting=awaiting))
         if isinstance(token, NoInput):
             self.now += timedelta(seconds=self.last_gather.timeout if self.last_gather else 5)
         else:

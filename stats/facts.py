@@ -36,6 +36,8 @@ from stats.models import CallEvent, CallFact, TransferFact
 log = logging.getLogger(__name__)
 
 DIRTY = "stats.dirty_calls"
+# Calls that are tried, not taken: `vaxel call` (the simulator) never becomes a fact, so it cannot move a report
+TEST_CHANNELS = frozenset({"simulator"})
 QUERY_LENGTH = 120
 _tz = ZoneInfo("Europe/Stockholm")
 
@@ -83,10 +85,11 @@ def _seconds(later: datetime | None, earlier: datetime | None) -> int | None:
 
 
 def fold(events: Iterable[EventLike], tz: ZoneInfo | None = None) -> Folded | None:
-    """Fold one call's events (any order) into its fact row and transfer rows; None without events."""
+    """Fold one call's events (any order) into its fact row and transfer rows; None without events, and for a
+    test call (:data:`TEST_CHANNELS`)."""
     tz = tz or _tz
     events = sorted(events, key=lambda e: (e.step, e.seq))
-    if not events:
+    if not events or events[0].channel in TEST_CHANNELS:
         return None
     call_id = getattr(events[0], "call_id", None)
     first = next((e for e in events if e.type == "call_started"), events[0])
@@ -339,16 +342,21 @@ def project(session: Session, call_id: str) -> Folded | None:
     events = session.execute(select(*_EVENT_COLUMNS).where(CallEvent.call_id == call_id)).all()
     folded = fold(events)
     if folded is None:
-        old = session.scalar(select(CallFact.local_date).where(CallFact.call_id == call_id))
-        session.execute(delete(TransferFact).where(TransferFact.call_id == call_id))
-        session.execute(delete(CallFact).where(CallFact.call_id == call_id))
-        rollup.bump(session, [old] if old else [])
+        _forget(session, call_id)
         return None
     if folded.transfers:
         attach_units(folded, units_now(session))
     upsert(session, [folded])
     rollup.bump(session, [folded.fact["local_date"]])
     return folded
+
+
+def _forget(session: Session, call_id: str) -> None:
+    """No facts for this call (no events, or a test call), and its day's rollup recounted."""
+    old = session.scalar(select(CallFact.local_date).where(CallFact.call_id == call_id))
+    session.execute(delete(TransferFact).where(TransferFact.call_id == call_id))
+    session.execute(delete(CallFact).where(CallFact.call_id == call_id))
+    rollup.bump(session, [old] if old else [])
 
 
 def mark(session: Session, call_id: str) -> None:
@@ -404,6 +412,9 @@ def rebuild(sessions: sessionmaker[Session], batch: int = 2000, progress: Callab
             folded = []
             for call_id in ids:
                 f = fold(by_call[call_id])
+                if f is None:  # a test call: no fact, even one folded before test calls were left out
+                    _forget(session, call_id)
+                    continue
                 attach_units(f, units)
                 folded.append(f)
             upsert(session, folded)

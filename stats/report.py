@@ -23,6 +23,7 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from core.text import N_
 from ivr import queues as flow_queues
 from stats import definitions as defs
 from stats import rollup
@@ -57,21 +58,19 @@ class Filters:
 
     def __post_init__(self):
         if self.end < self.start:
-            raise FilterError(f"the range ends ({self.end}) before it starts ({self.start})")
+            raise FilterError(N_("Perioden slutar (%(end)s) innan den börjar (%(start)s).", end=self.end,
+                                 start=self.start))
         if not 0 <= self.hour_from < self.hour_to <= 24:
-            raise FilterError("hours run from 0 to 24, e.g. 8-12 (08:00 to 11:59)")
+            raise FilterError(N_("Timmarna går från 0 till 24, t.ex. 8-12 (08:00 till 11:59)."))
         if any(not 1 <= w <= 7 for w in self.weekdays):
-            raise FilterError("weekdays are 1 (Monday) to 7 (Sunday)")
+            raise FilterError(N_("Veckodagarna är 1 (måndag) till 7 (söndag)."))
 
     @classmethod
     def parse(cls, args: Mapping[str, Any], today: date, default_days: int = 30) -> "Filters":
         """From query-string or CLI values: from, to (YYYY-MM-DD), weekday (1,2 or mon,tue), hours (8-12),
         called, queue, department."""
-        try:
-            end = date.fromisoformat(args["to"]) if args.get("to") else today
-            start = date.fromisoformat(args["from"]) if args.get("from") else end - timedelta(days=default_days - 1)
-        except ValueError as exc:
-            raise FilterError(f"dates are YYYY-MM-DD ({exc})") from None
+        end = _date(args["to"]) if args.get("to") else today
+        start = _date(args["from"]) if args.get("from") else end - timedelta(days=default_days - 1)
         return cls(start, end, weekdays=parse_weekdays(args.get("weekday") or ""),
                    **dict(zip(("hour_from", "hour_to"), parse_hours(args.get("hours") or ""))),
                    called=tuple(c.strip() for c in str(args.get("called") or "").split(",") if c.strip()),
@@ -81,6 +80,13 @@ class Filters:
         d = asdict(self)
         d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
         return d
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FilterError(N_("Datum skrivs ÅÅÅÅ-MM-DD, inte ”%(text)s”.", text=text)) from None
 
 
 DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7,
@@ -97,7 +103,7 @@ def parse_weekdays(text: str) -> tuple[int, ...]:
         elif part[:3] in DAY_NAMES:
             out.append(DAY_NAMES[part[:3]])
         else:
-            raise FilterError(f"weekday {part!r}: use 1-7 or mon..sun")
+            raise FilterError(N_("Veckodag ”%(day)s”: skriv 1-7 eller mån..sön.", day=part))
     return tuple(sorted(set(out)))
 
 
@@ -109,7 +115,7 @@ def parse_hours(text: str) -> tuple[int, int]:
         a, b = text.split("-")
         return int(a), int(b)
     except ValueError:
-        raise FilterError(f"hours {text!r}: use FROM-TO in whole hours, e.g. 8-12") from None
+        raise FilterError(N_("Timmar ”%(hours)s”: skriv FRÅN-TILL i hela timmar, t.ex. 8-12.", hours=text)) from None
 
 
 def queue_named(session: Session, text: str | None) -> str | None:

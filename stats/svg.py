@@ -6,6 +6,7 @@ an ``aria-label``), so it reads without colour and with a screen reader.
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 BLUE = (11, 87, 208)
@@ -32,8 +33,9 @@ def heatmap(calls: list[list[int]], weekdays: list[str], first_hour: int | None 
     cw, ch, left, head = 58, 22, 56, 24
     width, height = left + cw * 7 + 4, head + ch * (hi - lo + 1) + 4
     total = sum(sum(r) for r in calls)
+    label = gettext("Samtal per timme och veckodag, totalt %(n)s", n=total)
     out = [f'<svg id="heatmap" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-           f'height="{height}" role="img" aria-label="Samtal per timme och veckodag, totalt {total}" '
+           f'height="{height}" role="img" aria-label="{escape(label)}" '
            f'font-family="system-ui, sans-serif" font-size="12">']
     for i, day in enumerate(weekdays):
         out.append(f'<text x="{left + cw * i + cw / 2}" y="16" text-anchor="middle" font-weight="600">'
@@ -44,8 +46,9 @@ def heatmap(calls: list[list[int]], weekdays: list[str], first_hour: int | None 
         for i, day in enumerate(weekdays):
             n = calls[hour][i]
             fill, ink = _shade(n, top)
+            tip = gettext("%(n)s samtal", n=n)
             out.append(f'<g class="cell" data-hour="{hour}" data-weekday="{i + 1}" data-calls="{n}">'
-                       f'<title>{escape(day)} {hour:02d}–{(hour + 1) % 24:02d}: {n} samtal</title>'
+                       f'<title>{escape(day)} {hour:02d}–{(hour + 1) % 24:02d}: {escape(tip)}</title>'
                        f'<rect x="{left + cw * i}" y="{y}" width="{cw - 2}" height="{ch - 2}" fill="{fill}" '
                        f'stroke="#d0d0d0"/><text x="{left + cw * i + (cw - 2) / 2}" y="{y + 15}" '
                        f'text-anchor="middle" fill="{ink}">{n}</text></g>')
@@ -58,11 +61,13 @@ def trend(rows: list[dict], target: float | None = None, label: str = "dag") -> 
     width, height, left, right, top_pad, bottom = 760, 240, 48, 44, 16, 40
     plot_w, plot_h = width - left - right, height - top_pad - bottom
     n = len(rows)
+    title = gettext("Samtal och servicenivå per %(period)s", period=label)
     out = [f'<svg id="trend" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-           f'role="img" aria-label="Samtal och servicenivå per {escape(label)}" '
+           f'role="img" aria-label="{escape(title)}" '
            f'font-family="system-ui, sans-serif" font-size="11">']
     if not n:
-        out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">Inga samtal i perioden</text></svg>')
+        empty = gettext("Inga samtal i perioden")
+        out.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle">{escape(empty)}</text></svg>')
         return Markup("".join(out))
     peak = max(max(r["calls"] for r in rows), 1)
     step = plot_w / n
@@ -75,15 +80,17 @@ def trend(rows: list[dict], target: float | None = None, label: str = "dag") -> 
                f'<text x="{left + plot_w + 6}" y="{base}">0 %</text>')
     if target is not None:
         y = base - plot_h * target / 100
+        goal = gettext("mål %(target)s %%", target=format(target, "g"))
         out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + plot_w}" y2="{y:.1f}" stroke="{GREEN}" '
-                   f'stroke-dasharray="4 3"><title>mål {target:g} %</title></line>')
+                   f'stroke-dasharray="4 3"><title>{escape(goal)}</title></line>')
     every = max(1, round(n / 12))
     for i, r in enumerate(rows):
         x = left + step * i + (step - bar) / 2
         h_all, h_ans = plot_h * r["calls"] / peak, plot_h * r["answered"] / peak
         sl = r.get("service_level_switchboard")
-        tip = (f'{r["period"]}: {r["calls"]} samtal, {r["answered"]} besvarade, {r["abandoned"]} tappade'
-               + (f", växeln {sl:.0f} %" if sl is not None else ""))
+        tip = gettext("%(period)s: %(calls)s samtal, %(answered)s besvarade, %(abandoned)s tappade",
+                      period=r["period"], calls=r["calls"], answered=r["answered"], abandoned=r["abandoned"])
+        tip += gettext(", växeln %(level)s %%", level=round(sl)) if sl is not None else ""
         out.append(f'<g class="bar"><title>{escape(tip)}</title>'
                    f'<rect x="{x:.1f}" y="{base - h_all:.1f}" width="{bar:.1f}" height="{h_all:.1f}" fill="#b9cdf3"/>'
                    f'<rect x="{x:.1f}" y="{base - h_ans:.1f}" width="{bar:.1f}" height="{h_ans:.1f}" '
@@ -91,24 +98,27 @@ def trend(rows: list[dict], target: float | None = None, label: str = "dag") -> 
         if i % every == 0:
             out.append(f'<text x="{x + bar / 2:.1f}" y="{base + 14}" text-anchor="middle">'
                        f'{escape(str(r["period"])[-5:])}</text>')
-    for key, colour, name in (("service_level_switchboard", "#7a4a00", "växeln"),
-                              ("service_level_service", "#6a1b9a", "kundtjänst")):
+    lines = (("service_level_switchboard", "#7a4a00", gettext("servicenivå växeln")),
+             ("service_level_service", "#6a1b9a", gettext("servicenivå kundtjänst")))
+    for key, colour, name in lines:
         points = [(left + step * i + step / 2, base - plot_h * r[key] / 100) for i, r in enumerate(rows)
                   if r.get(key) is not None]
         if len(points) > 1:
             out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
-                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + f'"><title>{name} %</title></polyline>')
+                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in points) + f'"><title>{escape(name)}</title></polyline>')
         elif points:
             x, y = points[0]
-            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{name} %</title></circle>')
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"><title>{escape(name)}</title></circle>')
     legend_y = height - 8
+    calls, answered = gettext("samtal"), gettext("besvarade i kö")
+    switchboard, service = lines[0][2], lines[1][2]
     out.append(f'<rect x="{left}" y="{legend_y - 9}" width="10" height="10" fill="#b9cdf3"/>'
-               f'<text x="{left + 14}" y="{legend_y}">samtal</text>'
+               f'<text x="{left + 14}" y="{legend_y}">{escape(calls)}</text>'
                f'<rect x="{left + 70}" y="{legend_y - 9}" width="10" height="10" fill="#0b57d0"/>'
-               f'<text x="{left + 84}" y="{legend_y}">besvarade i kö</text>'
+               f'<text x="{left + 84}" y="{legend_y}">{escape(answered)}</text>'
                f'<line x1="{left + 190}" y1="{legend_y - 4}" x2="{left + 210}" y2="{legend_y - 4}" stroke="#7a4a00" '
-               f'stroke-width="2"/><text x="{left + 214}" y="{legend_y}">servicenivå växeln</text>'
+               f'stroke-width="2"/><text x="{left + 214}" y="{legend_y}">{escape(switchboard)}</text>'
                f'<line x1="{left + 330}" y1="{legend_y - 4}" x2="{left + 350}" y2="{legend_y - 4}" stroke="#6a1b9a" '
-               f'stroke-width="2"/><text x="{left + 354}" y="{legend_y}">servicenivå kundtjänst</text>')
+               f'stroke-width="2"/><text x="{left + 354}" y="{legend_y}">{escape(service)}</text>')
     out.append("</svg>")
     return Markup("".join(out))

@@ -12,11 +12,13 @@ in ``stats.personal_roles`` (default: admin).
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, stream_with_context
-from flask_babel import format_decimal
+from babel.dates import get_day_names
+from flask_babel import format_decimal, get_locale, gettext
 from flask_login import current_user
 
 from core import audit
 from core.services import services
+from core.text import translated
 from stats import export, report, svg
 from stats.definitions import Definitions
 
@@ -31,14 +33,14 @@ def _filters() -> report.Filters:
                 args["queue"] = report.queue_named(session, args["queue"])
         return report.Filters.parse(args, services().clock.now().date())
     except report.FilterError as exc:
-        abort(Response(f"{exc}\n", status=400, mimetype="text/plain"))
+        abort(Response(f"{translated(exc)}\n", status=400, mimetype="text/plain"))
 
 
 def _granularity(f: report.Filters) -> tuple[str, str]:
     days = (f.end - f.start).days + 1
     if days <= 62:
-        return "by_day", "dag"
-    return ("by_week", "vecka") if days <= 400 else ("by_month", "månad")
+        return "by_day", gettext("dag")
+    return ("by_week", gettext("vecka")) if days <= 400 else ("by_month", gettext("månad"))
 
 
 def may_see_personal(settings: dict) -> bool:
@@ -59,11 +61,17 @@ def dashboard():
     key, label = _granularity(f)
     return render_template(
         "stats.html", r=data, f=f, d=d, departments=departments, period_label=label,
-        heatmap=svg.heatmap(data["heatmap"]["calls"], data["heatmap"]["weekdays"]),
+        heatmap=svg.heatmap(data["heatmap"]["calls"], weekdays()),
         trend=svg.trend(data[key], d.switchboard_target_percent, label), pct=percent, secs=duration,
-        tile_value=tile_value, query=request.query_string.decode(), weekday_names=report.WEEKDAYS_SV,
-        queue_names=queue_names,
+        tile_value=tile_value, tile_texts=tile_texts, query=request.query_string.decode(),
+        weekday_names=weekdays(), queue_names=queue_names,
         municipality=svc.settings["service"]["municipality"])
+
+
+def weekdays() -> list[str]:
+    """Monday to Sunday, abbreviated in the page's language (Babel's names)."""
+    names = get_day_names("abbreviated", locale=get_locale())
+    return [names[i] for i in range(7)]
 
 
 def percent(value: float | None) -> str:
@@ -78,11 +86,37 @@ def duration(value: float | None) -> str:
     total = int(round(value))
     if total < 3600:
         return f"{total // 60}:{total % 60:02d}"
-    return f"{format_decimal(total // 3600)} h {total // 60 % 60} min"
+    return gettext("%(hours)s h %(minutes)s min", hours=format_decimal(total // 3600), minutes=total // 60 % 60)
 
 
 def tile_value(tile: dict) -> str:
     return duration(tile["value"]) if tile["unit"] == "s" else percent(tile["value"])
+
+
+def _limit(seconds: int) -> str:
+    return gettext("%(n)s min", n=seconds // 60) if seconds % 60 == 0 and seconds >= 60 else \
+        gettext("%(n)s s", n=seconds)
+
+
+def tile_texts(tile: dict, d: Definitions) -> dict[str, str]:
+    """A tile's heading, target and light in the page's language (the report's own are for the API)."""
+    labels = {
+        "switchboard": gettext("Växeln: svar inom %(time)s", time=_limit(d.switchboard_answer_seconds)),
+        "service": gettext("Kundtjänst: svar inom %(time)s", time=_limit(d.service_answer_seconds)),
+        "lost": gettext("Tappade samtal"), "queue_wait": gettext("Väntetid i kö (medel)"),
+        "resolved": gettext("Lösta i kundcenter"), "reach": gettext("Nådda vid koppling")}
+    share = lambda target: f"{format_decimal(target, format='#,##0.#')}\u00a0%"  # noqa: E731
+    at_least = lambda target: gettext("mål ≥ %(target)s", target=share(target))  # noqa: E731
+    targets = {
+        "switchboard": at_least(d.switchboard_target_percent), "service": at_least(d.service_target_percent),
+        "lost": gettext("mål ≤ %(target)s", target=share(d.lost_target_percent)),
+        "queue_wait": gettext("mål < %(time)s", time=_limit(d.queue_wait_target_seconds)),
+        "resolved": at_least(d.resolved_target_percent),
+        "reach": gettext("revisionen 2017: %(share)s", share=share(42))}
+    lights = {"green": gettext("Målet nått"), "amber": gettext("Nära målet"), "red": gettext("Målet ej nått"),
+              "none": gettext("Ingen data"), "info": gettext("Jämförelse")}
+    return dict(label=labels.get(tile["key"], tile["label"]), target=targets.get(tile["key"], tile["target_text"]),
+                light=lights.get(tile["light"]["state"], tile["light"]["text"]))
 
 
 def _departments(session) -> list[tuple[str, str, str]]:
@@ -114,10 +148,10 @@ def api_calls():
     f = _filters()
     personal = request.args.get("personal") in ("1", "true", "yes")
     if personal and current_user.role != "admin":
-        return jsonify(error="personal data only for administrators"), 403
+        return jsonify(error=gettext("Personuppgifter bara för administratörer.")), 403
     fmt = request.args.get("format", "csv")
     if fmt not in ("csv", "json"):
-        return jsonify(error="format is csv or json"), 400
+        return jsonify(error=gettext("Formatet är csv eller json.")), 400
     d = Definitions.from_settings(svc.settings)
     if personal:  # audited in this request, committed before a single row leaves
         with svc.sessions() as session:

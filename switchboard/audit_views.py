@@ -6,6 +6,7 @@ import io
 import json
 
 from flask import Blueprint, Response, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,23 +18,23 @@ bp = Blueprint("audit", __name__)
 
 # what each action is called on the page (the code stays in the CSV and in the filter)
 ACTIONS = {
-    "flow.draft_save": "Sparade ett utkast av samtalsflödet", "flow.draft_discard": "Kastade ett utkast",
-    "flow.publish": "Publicerade samtalsflödet", "flow.rollback": "Återställde samtalsflödet",
-    "hours.schedule_save": "Ändrade telefontider", "hours.special_day_save": "Satte tider för en särskild dag",
-    "hours.special_day_delete": "Tog bort en särskild dag", "hours.closure_add": "Lade till en stängning",
-    "hours.crisis_add": "Lade till ett krismeddelande", "hours.closure_end": "Avslutade en stängning",
-    "hours.crisis_end": "Avslutade ett krismeddelande", "directory.import": "Importerade katalogen",
-    "directory.entry_save": "Ändrade en katalogpost", "directory.entry_delete": "Tog bort en katalogpost",
-    "directory.unit_save": "Ändrade en enhet", "directory.units_import": "Importerade enheter",
-    "directory.rota_save": "Ändrade ett schema", "directory.rota_import": "Importerade scheman",
-    "directory.rota_ical": "Läste in ett schema ur en kalender",
-    "console.break_through": "Bröt igenom till en stängd eller frånvarande", "console.wrapup_correct": "Rättade ett utfall",
-    "stats.personal_export": "Hämtade statistik med personuppgifter", "user.add": "Lade till en användare",
-    "user.disable": "Stängde av en användare", "user.passwd": "Bytte lösenord åt en användare",
-    "user.queues": "Ändrade vilka köer en operatör tar samtal från",
+    "flow.draft_save": _l("Sparade ett utkast av samtalsflödet"), "flow.draft_discard": _l("Kastade ett utkast"),
+    "flow.publish": _l("Publicerade samtalsflödet"), "flow.rollback": _l("Återställde samtalsflödet"),
+    "hours.schedule_save": _l("Ändrade telefontider"), "hours.special_day_save": _l("Satte tider för en särskild dag"),
+    "hours.special_day_delete": _l("Tog bort en särskild dag"), "hours.closure_add": _l("Lade till en stängning"),
+    "hours.crisis_add": _l("Lade till ett krismeddelande"), "hours.closure_end": _l("Avslutade en stängning"),
+    "hours.crisis_end": _l("Avslutade ett krismeddelande"), "directory.import": _l("Importerade katalogen"),
+    "directory.entry_save": _l("Ändrade en katalogpost"), "directory.entry_delete": _l("Tog bort en katalogpost"),
+    "directory.unit_save": _l("Ändrade en enhet"), "directory.units_import": _l("Importerade enheter"),
+    "directory.rota_save": _l("Ändrade ett schema"), "directory.rota_import": _l("Importerade scheman"),
+    "directory.rota_ical": _l("Läste in ett schema ur en kalender"),
+    "console.break_through": _l("Bröt igenom till en stängd eller frånvarande"), "console.wrapup_correct": _l("Rättade ett utfall"),
+    "stats.personal_export": _l("Hämtade statistik med personuppgifter"), "user.add": _l("Lade till en användare"),
+    "user.disable": _l("Stängde av en användare"), "user.passwd": _l("Bytte lösenord åt en användare"),
+    "user.queues": _l("Ändrade vilka köer en operatör tar samtal från"),
 }
-OBJECTS = {"flow": "flöde", "phone_hours": "telefontider", "closure": "stängning", "special_day": "särskild dag",
-           "staff": "katalogpost", "unit": "enhet", "call": "samtal", "user": "användare", "directory": "katalogen"}
+OBJECTS = {"flow": _l("flöde"), "phone_hours": _l("telefontider"), "closure": _l("stängning"), "special_day": _l("särskild dag"),
+           "staff": _l("katalogpost"), "unit": _l("enhet"), "call": _l("samtal"), "user": _l("användare"), "directory": _l("katalogen")}
 
 
 def _names(session: Session, entries: list[AuditEntry]) -> tuple[dict[str, str], dict[str, str]]:

@@ -23,6 +23,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, Response, request
 from flask_babel import Babel, format_datetime, format_decimal, format_percent, get_locale
 
+from core.text import translated
+
 SOURCE = Path(__file__).parent / "translations"
 LANGUAGES = {"sv": "sv_SE", "en": "en_GB"}
 COOKIE = "vaxel_lang"
@@ -104,5 +106,5 @@ def init_app(app: Flask, timezone: str) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compiled)
     Babel(app, locale_selector=select_locale, default_locale="sv_SE", default_timezone=timezone)
     app.after_request(remember_language)
-    app.jinja_env.filters.update(number=number, percent=percent, duration=duration, when=when)
+    app.jinja_env.filters.update(translated=translated, number=number, percent=percent, duration=duration, when=when)
     app.jinja_env.globals.update(language=language, service_timezone=timezone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -13,18 +14,18 @@ bp = Blueprint("web", __name__)
 
 # (endpoint, label, who it is for) — the start page lists what exists
 VIEWS = [
-    ("console.page", "Konsol / Operator console", "operatörer (inloggning)"),
-    ("directory.page", "Katalog / Directory", "operatörer (inloggning)"),
-    ("callbacks.index", "Återuppringningar / Callbacks", "operatörer (inloggning)"),
-    ("callbacks.unit_list", "Meddelanden och återuppringningar per enhet / Unit messages",
-     "enhetens personal och operatörer (inloggning)"),
-    ("directory.admin", "Katalogimport och export / Directory import and export", "administratörer"),
-    ("flowadmin.editor", "Samtalsflödet / Call flow editor", "administratörer"),
-    ("hoursadmin.page", "Telefontider, stängningar, krismeddelanden / Phone hours editor", "administratörer"),
-    ("audit.log_page", "Ändringslogg / Audit log", "administratörer"),
-    ("stats.dashboard", "Statistik / Statistics", "statistikläsare och operatörer"),
-    ("ivr.hours_page", "Telefontider / Phone hours", "allmänheten och operatörer"),
-    ("web.healthz", "Hälsokontroll / Health check (JSON)", "drift"),
+    ("console.page", _l("Konsol"), _l("operatörer (inloggning)")),
+    ("directory.page", _l("Katalog"), _l("operatörer (inloggning)")),
+    ("callbacks.index", _l("Återuppringningar"), _l("operatörer (inloggning)")),
+    ("callbacks.unit_list", _l("Meddelanden och återuppringningar per enhet"),
+     _l("enhetens personal och operatörer (inloggning)")),
+    ("directory.admin", _l("Katalogimport och export"), _l("administratörer")),
+    ("flowadmin.editor", _l("Samtalsflödet"), _l("administratörer")),
+    ("hoursadmin.page", _l("Telefontider, stängningar, krismeddelanden"), _l("administratörer")),
+    ("audit.log_page", _l("Ändringslogg"), _l("administratörer")),
+    ("stats.dashboard", _l("Statistik"), _l("statistikläsare och operatörer")),
+    ("ivr.hours_page", _l("Telefontider"), _l("allmänheten och operatörer")),
+    ("web.healthz", _l("Hälsokontroll (JSON)"), _l("drift")),
 ]
 
 

@@ -19,7 +19,7 @@ from ivr.protocol import Digits, HoursChecked, LookupResult, Match, Speech, Star
 from switchboard.asterisk.mapping import dial_args, gosub_safe, transfer_input
 from tests.conftest import csrf_token
 from tests.test_engine import FLOW
-from tests.test_simulator import call, prompts
+from tests.test_simulator import as_traffic, call, prompts
 
 NOW = datetime.fromisoformat("2026-11-24T10:00:00+01:00")
 SVEN = Match(id="s1", name="Sven Olofsson", unit="Torghandel", number="+46406280439", score=90.0,
@@ -100,9 +100,10 @@ def test_without_confirmation_a_voicemail_takes_the_call(runner, sessions):
     assert any(a["action"] == "bridged" for a in actions)  # exactly the problem the confirmation exists for
 
 
-def test_reach_rate_counts_only_accepted_transfers(runner):
+def test_reach_rate_counts_only_accepted_transfers(runner, sessions):
     call(runner, "1", "say:torghandel", "ring:machine")
     call(runner, "1", "say:torghandel", "ring:answered")
+    as_traffic(sessions)
     report = runner.invoke(args=["stats", "report", "--from", "2026-11-24", "--to", "2026-11-24",
                                  "--format", "json"])
     transfers = json.loads(report.output)["transfers"]
@@ -119,7 +120,7 @@ def test_parse_confirm(raw, choice):
 
 
 def test_parse_confirm_refuses_anything_else():
-    with pytest.raises(ValueError, match="must be ja or nej"):
+    with pytest.raises(ValueError, match="ska vara ja eller nej"):
         promises.parse_confirm("kanske")
 
 
@@ -145,7 +146,7 @@ def test_the_admin_form_and_the_csv_set_the_choice(admin_client, sessions):
         assert session.scalar(select(Unit).where(Unit.slug == "torghandel")).confirm_answer is False
     refused = admin_client.post("/admin/directory/units", data={**form, "confirm_answer": "kanske"})
     assert refused.status_code == 302
-    assert "must be ja or nej" in admin_client.get("/admin/directory").get_data(as_text=True)
+    assert "ska vara ja eller nej" in admin_client.get("/admin/directory").get_data(as_text=True)
 
     exported = admin_client.get("/admin/directory/units.csv").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(exported)))

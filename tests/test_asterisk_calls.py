@@ -213,7 +213,7 @@ def test_option_1_by_keypad_name_spelling(phone):
 ])
 def test_option_1_not_answered_returns_to_the_queue_first(phone, ring, reason, dialstatus):
     # someone already waits in the centre queue: the returned caller goes ahead of them
-    runner = CallRunner(phone.services.sessions, phone.services.settings, channel="simulator")
+    runner = CallRunner(phone.services.sessions, phone.services.settings, channel="demo")
     runner.start("sim-waiting", at(OPEN), "+46701740601", "+46406280400")
     runner.handle("sim-waiting", Digits("2"), at(OPEN))
     fake = phone.call("1", "4439#", ring, "queue:operator:Anna:3")

@@ -116,7 +116,7 @@ def test_admin_edits_refuses_a_dead_end_test_calls_and_publishes(page, admin, ap
     page.fill("input[name=newoption__menu__key]", "3")
     page.fill("input[name=newoption__menu__label]", "tappad")  # a key that leads nowhere: a dead end
     page.click("#save-draft")
-    expect(page.locator("#problems")).to_contain_text("key 3 leads to ''")
+    expect(page.locator("#problems")).to_contain_text("knapp 3 går till ””, som inte finns")
     page.once("dialog", lambda dialog: dialog.accept())  # "Publicera utkastet? …": confirmed
     page.click("#publish")
     expect(page.locator("body")).to_contain_text("Utkastet publicerades inte")
@@ -187,7 +187,7 @@ def test_operator_console_follows_a_transfer_that_comes_back_and_records_a_wrapu
 
     svc = app.extensions["vaxel"]
     svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
-    calls = CallRunner(svc.sessions, svc.settings, channel="simulator")
+    calls = CallRunner(svc.sessions, svc.settings, channel="demo")
 
     log_in(page, "operator", "demo-operator-2026")
     page.goto("/console")
@@ -241,7 +241,7 @@ def test_operator_takes_a_message_for_a_person_in_the_console(page, app):
 
     svc = app.extensions["vaxel"]
     svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
-    calls = CallRunner(svc.sessions, svc.settings, channel="simulator")
+    calls = CallRunner(svc.sessions, svc.settings, channel="demo")
     log_in(page, "operator", "demo-operator-2026")
     page.goto("/console")
     page.click("#me button[data-state=ready]")

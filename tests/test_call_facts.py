@@ -38,7 +38,7 @@ def published_document(sessions) -> dict:
 
 def live_call(app, moment: str, tokens: list[str]) -> tuple[list[dict], str]:
     svc = app.extensions["vaxel"]
-    runner = CallRunner(svc.sessions, svc.settings, channel="simulator")
+    runner = CallRunner(svc.sessions, svc.settings, channel="demo")
     sim = Simulation(runner, "live", at(moment), CALLER, None)
     actions = [{**e.action.to_dict(), "at": e.at.isoformat()} for e in sim.run(tokens, finish=False)]
     return actions, runner.state_of("live").awaiting

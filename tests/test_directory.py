@@ -153,8 +153,8 @@ def test_a_bad_csv_imports_nothing_and_names_every_bad_line(app, sessions):
         assert session.scalar(select(func.count()).select_from(Staff)) == before
     errors = rejected.value.errors
     assert [e.split(":")[0] for e in errors] == ["rad 3", "rad 4", "rad 5", "rad 6", "rad 7"]
-    assert "name saknas" in errors[0] and "okänd enhet 'no-such-unit'" in errors[1]
-    assert "går inte att tolka som ett telefonnummer" in errors[2] and "kind 'robot'" in errors[3] and "hidden_number" in errors[3]
+    assert "name saknas" in errors[0] and "okänd enhet ”no-such-unit”" in errors[1]
+    assert "går inte att tolka som ett telefonnummer" in errors[2] and "kind ”robot”" in errors[3] and "hidden_number" in errors[3]
     assert "finns redan på rad 2" in errors[4]
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from directory import promises
 from directory.models import Unit
 from tests.conftest import csrf_token
-from tests.test_simulator import call, prompts
+from tests.test_simulator import as_traffic, call, prompts
 
 
 def choose(sessions, policy: str, number: str | None = None, slug: str = "torghandel") -> None:
@@ -70,6 +70,7 @@ def test_voicemail_takes_a_message_and_is_not_counted_as_reached(runner, session
     told = next(a for a in actions if a["action"] == "say" and a["prompt"] == "no_answer_voicemail")
     assert "röstbrevlådan för Marknad och torghandel" in told["text"]
     assert actions[-1]["action"] == "bridged" and actions[-1]["via"] == "voicemail"
+    as_traffic(sessions)
     report = json.loads(runner.invoke(args=["stats", "report", "--from", "2026-11-24", "--to", "2026-11-24",
                                             "--format", "json"]).output)
     assert report["transfers"]["attempted"] == 1 and report["transfers"]["answered"] == 0
@@ -95,10 +96,10 @@ def test_parse_no_answer(policy, number, expected):
 
 
 @pytest.mark.parametrize("policy, number, message", [
-    ("voicemail", "", "needs the number"),
-    ("function", "ring mig på mobilen", "the no-answer number"),
-    ("kanske", "", "must be one of centre, colleague, function, voicemail"),
-    ("centre", "040-628 04 61", "only for function or voicemail"),
+    ("voicemail", "", "behöver numret att ringa"),
+    ("function", "ring mig på mobilen", "numret när ingen svarar"),
+    ("kanske", "", "ska vara en av centre, colleague, function, voicemail"),
+    ("centre", "040-628 04 61", "hör bara till function eller voicemail"),
 ])
 def test_parse_no_answer_refuses_with_a_clear_error(policy, number, message):
     with pytest.raises(ValueError, match=message):
@@ -118,7 +119,7 @@ def test_the_admin_form_and_the_csv_set_the_policy(admin_client, sessions):
         assert (unit.no_answer, unit.no_answer_number) == ("voicemail", "+46406280461")  # stored in E.164
     admin_client.post("/admin/directory/units", data={**form, "no_answer_number": "ring mig på mobilen"})
     page = admin_client.get("/admin/directory").get_data(as_text=True)
-    assert "Enheten sparades inte: the no-answer number" in page
+    assert "Enheten sparades inte: numret när ingen svarar" in page
     assert "inget svar: enhetens röstbrevlåda (040-628 04 61)" in page  # the stored choice, in national form
 
     exported = admin_client.get("/admin/directory/units.csv").get_data(as_text=True)

@@ -257,7 +257,7 @@ def test_the_directory_prompt_invites_speech_only_where_the_platform_hears_it():
 def test_a_flow_without_the_keys_prompt_is_refused():
     doc = load_file(CONFIG_DIR / "flows" / "default.toml")
     del doc["prompts"]["ask_person_keys"]
-    assert "prompt 'ask_person_keys' has no sv text" in validate(doc)
+    assert "Texten ”ask person keys” saknas på sv." in validate(doc)
 
 
 def test_low_recogniser_confidence_confirms_even_a_clear_hit():

@@ -74,23 +74,23 @@ def test_the_shipped_flow_uses_only_the_placeholders_it_is_given():
 
 
 @pytest.mark.parametrize("bad, words", [
-    ("Vi öppnar {nex_open}.", "unknown placeholder {nex_open}; it may use {hours}, {next_open}"),
-    (f"Vi öppnar {HUGE}.", "{next_open:>999999999} is not allowed"),
-    ("Vi öppnar {next_open!r}.", "{next_open!r} is not allowed"),
-    ("Vi öppnar {next_open.__class__}.", "{next_open.__class__} is not allowed"),
-    ("Vi öppnar {hours[0]}.", "{hours[0]} is not allowed"),
-    ("Vi öppnar {0} {}.", "{0} has no name"),
-    ("Vi öppnar {next_open.", "a lone '{'"),
-    ("Vi öppnar next_open}.", "a lone '}'"),
+    ("Vi öppnar {nex_open}.", "okänd platshållare {nex_open}; den får använda {hours}, {next_open}"),
+    (f"Vi öppnar {HUGE}.", "{next_open:>999999999} är inte tillåtet"),
+    ("Vi öppnar {next_open!r}.", "{next_open!r} är inte tillåtet"),
+    ("Vi öppnar {next_open.__class__}.", "{next_open.__class__} är inte tillåtet"),
+    ("Vi öppnar {hours[0]}.", "{hours[0]} är inte tillåtet"),
+    ("Vi öppnar {0} {}.", "{0} har inget namn"),
+    ("Vi öppnar {next_open.", "ett ensamt {"),
+    ("Vi öppnar next_open}.", "ett ensamt }"),
 ])
 def test_placeholders_are_checked_per_prompt_and_language(bad, words):
     problems = validate(with_prompt("closed", "en", bad))
-    assert problems and all(p.startswith("prompt 'closed' (en): ") for p in problems), problems
+    assert problems and all(p.startswith("Texten ”closed” (en): ") for p in problems), problems
     assert any(words in p for p in problems), problems
 
 
 def test_a_prompt_said_without_values_takes_no_placeholders_but_escaped_braces_are_text():
-    assert "prompt 'greeting' (sv): unknown placeholder {name}; it takes no placeholders" in validate(
+    assert "Texten ”greeting” (sv): okänd platshållare {name}; den tar inga platshållare" in validate(
         with_prompt("greeting", "sv", "Hej {name}!"))
     assert validate(with_prompt("greeting", "sv", "Tryck {{1}}.")) == []
     assert Flow(with_prompt("greeting", "sv", "Tryck {{1}}.")).text("greeting", "sv") == "Tryck {1}."
@@ -147,7 +147,7 @@ def test_a_broken_placeholder_is_refused_at_publish(admin_client, sessions):
         assert admin_client.post("/admin/flow/draft", data=fields).status_code == 302  # a draft may have problems
         refused = text(admin_client.post("/admin/flow/publish", data={"csrf_token": fields["csrf_token"]},
                                          follow_redirects=True))
-        assert "Utkastet publicerades inte" in refused and "prompt 'closed' (sv)" in refused
+        assert "Utkastet publicerades inte" in refused and "Texten ”closed” (sv)" in refused
         assert published_version(sessions) == 1
     fields = form_of(admin_client)
     fields["prompt__closed__sv"] = "Stängt. Vi öppnar {next_open}."
@@ -161,7 +161,7 @@ def test_rolling_back_to_a_version_that_would_not_validate_today_is_refused(admi
     token = csrf_token(admin_client, "/admin/flow/history")
     reply = admin_client.post(f"/admin/flow/rollback/{old}", data={"csrf_token": token}, follow_redirects=True)
     page = text(reply)
-    assert "återställdes inte" in page and "prompt 'connecting' (sv): {name!r} is not allowed" in page
+    assert "återställdes inte" in page and "Texten ”connecting” (sv): {name!r} är inte tillåtet" in page
     assert published_version(sessions) == 1
     with sessions() as session:
         assert session.scalar(select(FlowVersion).where(FlowVersion.note.like("roll back%"))) is None
@@ -181,7 +181,7 @@ def test_seeding_validates_the_shipped_flow_too(bare_app, tmp_path):
         session.commit()
         with pytest.raises(FlowError) as refused:
             ensure_defaults(session, {"flow": {"seed_file": str(seed)}})
-        assert any("{next_open:>999999999} is not allowed" in p for p in refused.value.problems)
+        assert any("{next_open:>999999999} är inte tillåtet" in p for p in refused.value.problems)
         session.rollback()
         assert session.scalar(select(FlowVersion)) is None
 
@@ -215,13 +215,13 @@ def test_a_call_on_a_flow_with_bad_placeholders_stored_still_reaches_a_person(ap
 
 
 @pytest.mark.parametrize("posted, words", [
-    ("{not json", "the JSON is not valid"),
-    ("[1, 2]", "the JSON must be an object"),
-    ('{"nodes": [1, 2]}', "nodes must be an object"),
-    ('{"nodes": {"menu": "oops"}}', "node 'menu' must be an object"),
-    ('{"nodes": {"menu": {"type": ["menu"]}}}', "node 'menu': type must be a text"),
-    ('{"nodes": {}, "prompts": {"greeting": "Hej"}}', "prompt 'greeting' must be an object"),
-    ('{"nodes": {}, "queue": null}', "queue must be an object"),
+    ("{not json", "JSON-texten går inte att läsa"),
+    ("[1, 2]", "JSON-texten ska vara ett objekt"),
+    ('{"nodes": [1, 2]}', "nodes ska vara ett objekt"),
+    ('{"nodes": {"menu": "oops"}}', "Steget ”menu” ska vara ett objekt"),
+    ('{"nodes": {"menu": {"type": ["menu"]}}}', "Steget ”menu”: type ska vara en text"),
+    ('{"nodes": {}, "prompts": {"greeting": "Hej"}}', "Texten ”greeting” ska vara ett objekt"),
+    ('{"nodes": {}, "queue": null}', "queue ska vara ett objekt"),
 ])
 def test_malformed_json_is_refused_with_a_400_and_the_page_renders(admin_client, sessions, posted, words):
     token = csrf_token(admin_client, "/admin/flow")
@@ -239,7 +239,7 @@ def test_bad_form_fields_are_refused_with_a_400(admin_client, sessions):
     fields = form_of(admin_client)
     fields["queue__offer_timeout"] = "snart"
     reply = admin_client.post("/admin/flow/draft", data=fields)
-    assert reply.status_code == 400 and "queue.offer_timeout: 'snart' is not a whole number" in text(reply)
+    assert reply.status_code == 400 and "”snart” är inte ett heltal" in text(reply)
     with sessions() as session:
         assert session.scalar(select(FlowVersion).where(FlowVersion.status == "draft")) is None
 
@@ -251,7 +251,7 @@ def test_a_sparse_but_well_formed_draft_is_saved_and_shown(admin_client):
     reply = admin_client.post("/admin/flow/draft", data={"csrf_token": token, "json": json.dumps(sparse)})
     assert reply.status_code == 302
     page = admin_client.get("/admin/flow")
-    assert page.status_code == 200 and "the flow names no languages" in text(page)
+    assert page.status_code == 200 and "Flödet anger inga språk" in text(page)
 
 
 @pytest.mark.parametrize("document", [
@@ -269,7 +269,7 @@ def test_a_malformed_draft_already_stored_is_shown_with_its_problems_not_a_500(a
     token = csrf_token(admin_client, "/admin/flow")
     # the fields cannot be applied to it; publishing and test calls refuse; the JSON field mends it
     fields = admin_client.post("/admin/flow/draft", data={"csrf_token": token, "prompt__greeting__sv": "Hej"})
-    assert fields.status_code == 400 and "not a well-formed flow document" in text(fields)
+    assert fields.status_code == 400 and "inte ett läsbart flöde" in text(fields)
     refused = admin_client.post("/admin/flow/publish", data={"csrf_token": token}, follow_redirects=True)
     assert "Utkastet publicerades inte" in text(refused) and published_version(sessions) == 1
     test = admin_client.post("/api/admin/flow/testcall", headers={"X-CSRFToken": token}, json={"tokens": ["2"]})

@@ -20,7 +20,7 @@ from core.settings import CONFIG_DIR
 from tests.conftest import at
 from tests.fakes.fake_ami import CAPTURED_EVENTS, FakeAmi
 from tests.test_asterisk_ami import connect, wait_for
-from tests.test_simulator import call, prompts
+from tests.test_simulator import as_traffic, call, prompts
 from tests.test_twilio_calls import phone  # noqa: F401  (the fixture)
 
 DEFAULT = flows.load_file(CONFIG_DIR / "flows" / "default.toml")
@@ -54,13 +54,13 @@ def test_the_default_flow_names_its_queues():
 
 
 @pytest.mark.parametrize("change, problem", [
-    (lambda d: d["nodes"]["centre"].update(queue="ekonomi"), "queue 'ekonomi' is not one of the flow's queues"),
+    (lambda d: d["nodes"]["centre"].update(queue="ekonomi"), "kön ekonomi är inte en av flödets köer"),
     (lambda d: d["nodes"]["centre"]["queue_for_language"].update(en="engelska"),
-     "queue 'engelska' for en is not one of the flow's queues"),
-    (lambda d: d["queues"].update({"Bygg Miljö": {"name": "x"}}), "must be lower-case letters"),
-    (lambda d: d["queues"]["english"].update(name=""), "queue 'english' needs a name"),
-    (lambda d: d["queue"].update(name="ekonomi"), "queue.name 'ekonomi' (the default queue)"),
-    (lambda d: d["numbers"][BYGG_LINE].update(start="nowhere"), "start node 'nowhere' does not exist"),
+     "kön engelska (en) är inte en av flödets köer"),
+    (lambda d: d["queues"].update({"Bygg Miljö": {"name": "x"}}), "ska vara små bokstäver"),
+    (lambda d: d["queues"]["english"].update(name=""), "Kön english behöver ett namn"),
+    (lambda d: d["queue"].update(name="ekonomi"), "Kön: name ekonomi (standardkön)"),
+    (lambda d: d["numbers"][BYGG_LINE].update(start="nowhere"), "startsteget nowhere finns inte"),
 ])
 def test_a_flow_naming_an_unknown_queue_is_refused_with_the_reason(change, problem):
     doc = copy.deepcopy(DEFAULT)
@@ -178,9 +178,10 @@ def _csrf(client) -> dict:
 # -- statistics per queue ---------------------------------------------------------------------------
 
 
-def test_statistics_per_queue_by_its_name(runner):
+def test_statistics_per_queue_by_its_name(runner, sessions):
     for extra in ((), (), ("--to", ENGLISH_LINE)):
         call(runner, "2", "wait:30", extra=extra)
+    as_traffic(sessions)  # a `vaxel call` alone is never counted
     report = runner.invoke(args=["stats", "report", "--from", "2026-11-24", "--to", "2026-11-24", "--format", "json"])
     by_queue = {q["name"]: q for q in json.loads(report.output)["by_queue"]}
     assert (by_queue["Kundcenter"]["answered"], by_queue["English"]["answered"]) == (2, 1)
@@ -195,8 +196,9 @@ def test_statistics_per_queue_by_its_name(runner):
     assert wrong.exit_code != 0 and "no queue 'Ekonomi'" in wrong.output
 
 
-def test_the_statistics_page_lists_queues_by_name(runner, admin_client):
+def test_the_statistics_page_lists_queues_by_name(runner, admin_client, sessions):
     call(runner, "2", extra=("--to", ENGLISH_LINE))
+    as_traffic(sessions)
     page = admin_client.get("/stats?from=2026-11-24&to=2026-11-24&queue=English").get_data(as_text=True)
     assert '<option value="english" selected>English</option>' in page
     assert '<tr data-queue="english"><td>English</td>' in page and '>Kundcenter</option>' in page

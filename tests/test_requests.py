@@ -29,7 +29,7 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 @pytest.fixture
 def calls(app):
     svc = app.extensions["vaxel"]
-    return CallRunner(svc.sessions, svc.settings, channel="simulator")
+    return CallRunner(svc.sessions, svc.settings, channel="demo")
 
 
 def spoken(result) -> list[dict]:
@@ -547,7 +547,7 @@ def test_units_choices_round_trip_through_csv(admin_client, sessions):
                               "file": (io.BytesIO(bad.encode()), "enheter.csv")})
     assert reply.status_code == 303
     page = admin_client.get("/admin/directory").get_data(as_text=True)
-    assert "who answers must be one of centre, unit" in page
+    assert "vem som svarar ska vara en av centre, unit" in page
     with sessions() as session:  # all or nothing: Bygglov's good line did not go in either
         assert session.scalar(select(Unit).where(Unit.slug == "bygglov")).answered_by is None
     reply = admin_client.post("/admin/directory/units.csv", data={"csrf_token": token,

@@ -74,8 +74,8 @@ def test_asterisk_joins_the_channels_with_an_ampersand():
 
 @pytest.mark.parametrize("ring, mobile, problem", [
     ("together", "070-174 06 31", None),
-    ("sequential", "", "needs a mobile"),
-    ("sometimes", "070-174 06 31", "is not one of desk, together, sequential"),
+    ("sequential", "", "behöver en mobil"),
+    ("sometimes", "070-174 06 31", "ska vara en av desk, together, sequential"),
 ])
 def test_the_csv_column(ring, mobile, problem, app):
     with app.app_context():

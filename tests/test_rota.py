@@ -44,7 +44,7 @@ def test_when_is_a_weekday_or_a_date(text, when):
 
 @pytest.mark.parametrize("text", ["ibland", "2026-13-01", "", "24/12"])
 def test_a_bad_when_says_what_it_should_be(text):
-    with pytest.raises(ValueError, match="neither a weekday"):
+    with pytest.raises(ValueError, match="varken en veckodag"):
         rota.parse_when(text)
 
 
@@ -123,11 +123,11 @@ def test_a_bad_file_changes_nothing_and_lists_every_line(sessions):
     with sessions() as session:
         with pytest.raises(rota.RotaRejected) as caught:
             rota.import_csv(session, bad)
-    assert [e.split(":")[0] for e in caught.value.errors] == ["line 3", "line 4", "line 5", "line 6"]
-    assert "'p017' is not a function" in caught.value.errors[0]
-    assert "neither a weekday" in caught.value.errors[1]
-    assert "'f002' is not a person" in caught.value.errors[2]
-    assert "twice" in caught.value.errors[3]
+    assert [e.split(":")[0] for e in caught.value.errors] == ["rad 3", "rad 4", "rad 5", "rad 6"]
+    assert "”p017” är ingen funktion" in caught.value.errors[0]
+    assert "varken en veckodag" in caught.value.errors[1]
+    assert "”f002” är ingen person" in caught.value.errors[2]
+    assert "två gånger" in caught.value.errors[3]
     with sessions() as session:
         assert rota.export_csv(session) == ROTA  # unchanged, in the export's order
 
@@ -138,7 +138,7 @@ def test_a_file_replaces_the_rota_of_the_functions_it_names(sessions):
     with sessions() as session:
         assert rota.export_csv(session) == "function,when,person\nf001,fre,p020\n"
     with sessions() as session:
-        with pytest.raises(rota.RotaRejected, match="header lacks when"):
+        with pytest.raises(rota.RotaRejected, match="rubrikraden saknar kolumnen/kolumnerna when"):
             rota.import_csv(session, "function,person\nf001,p020\n")
 
 
@@ -154,7 +154,7 @@ def test_admin_form_and_csv_upload(admin_client, sessions):
     refused = admin_client.post("/admin/directory/entries/f001/rota",
                                 data={"rota": "mån p017\nsöndag nobody\n", "csrf_token": token},
                                 follow_redirects=True)
-    assert "line 2: &#39;nobody&#39; is not a person" in refused.get_data(as_text=True)
+    assert "rad 2: ”nobody” är ingen person" in refused.get_data(as_text=True)
     with sessions() as session:
         assert len(session.scalars(select(RotaEntry)).all()) == 2  # nothing changed
     assert "'f001'" not in admin_client.get("/admin/directory/entries/p017").get_data(as_text=True)
@@ -214,11 +214,11 @@ def test_a_calendar_naming_nobody_or_two_people_a_day_changes_nothing(sessions):
     load(sessions)
     with sessions() as session:
         function = session.scalar(select(Staff).where(Staff.external_id == "f001"))
-        with pytest.raises(rota.RotaRejected, match="'Semester' on 2026-12-07: no person"):
+        with pytest.raises(rota.RotaRejected, match="”Semester” 2026-12-07: ingen person"):
             rota_ical.import_ics(session, function, nobody.encode(), TUESDAY, TZ)
-        with pytest.raises(rota.RotaRejected, match="2026-11-30: two people on duty"):
+        with pytest.raises(rota.RotaRejected, match="2026-11-30: två personer i tjänst"):
             rota_ical.import_ics(session, function, twice.encode(), TUESDAY, TZ)
-        with pytest.raises(rota.RotaRejected, match="not an iCalendar file"):
+        with pytest.raises(rota.RotaRejected, match="filen är ingen kalender"):
             rota_ical.import_ics(session, function, b"function,when,person\n", TUESDAY, TZ)
     with sessions() as session:
         assert rota.export_csv(session) == ROTA

@@ -21,7 +21,7 @@ T0 = at("2026-11-24T10:00")
 @pytest.fixture
 def calls(app):
     svc = app.extensions["vaxel"]
-    return CallRunner(svc.sessions, svc.settings, channel="simulator")
+    return CallRunner(svc.sessions, svc.settings, channel="demo")
 
 
 def queued_caller(calls, call_id, seconds=0, caller="+46701740601"):

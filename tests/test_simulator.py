@@ -15,6 +15,18 @@ def call(runner, *tokens, at="2026-11-24T10:00:00+01:00", extra=()):
     return result, [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
 
 
+def as_traffic(sessions) -> None:
+    """The simulated calls so far counted as if they had come in by phone (a `vaxel call` itself never counts)."""
+    from sqlalchemy import update
+
+    from stats import facts
+
+    with sessions() as session:
+        session.execute(update(CallEvent).where(CallEvent.channel == "simulator").values(channel="demo"))
+        session.commit()
+    facts.rebuild(sessions)
+
+
 def prompts(actions):
     return [a["prompt"] for a in actions if a["action"] == "say"]
 
@@ -107,12 +119,12 @@ def test_human_output_and_calls_show(runner):
 
 @pytest.mark.parametrize("args, message", [
     (["call", "--json", "2", "ring:maybe"], "ring:answered"),
-    (["call", "--json", "bogus"], "not understood"),
-    (["call", "--json", "wait:soon"], "whole number of seconds"),
-    (["call", "--json", "say:"], "say: needs the words"),
-    (["call", "--at", "tomorrow", "2"], "ISO-8601"),
-    (["call", "--at", "9999-12-31T16:55:00+01:00", "2"], "outside the years"),  # was an OverflowError mid-call
-    (["call", "--at", "0001-01-01T10:00:00+01:00", "2"], "outside the years"),
+    (["call", "--json", "bogus"], "förstods inte"),
+    (["call", "--json", "wait:soon"], "helt antal sekunder"),
+    (["call", "--json", "say:"], "say: behöver orden"),
+    (["call", "--at", "tomorrow", "2"], "är ingen tid"),
+    (["call", "--at", "9999-12-31T16:55:00+01:00", "2"], "utanför åren"),  # was an OverflowError mid-call
+    (["call", "--at", "0001-01-01T10:00:00+01:00", "2"], "utanför åren"),
     (["call", "--from", "x" * 1000, "2"], "is not a phone number"),  # PostgreSQL refused the call row
 ])
 def test_bad_tokens_or_time_give_a_clear_error_and_exit_2(runner, sessions, args, message):
@@ -126,7 +138,7 @@ def test_bad_tokens_or_time_give_a_clear_error_and_exit_2(runner, sessions, args
 def test_a_token_that_does_not_fit_the_call_is_an_error_and_the_call_is_closed(runner):
     result = runner.invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "ring:busy"])
     assert result.exit_code == 2
-    assert "no transfer is ringing" in result.output
+    assert "ingen koppling ringer" in result.output
     shown = json.loads(runner.invoke(args=["calls", "show", "--last", "--json"]).output)
     assert shown["events"][-1]["type"] == "call_ended"
 

@@ -44,7 +44,7 @@ def test_report_filters_and_errors(runner, day):
                                           "--weekday", "wed", "--format", "json"]).output)
     assert data["calls"]["total"] == 1
     bad = runner.invoke(args=["stats", "report", "--from", "2026-11-25", "--to", "2026-11-24"])
-    assert bad.exit_code == 2 and "before it starts" in bad.output
+    assert bad.exit_code == 2 and "innan den börjar" in bad.output
 
 
 def test_raw_file_to_a_file_with_and_without_personal_data(runner, day, tmp_path):
@@ -61,6 +61,26 @@ def test_raw_file_to_a_file_with_and_without_personal_data(runner, day, tmp_path
 def test_rebuild(runner, day):
     result = runner.invoke(args=["stats", "rebuild"])
     assert result.exit_code == 0 and "rebuilt the facts of 16 calls" in result.output
+
+
+def test_a_test_call_is_not_counted_in_the_report_nor_by_a_rebuild(runner, day):
+    """`vaxel call` runs through the real call path (its events are logged) but is no traffic: the report is the
+    same before and after it, and after `vaxel stats rebuild`."""
+    def report() -> dict:
+        return json.loads(runner.invoke(args=["stats", "report", *ARGS, "--format", "json"]).output)["calls"]
+
+    before = report()
+    with day() as session:
+        events = session.scalar(select(func.count()).select_from(CallEvent))
+    call = runner.invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "2", "wait:20", "hangup"])
+    assert call.exit_code == 0, call.output
+    with day() as session:
+        assert session.scalar(select(func.count()).select_from(CallEvent)) > events  # the call did happen
+        assert session.scalar(select(func.count()).select_from(CallFact).where(
+            CallFact.call_id.like("sim-%"))) == 0
+    assert report() == before
+    assert runner.invoke(args=["stats", "rebuild"]).exit_code == 0
+    assert report() == before
 
 
 # --- retention --------------------------------------------------------------------------------------

@@ -389,16 +389,16 @@ def test_midnight_and_dst_in_the_report(app, sessions):
     assert [m["period"] for m in r["by_month"]] == ["2026-03", "2026-10", "2026-11"]
 
 
-def test_a_transfer_keeps_the_department_it_had_when_the_call_was_made(runner, sessions):
+def test_a_transfer_keeps_the_department_it_had_when_the_call_was_made(app, sessions):
     """A reorganisation later must not move last year's transfers: the event carries the departments."""
     from directory.index import bump_version
     from directory.models import Staff, Unit
     from stats import facts
     from stats.models import TransferFact
+    from tests.test_call_facts import live_call
 
-    out = runner.invoke(args=["call", "--at", "2026-11-24T10:00:00+01:00", "--json", "1", "say:torghandel",
-                              "ring:no-answer"]).output
-    started = [json.loads(line) for line in out.splitlines() if '"transfer"' in line][0]
+    actions, _ = live_call(app, "2026-11-24T10:00:00+01:00", ["1", "say:torghandel", "ring:no-answer"])
+    started = [a for a in actions if a["action"] == "transfer"][0]
     assert started["name"] == "Sven Olofsson"
     with sessions() as session:
         sven = session.scalar(select(Staff).where(Staff.external_id == "p039"))

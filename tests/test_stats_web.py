@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_the_dashboard_shows_targets_with_colour_and_words(stats_client):
     html = stats_client.get(f"/stats?{Q}").get_data(as_text=True)
     assert 'data-key="switchboard" data-state="red"' in html and "Målet ej nått" in html
     assert 'data-key="queue_wait" data-state="green"' in html and "Målet nått" in html
-    assert "57,1\u00a0%" in html and "mål ≥ 90 %" in html  # 4 of 7 within 15 s, a decimal comma
+    assert "57,1\u00a0%" in html and "mål ≥ 90\u00a0%" in html  # 4 of 7 within 15 s, a decimal comma
     assert '<svg id="heatmap"' in html and 'data-hour="16" data-weekday="2" data-calls="3"' in html
     assert '<svg id="trend"' in html
     assert "Tekniska förvaltningen" in html  # reach rate per department; per person only for stats.personal_roles
@@ -117,3 +118,19 @@ def test_an_administrator_may_ask_for_personal_data(admin_client):
 
 def test_the_start_page_links_the_dashboard(client):
     assert 'href="/stats"' in client.get("/").get_data(as_text=True)
+
+
+def test_the_queue_filter_lists_queues_by_name_and_figures_read_the_swedish_way(app, stats_client):
+    """Nobody has to know a queue's internal id; decimals have commas and long waits read as hours."""
+    from stats.views import duration, percent
+
+    html = stats_client.get(f"/stats?{Q}").get_data(as_text=True)
+    select_queue = re.search(r'<select name="queue">.*?</select>', html, re.S).group(0)
+    assert re.search(r'<option value="centre"\s*>Kundcenter</option>', select_queue)
+    assert 'name="queue" size' not in html and '<input name="queue"' not in html
+    filtered = stats_client.get(f"/stats?{Q}&queue=centre").get_data(as_text=True)
+    assert re.search(r'<option value="centre" selected>Kundcenter</option>', filtered)
+    with app.test_request_context("/"):
+        assert (duration(33023), duration(125), percent(57.14)) == ("9 h 10 min", "2:05", "57,1\u00a0%")
+    with app.test_request_context("/?lang=en"):
+        assert percent(57.14) == "57.1\u00a0%"

@@ -39,7 +39,7 @@ def calls(app):
     """Simulated calls; the service clock starts on a Tuesday morning and runs on."""
     svc = app.extensions["vaxel"]
     svc.clock = Clock(TZ, start=at("2026-11-24T10:00"))
-    return CallRunner(svc.sessions, svc.settings, channel="simulator")
+    return CallRunner(svc.sessions, svc.settings, channel="demo")
 
 
 @pytest.fixture

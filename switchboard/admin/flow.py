@@ -13,13 +13,17 @@ import json
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ivr import flow as flows
 from ivr.models import FlowVersion
 from core import audit
+from core.text import Text
 from switchboard import testcall
+from switchboard.i18n import translated
 from core.services import services
 from core.clock import parse_instant
 from switchboard.seed import published_flow
@@ -30,17 +34,27 @@ bp = Blueprint("flowadmin", __name__, template_folder="templates", static_folder
 NUMBER_FIELDS = {"menu": ("timeout", "retries"), "directory": ("timeout", "retries"), "transfer": ("ring_timeout",)}
 QUEUE_FIELDS = ("announce_every", "callback_after", "offer_timeout")
 # what the editor calls the flow's parts: an administrator reads words, not the document's keys
-NODE_LABELS = {"hours": "Öppettider", "greeting": "Hälsning", "menu": "Huvudmenyn", "english": "Engelska",
-               "person": "Söka en person (val 1)", "transfer": "Koppling", "centre": "Kundcenters kö",
-               "closed": "Stängt", "goodbye": "Avsked", "bygg_hours": "Bygg och miljös linje: öppettider",
-               "bygg_greeting": "Bygg och miljös linje: hälsning", "bygg": "Bygg och miljös kö"}
-FIELD_LABELS = {"timeout": "väntar på svar (s)", "retries": "försök", "ring_timeout": "ringer innan det går tillbaka (s)",
-                "announce_every": "köplatsen sägs var (s)", "callback_after": "uppringning erbjuds efter (s)",
-                "offer_timeout": "operatören har på sig att svara (s)"}
+NODE_LABELS = {"hours": _l("Öppettider"), "greeting": _l("Hälsning"), "menu": _l("Huvudmenyn"),
+               "english": _l("Engelska"), "person": _l("Söka en person (val 1)"), "transfer": _l("Koppling"),
+               "centre": _l("Kundcenters kö"), "closed": _l("Stängt"), "goodbye": _l("Avsked"),
+               "bygg_hours": _l("Bygg och miljös linje: öppettider"),
+               "bygg_greeting": _l("Bygg och miljös linje: hälsning"), "bygg": _l("Bygg och miljös kö")}
+FIELD_LABELS = {"timeout": _l("väntar på svar (s)"), "retries": _l("försök"),
+                "ring_timeout": _l("ringer innan det går tillbaka (s)"), "announce_every": _l("köplatsen sägs var (s)"),
+                "callback_after": _l("uppringning erbjuds efter (s)"),
+                "offer_timeout": _l("operatören har på sig att svara (s)")}
 
 
 def node_label(name: str) -> str:
-    return NODE_LABELS.get(name, name.replace("_", " ").capitalize())
+    return str(NODE_LABELS.get(name, name.replace("_", " ").capitalize()))
+
+
+def in_words(problem) -> str:
+    """A problem in the administrator's language, naming the flow's steps as the editor does (not by id)."""
+    if isinstance(problem, Text):
+        problem = Text(problem.msgid, **{k: node_label(v) if k in ("node", "target") and v else v
+                                         for k, v in problem.values.items()})
+    return translated(problem)
 
 
 def prompts_in_call_order(doc: dict) -> list[str]:
@@ -87,10 +101,10 @@ def _whole(value: str, what: str, problems: list[str]) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        problems.append(f"{what}: {value!r} is not a whole number")
+        problems.append(_("%(what)s: ”%(value)s” är inte ett heltal.", what=what, value=value))
         return None
     if number < 0 or number > 3600:
-        problems.append(f"{what}: {number} is out of range (0–3600)")
+        problems.append(_("%(what)s: %(value)s ligger utanför 0–3600.", what=what, value=number))
         return None
     return number
 
@@ -105,25 +119,27 @@ def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
         try:
             doc = json.loads(form["json"])
         except (json.JSONDecodeError, RecursionError) as exc:
-            return base, [f"the JSON is not valid: {exc}"]
+            return base, [_("JSON-texten går inte att läsa (rad %(line)s, tecken %(column)s).",
+                            line=getattr(exc, "lineno", "?"), column=getattr(exc, "colno", "?"))]
         if not isinstance(doc, dict):
-            return base, ["the JSON must be an object"]
+            return base, [_("JSON-texten ska vara ett objekt.")]
         shape = flows.malformed(doc)
-        return (base, [f"the JSON is not a flow document: {p}" for p in shape]) if shape else (doc, [])
+        return (base, [_("JSON-texten är inte ett flöde: %(problem)s", problem=translated(p)) for p in shape]) \
+            if shape else (doc, [])
     if flows.malformed(base):
-        return base, ["the draft is not a well-formed flow document, so its fields cannot be edited: "
-                      "correct it as JSON below or discard it"]
+        return base, [_("Utkastet är inte ett läsbart flöde, så fälten kan inte ändras: rätta det som JSON nedan "
+                        "eller kasta det.")]
     doc, problems = copy.deepcopy(base), []
     for field, value in form.items():
         parts = field.split("__")
         if parts[0] == "prompt" and len(parts) == 3:
             doc.setdefault("prompts", {}).setdefault(parts[1], {})[parts[2]] = value.strip()
         elif parts[0] == "node" and len(parts) == 3 and parts[1] in doc.get("nodes", {}):
-            number = _whole(value, f"{parts[1]}.{parts[2]}", problems)
+            number = _whole(value, f"{node_label(parts[1])}: {FIELD_LABELS.get(parts[2], parts[2])}", problems)
             if number is not None:
                 doc["nodes"][parts[1]][parts[2]] = number
         elif parts[0] == "queue" and len(parts) == 2 and parts[1] in QUEUE_FIELDS:
-            number = _whole(value, f"queue.{parts[1]}", problems)
+            number = _whole(value, _("Kö: %(field)s", field=FIELD_LABELS[parts[1]]), problems)
             if number is not None:
                 doc.setdefault("queue", {})[parts[1]] = number
     doc.setdefault("queue", {})["callback"] = bool(form.get("queue__callback"))
@@ -141,7 +157,7 @@ def document_from_form(base: dict, form) -> tuple[dict, list[str]]:
             options[new_key] = {"label": form.get(f"newoption__{name}__label", "").strip(),
                                 "next": form.get(f"newoption__{name}__next", "")}
         node["options"] = options
-    problems.extend(flows.malformed(doc))
+    problems.extend(translated(p) for p in flows.malformed(doc))
     return doc, problems
 
 
@@ -163,12 +179,14 @@ def _editor_page(session: Session, input_problems: list[str] | None = None, json
     try:
         problems = flows.validate(doc)
     except Exception:  # validate is written never to raise; the page must not fail on a case it missed
-        problems = ["the flow cannot be read: correct it as JSON below or discard the draft"]
+        problems = [_("Flödet går inte att läsa: rätta det som JSON nedan eller kasta utkastet.")]
     fields = _fields_of(doc) if isinstance(doc, dict) else None
     if json_text is None:
         json_text = json.dumps(doc, ensure_ascii=False, indent=2)
+    pending = changes(published.document, draft.document) if draft is not None and isinstance(doc, dict) else []
     return render_template(
-        "flow_editor.html", doc=fields, draft=draft, published=published, problems=problems,
+        "flow_editor.html", doc=fields, draft=draft, published=published, problems=[in_words(p) for p in problems],
+        pending=pending,
         input_problems=input_problems or [], node_fields=NUMBER_FIELDS, queue_fields=QUEUE_FIELDS,
         node_label=node_label, field_labels=FIELD_LABELS, prompt_order=prompts_in_call_order(doc) if isinstance(doc, dict) else [],
         json_text=json_text, now=svc.clock.now().strftime("%Y-%m-%dT%H:%M")), status
@@ -197,7 +215,8 @@ def save_draft():
                      before=base, after=doc)
         session.commit()
         remaining = flows.validate(doc)
-    flash("Utkastet är sparat." + (" Det kan inte publiceras förrän felen är rättade." if remaining else ""))
+    flash(_("Utkastet är sparat. Det kan inte publiceras förrän felen är rättade.") if remaining
+          else _("Utkastet är sparat."))
     return redirect(url_for("flowadmin.editor"))
 
 
@@ -207,19 +226,19 @@ def publish():
     with svc.sessions() as session:
         draft = draft_of(session)
         if draft is None:
-            flash("Det finns inget utkast att publicera.")
+            flash(_("Det finns inget utkast att publicera."))
             return redirect(url_for("flowadmin.editor"))
         previous = published_flow(session, draft.flow_key)
         try:
             _publish(session, draft, previous, "flow.publish")
         except flows.FlowError as exc:
             session.rollback()
-            flash("Utkastet publicerades inte: " + "; ".join(exc.problems))
+            flash(_("Utkastet publicerades inte: %(problems)s", problems="; ".join(map(in_words, exc.problems))))
             return redirect(url_for("flowadmin.editor"))
         session.commit()
         version = draft.version
     _after_publish(svc)
-    flash(f"Version {version} är publicerad. Nya samtal hör den nu.")
+    flash(_("Version %(version)s är publicerad. Nya samtal hör den nu.", version=version))
     return redirect(url_for("flowadmin.editor"))
 
 
@@ -261,7 +280,7 @@ def discard():
                          before=draft.document)
             session.delete(draft)
             session.commit()
-    flash("Utkastet är borttaget.")
+    flash(_("Utkastet är borttaget."))
     return redirect(url_for("flowadmin.editor"))
 
 
@@ -295,14 +314,14 @@ def _leaves(doc, path: tuple = ()) -> dict[tuple, object]:
 def where(path: tuple) -> str:
     """A field of the flow document in words: ("prompts", "menu", "sv") -> "Text menu (sv)"."""
     if len(path) >= 3 and path[0] == "prompts":
-        return f"Text {path[1].replace('_', ' ')} ({path[2]})"
+        return _("Text ”%(prompt)s” (%(lang)s)", prompt=path[1].replace("_", " "), lang=path[2])
     if len(path) >= 4 and path[0] == "nodes" and path[2] == "options":
-        part = {"next": "går till", "label": "namn"}.get(path[4], path[4]) if len(path) > 4 else ""
-        return f"{node_label(path[1])}: knapp {path[3]}" + (f" – {part}" if part else "")
+        part = {"next": _("går till"), "label": _("namn")}.get(path[4], path[4]) if len(path) > 4 else ""
+        return _("%(node)s: knapp %(key)s", node=node_label(path[1]), key=path[3]) + (f" – {part}" if part else "")
     if len(path) >= 3 and path[0] == "nodes":
         return f"{node_label(path[1])}: {FIELD_LABELS.get(path[2], path[2])}"
     if len(path) >= 2 and path[0] == "queue":
-        return f"Kö: {FIELD_LABELS.get(path[1], path[1])}"
+        return _("Kö: %(field)s", field=FIELD_LABELS.get(path[1], path[1]))
     return " › ".join(path)
 
 
@@ -322,15 +341,17 @@ def rollback(version_id: int):
             abort(404)
         problems = flows.validate(old.document)
         if problems:  # a version published before today's rules may not pass them: refused, with the reasons
-            flash(f"Version {old.version} återställdes inte, den klarar inte valideringen: " + "; ".join(problems))
+            flash(_("Version %(version)s återställdes inte, den klarar inte valideringen: %(problems)s",
+                    version=old.version, problems="; ".join(map(in_words, problems))))
             return redirect(url_for("flowadmin.history"))
         previous = published_flow(session, old.flow_key)
-        copy_ = _new_draft(session, old.flow_key, copy.deepcopy(old.document), f"roll back to version {old.version}")
+        copy_ = _new_draft(session, old.flow_key, copy.deepcopy(old.document), _("återställd till version %(version)s", version=old.version))
         _publish(session, copy_, previous, "flow.rollback")
         session.commit()
         version = copy_.version
     _after_publish(svc)
-    flash(f"Återställt: version {version} är en kopia av version {old.version} och är publicerad.")
+    flash(_("Återställt: version %(version)s är en kopia av version %(old)s och är publicerad.", version=version,
+            old=old.version))
     return redirect(url_for("flowadmin.history"))
 
 
@@ -340,25 +361,26 @@ def api_testcall():
     svc = services()
     body = request.get_json(silent=True) or {}
     if not isinstance(body, dict):
-        return jsonify(error='send a JSON object: {"at", "tokens", "flow", "caller"}'), 400
+        return jsonify(error=_("Skicka ett JSON-objekt: {at, tokens, flow, caller}.")), 400
     tokens = body.get("tokens") or []
     if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
-        return jsonify(error="tokens must be a list of strings"), 400
+        return jsonify(error=_("tokens ska vara en lista med texter.")), 400
     wrong = [key for key in ("at", "flow", "caller") if body.get(key) is not None and not isinstance(body[key], str)]
     if wrong:
-        return jsonify(error=f"{', '.join(wrong)} must be text (a JSON string)"), 400
+        return jsonify(error=_("%(fields)s ska vara text (en JSON-sträng).", fields=", ".join(wrong))), 400
     try:
         at = parse_instant(body["at"], svc.clock.tz) if body.get("at") else svc.clock.now()
     except ValueError as exc:
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=translated(exc.args[0] if exc.args else exc)), 400
     with svc.sessions() as session:
         version = (draft_of(session) if body.get("flow", "draft") == "draft" else None) or published_flow(session)
         document = version.document
     problems = flows.validate(document)
     if problems:
-        return jsonify(error="the flow has problems: " + "; ".join(problems), problems=problems), 400
+        said = [in_words(p) for p in problems]
+        return jsonify(error=_("Flödet har fel: %(problems)s", problems="; ".join(said)), problems=said), 400
     try:
         result = testcall.run(svc.sessions, svc.settings, document, at, tokens, caller=body.get("caller") or None)
     except ValueError as exc:  # a token that does not fit the call
-        return jsonify(error=str(exc)), 400
+        return jsonify(error=translated(exc.args[0] if exc.args else exc)), 400
     return jsonify(version=version.version, status=version.status, **result)

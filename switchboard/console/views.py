@@ -34,6 +34,7 @@ from ivr.models import CallSession
 from ivr.protocol import Hangup, Match, OperatorAnswered, OperatorToQueue, OperatorTransfer, TransferEnded
 from core import audit
 from core.services import services
+from core.text import translated
 from switchboard.calls import CallRunner
 from switchboard.console import control, live, operators, wrapups
 from switchboard.console.stream import Away, Broadcaster
@@ -168,13 +169,13 @@ def set_state():
             row = operators.set_state(session, current_user.username, str(body.get("state", "")), svc.clock.now(),
                                       str(body.get("reason") or ""))
         except operators.OperatorError as exc:
-            return _error(_(str(exc)))
+            return _error(translated(exc))
         if body.get("endpoint") is not None:
             try:
                 operators.set_endpoint(row, str(body["endpoint"]), numbers.Policy.from_settings(svc.settings))
             except operators.OperatorError as exc:
                 session.rollback()
-                return _error(str(exc))
+                return _error(translated(exc))
         session.commit()
         state, endpoint, reason = row.state, row.endpoint, row.reason
     for channel in ("twilio", "asterisk"):
@@ -395,7 +396,7 @@ def message(call_id: str):
                                   operator=current_user.username, now=svc.clock.now(), settings=svc.settings,
                                   tz=svc.clock.tz)
         except messages.MessageError as exc:
-            return _error(str(exc))
+            return _error(translated(exc))
         return jsonify(id=taken.id, target=taken.target_name, unit=taken.unit_name,
                        due_by=taken.due_by.isoformat() if taken.due_by else None,
                        emailed_to=taken.email_to if taken.emailed_at else None, email_error=taken.email_error)
