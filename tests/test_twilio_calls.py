@@ -594,3 +594,23 @@ def test_an_operator_line_restricted_to_known_operators(phone, app, client):
     refused = Operator(client, number="+46701740688").call()
     assert tags(refused) == ["Say", "Hangup"]
     assert verb(Operator(client, number="client:anna").call(), "Dial") is not None
+
+
+def test_a_webhook_that_fails_outside_its_step_still_keeps_the_rescued_caller_in_our_queue(phone, sessions,
+                                                                                          monkeypatch):
+    """The view raises after the request's session was opened: its writes are rolled back, the rescue puts the
+    caller in the centre queue in a new session — and that is committed, so the queue and the console know them."""
+    from callback.queue import QueueEntry
+
+    caller = phone()
+    caller.call()
+
+    def broken(*_a, **_k):
+        raise RuntimeError("bug while answering")
+
+    monkeypatch.setattr(twiml, "requeue", broken)
+    doc = caller.post("/twilio/queue-result?s=1", QueueResult="error", QueueSid="QU" + "1" * 32)
+    assert verb(doc, "Enqueue") is not None  # the apology and the queue, not a dead call
+    with sessions() as session:
+        places = session.scalars(select(QueueEntry).where(QueueEntry.call_id == caller.call_sid)).all()
+    assert [p.left_at for p in places] == [None]

@@ -215,6 +215,11 @@ def answers(kind: str) -> Callable:
                 except Exception:
                     log.exception("twilio: even the rescue failed; using the static one")
                     body = LAST_RESORT
+                try:  # the rescue queued the caller in our books through a new session: keep that
+                    _finish(commit=True)
+                except Exception:
+                    log.exception("twilio: could not store the rescue of call %s; the TwiML still queues the caller",
+                                  request.form.get("CallSid", "-"))
             return Response(body, mimetype="text/xml")
 
         return run

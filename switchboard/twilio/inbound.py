@@ -82,7 +82,7 @@ def _caller_id(state: CallState) -> str:
     return policy
 
 
-_hints: dict[tuple, list[str]] = {}
+_hints: dict[tuple, tuple[object, list[str]]] = {}
 
 
 def _directory_hints() -> list[str]:
@@ -90,12 +90,13 @@ def _directory_hints() -> list[str]:
     (kept while the directory and the synonyms stay the same)."""
     session = db()
     synonyms = synonyms_from(services().settings["directory"]["synonyms_file"])
-    key = (id(session.get_bind()), current_version(session), id(synonyms))
-    if key not in _hints:
+    key = (id(session.get_bind()), current_version(session))
+    held = _hints.get(key)
+    if held is None or held[0] is not synonyms:  # the synonyms file was read again: so are the hints
         if len(_hints) > 16:
             _hints.clear()
-        _hints[key] = twiml.hint_list(speech_hints(session, synonyms, twiml.MAX_HINTS))
-    return _hints[key]
+        held = _hints[key] = (synonyms, twiml.hint_list(speech_hints(session, synonyms, twiml.MAX_HINTS)))
+    return held[1]
 
 
 def _ring_or_fail(call_sid: str, actions: list[Action]) -> list[Action]:
