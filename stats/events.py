@@ -62,22 +62,44 @@ def record(
     channel: str,
 ) -> None:
     """Append the events of one call step; a repeated step (a retried webhook) writes nothing new."""
+    record_steps(session, call_id, [(step, events)], at, channel)
+
+
+def record_steps(
+    session: Session,
+    call_id: str,
+    steps: Iterable[tuple[int, Iterable[tuple[str, dict[str, Any]]]]],
+    at: datetime,
+    channel: str,
+    in_progress: bool = False,
+) -> None:
+    """Append the events of several steps of one call (what one webhook stepped) in one statement.
+
+    ``in_progress``: the call runner's steps of a call that has not ended: its fact row waits for the end (a
+    fold per step was a third of a step's statements); every other event re-folds the call at once."""
     rows = []
-    for seq, (type_, data) in enumerate(events):
-        if type_ not in EVENT_TYPES:
-            raise ValueError(f"unknown call event type {type_!r}")
-        rows.append(dict(call_id=call_id, step=step, seq=seq, type=type_, at=at, channel=channel, data=data))
+    for step, events in steps:
+        for seq, (type_, data) in enumerate(events):
+            if type_ not in EVENT_TYPES:
+                raise ValueError(f"unknown call event type {type_!r}")
+            rows.append(dict(call_id=call_id, step=step, seq=seq, type=type_, at=at, channel=channel, data=data))
     if not rows:
         return
     for row in rows:  # the log follows a call as `vaxel calls show` does (core/logs.py masks the numbers)
         details = " ".join(f"{k}={v}" for k, v in row["data"].items() if v not in (None, [], ""))
         log.info("%s %s", row["type"], details,
-                 extra={"event": row["type"], "call_id": call_id, "channel": channel, "step": step})
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+                 extra={"event": row["type"], "call_id": call_id, "channel": channel, "step": row["step"]})
+    dialect = session.get_bind().dialect.name
+    if dialect not in _INSERTS:  # built once: building an upsert is not free, and this runs on every call step
+        _INSERTS[dialect] = (pg_insert if dialect == "postgresql" else sqlite_insert)(
+            CallEvent.__table__).on_conflict_do_nothing(index_elements=["call_id", "step", "seq"])
     # a Core statement on the session's connection: the ORM's bulk path costs more than the insert itself
-    session.connection().execute(insert(CallEvent.__table__).on_conflict_do_nothing(
-        index_elements=["call_id", "step", "seq"]), rows)
-    facts.mark(session, call_id)  # its stats fact row is re-folded before this transaction commits
+    session.connection().execute(_INSERTS[dialect], rows)
+    if not in_progress:
+        facts.mark(session, call_id)  # its stats fact row is re-folded before this transaction commits
+
+
+_INSERTS: dict[str, Any] = {}
 
 
 def events_of(session: Session, call_id: str) -> list[CallEvent]:

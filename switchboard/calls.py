@@ -12,6 +12,7 @@ the centre queue: a citizen is never dropped because of our error.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -51,17 +52,29 @@ class CallNotFound(LookupError):
     pass
 
 
-def load_call(session: Session, call_id: str) -> CallSession | None:
-    """The call's row, locked on PostgreSQL until the transaction ends (one step of a call at a time); a
-    second load in the same transaction costs no query."""
+def _held_calls(session: Session) -> dict[str, CallSession]:
+    """The calls this transaction has loaded or started, held strongly (the identity map forgets unused rows)."""
     transaction, held = session.info.get("vaxel.calls", (None, {}))
-    if transaction is not session.get_transaction():  # held strongly: the identity map forgets unused rows
+    if transaction is not session.get_transaction():
         held = {}
         session.info["vaxel.calls"] = (session.get_transaction(), held)
+    return held
+
+
+def load_call(session: Session, call_id: str) -> CallSession | None:
+    """The call's row, locked on PostgreSQL until the transaction ends (one step of a call at a time); a
+    second load in the same transaction, or of a call it started, costs no query."""
+    held = _held_calls(session)
     if call_id not in held or held[call_id] not in session:
         lock = session.get_bind().dialect.name == "postgresql"
         held[call_id] = session.get(CallSession, call_id, with_for_update=lock or None, populate_existing=lock)
     return held[call_id]
+
+
+def _add_call(session: Session, call: CallSession) -> None:
+    """A call row new in this transaction: ours alone until it commits, so later loads need not read it."""
+    session.add(call)
+    _held_calls(session)[call.call_id] = call
 
 
 _FLOWS: dict[tuple, Flow] = {}
@@ -115,12 +128,14 @@ class CallRunner:
         self.channel = channel
         self.tz = ZoneInfo(settings["service"]["timezone"])
         self.facts = CallFacts(settings, self.tz)
+        self._stored = threading.local()  # (call id, state) this thread's last step committed: see state_after
 
     # -- public API for adapters ------------------------------------------------------------
 
     def start(self, call_id: str, now: datetime, caller: str | None = None, called: str | None = None,
               lang: str | None = None, speech: bool = True) -> list[Action]:
         """Start the flow for a new call; ``speech`` False where the platform cannot hear speech on it."""
+        self._stored.call = None
         with logs.call_context(call_id, self.channel), self._unit() as (session, ours):
             existing = session.get(CallSession, call_id)
             if existing is not None:  # a retried "call comes in" webhook: the call already runs
@@ -133,14 +148,16 @@ class CallRunner:
                     call = CallSession(call_id=call_id, channel=self.channel, flow_version_id=in_force[0],
                                        caller=_column(caller), called=_column(called), started_at=now,
                                        updated_at=now, step=0, state={})
-                    session.add(call)
+                    _add_call(session, call)
                     result = self._run(session, call, in_force[1], None, Start(caller, called, lang, speech), now)
+                self._committed(call, ours)
                 return result
             except Exception:
                 log.exception("call %s: could not start the flow; sending the caller to the centre", call_id)
                 return self._fallback(call_id, now, caller, called, session=None if ours else session)
 
     def handle(self, call_id: str, inp: Input, now: datetime) -> list[Action]:
+        self._stored.call = None
         with logs.call_context(call_id, self.channel), self._unit() as (session, ours):
             call = load_call(session, call_id)
             if call is None:
@@ -152,6 +169,7 @@ class CallRunner:
             try:
                 with self._undo_on_error(session, ours):
                     result = self._run(session, call, flow_of(session, call.flow_version_id), state, inp, now)
+                self._committed(call, ours)
                 return result
             except Exception:
                 log.exception("call %s: step failed on %s; sending the caller to the centre", call_id, inp.kind)
@@ -235,6 +253,18 @@ class CallRunner:
             self._run(session, call, flow, state, Hangup(), now)
         call.ended_at = call.updated_at = now
 
+    def state_after(self, call_id: str) -> CallState | None:
+        """The state the last ``start``/``handle`` of this call on this thread committed (an adapter acting on
+        what the engine just said needs no second read); read from the database when there is none."""
+        stored = getattr(self._stored, "call", None)
+        self._stored.call = None
+        if stored is not None and stored[0] == call_id:
+            return stored[1]
+        return self.state_of(call_id)
+
+    def _committed(self, call: CallSession, ours: bool) -> None:
+        self._stored.call = (call.call_id, CallState.from_dict(call.state)) if ours and call.state else None
+
     def state_of(self, call_id: str) -> CallState | None:
         with self._unit() as (session, _):
             call = session.get(CallSession, call_id)
@@ -247,24 +277,24 @@ class CallRunner:
         def answer(request: Request, state: CallState) -> Input:
             return self.facts.answer(session, call.call_id, state, request, now, live=True)
 
+        steps: list[tuple[int, list[tuple[str, dict]]]] = []
+
         def on_step(result: Step) -> None:
             call.step += 1
-            self._record(session, call, result, now)
+            logs.set_step(call.step)  # other lines written during this step carry it too
+            steps.append((call.step, [(e.type, e.data) for e in result.events]))
+            for event in result.events:
+                if event.type == "queue_left":
+                    centre.leave(session, call.call_id, now, event.data["reason"])
 
         state, actions = drive(flow, state, inp, now, answer, on_step)
+        # one statement for them all; the statistics fold the call when it ends
+        event_log.record_steps(session, call.call_id, steps, now, self.channel, in_progress=not state.ended)
         call.state = state.to_dict()
         call.updated_at = now
         if state.ended and call.ended_at is None:
             call.ended_at = now
         return actions
-
-    def _record(self, session: Session, call: CallSession, result: Step, now: datetime) -> None:
-        event_log.record(session, call.call_id, call.step, [(e.type, e.data) for e in result.events], now,
-                         self.channel)
-        logs.set_step(call.step)  # other lines written during this step carry it too
-        for event in result.events:
-            if event.type == "queue_left":
-                centre.leave(session, call.call_id, now, event.data["reason"])
 
     # -- the human fallback -----------------------------------------------------------------
 
@@ -283,7 +313,7 @@ class CallRunner:
                     call = CallSession(call_id=call_id, channel=self.channel,
                                        flow_version_id=in_force[0] if in_force else None, caller=_column(caller),
                                        called=_column(called), started_at=now, updated_at=now, step=0, state={})
-                    session.add(call)
+                    _add_call(session, call)
                 if not (state and state.queue):
                     queue = flow_queues.default(session)
                 placement = centre.join(session, call_id, queue, now, self.settings["queue"])
@@ -299,6 +329,7 @@ class CallRunner:
                 ], now, self.channel)
                 call.state = fallback_state.to_dict()
                 call.updated_at = now
+            self._committed(call, ours)
         except Exception:
             log.exception("call %s: even the fallback could not be stored; the adapter still queues the caller",
                           call_id)

@@ -193,7 +193,7 @@ class AsteriskCall:
             elif isinstance(action, Transfer):
                 return self.transfer(action)
             # Enqueue, Bridged, Callback and HangUp need nothing on the wire: the state says what follows.
-        state = self.runner.state_of(self.call_id)
+        state = self.runner.state_after(self.call_id)
         awaiting = state.awaiting if state else ""
         if awaiting == "":
             return None
