@@ -117,13 +117,6 @@ def estimate(position: int, per_caller: int) -> int:
     return int(math.ceil(position * per_caller / 60.0) * 60)
 
 
-def _answered_before(session: Session, call_id: str, queue: str) -> QueueEntry | None:
-    """The call's first entry in this queue, if an operator has answered it from this queue since."""
-    entries = list(session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id, QueueEntry.queue == queue)
-                                   .order_by(QueueEntry.joined_at, QueueEntry.id)))
-    return entries[0] if any(e.outcome == "answered" for e in entries) else None
-
-
 def join(
     session: Session,
     call_id: str,
@@ -140,24 +133,33 @@ def join(
     arrival time, and its priority if that was higher — so a caller who waited seven minutes is neither put
     at the back nor told their wait starts now.
     """
-    entry = session.scalar(select(QueueEntry).where(QueueEntry.call_id == call_id, _waiting(queue)))
+    entries = list(session.scalars(select(QueueEntry).where(QueueEntry.call_id == call_id, QueueEntry.queue == queue)
+                                   .order_by(QueueEntry.joined_at, QueueEntry.id)))
+    entry = next((e for e in entries if e.left_at is None), None)
     if entry is None:
         joined_at = now
-        first = _answered_before(session, call_id, queue)
-        if first is not None:
+        if any(e.outcome == "answered" for e in entries):
+            first = entries[0]
             joined_at = min(first.joined_at, now)
             if first.priority > priority:
                 priority, returned_from = first.priority, returned_from or first.returned_from
-        entry = QueueEntry(
-            call_id=call_id, queue=queue, priority=priority, joined_at=joined_at, position_at_join=0,
-            returned_from=returned_from,
-        )
+        position = _position_when_joining(session, queue, priority, joined_at)
+        entry = QueueEntry(call_id=call_id, queue=queue, priority=priority, joined_at=joined_at,
+                           position_at_join=position, returned_from=returned_from)
         session.add(entry)
-        session.flush()
-        entry.position_at_join = position = position_of(session, entry)
     else:
         position = position_of(session, entry)
     return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
+
+
+def _position_when_joining(session: Session, queue: str, priority: int, joined_at: datetime) -> int:
+    """:func:`position_of` for an entry about to be added (the newest id: an equal arrival time is ahead)."""
+    ahead = session.scalar(
+        select(func.count()).select_from(QueueEntry).where(
+            _in_line(queue),
+            or_(QueueEntry.priority > priority,
+                and_(QueueEntry.priority == priority, QueueEntry.joined_at <= joined_at))))
+    return 1 + (ahead or 0)
 
 
 def entry_of(session: Session, call_id: str, queue: str) -> QueueEntry | None:

@@ -80,3 +80,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     versions.install(factory)
     return factory
+
+
+def begin_write(session: Session) -> Session:
+    """Start ``session``'s transaction as a writer. On SQLite that takes the write lock now (``BEGIN
+    IMMEDIATE``): a transaction that reads and then writes after another writer committed would fail at once
+    ("database is locked") instead of waiting its turn, and a savepoint opened before the first write would
+    otherwise run outside any transaction (the driver begins one only at a write), its release committing."""
+    if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+    return session

@@ -30,6 +30,7 @@ from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
 from core import logs, versions
+from core.db import begin_write
 from switchboard.call_facts import CallFacts, drive
 from switchboard.console import wrapups
 from switchboard.seed import published_flow
@@ -108,13 +109,15 @@ def flow_in_force(session: Session) -> tuple[int, Flow] | None:
 
 
 @contextmanager
-def unit_of_work(sessions: sessionmaker[Session], session: Session | None) -> Iterator[tuple[Session, bool]]:
-    """The caller's session (they commit), or one of our own: (session, ours)."""
+def unit_of_work(sessions: sessionmaker[Session], session: Session | None,
+                 write: bool = True) -> Iterator[tuple[Session, bool]]:
+    """The caller's session (they commit), or one of our own, begun as a writer unless ``write`` is False:
+    (session, ours)."""
     if session is not None:
         yield session, False
         return
     with sessions() as own:
-        yield own, True
+        yield begin_write(own) if write else own, True
 
 
 class CallRunner:
@@ -175,8 +178,8 @@ class CallRunner:
                 log.exception("call %s: step failed on %s; sending the caller to the centre", call_id, inp.kind)
                 return self._fallback(call_id, now, caller, called, state, session=None if ours else session)
 
-    def _unit(self):
-        return unit_of_work(self.sessions, self.session)
+    def _unit(self, write: bool = True):
+        return unit_of_work(self.sessions, self.session, write)
 
     @contextmanager
     def _undo_on_error(self, session: Session, ours: bool) -> Iterator[None]:
@@ -198,7 +201,7 @@ class CallRunner:
         state = self.state_of(call_id)
         if state is not None and (state.ended or state.awaiting in ("queue", "queue_offer", "bridged")):
             return []
-        with self._unit() as (session, _):
+        with self._unit(write=False) as (session, _):
             call = session.get(CallSession, call_id)
             caller, called = (call.caller, call.called) if call else (None, None)
         return self._fallback(call_id, now, caller, called, state, session=self.session)
@@ -266,8 +269,8 @@ class CallRunner:
         self._stored.call = (call.call_id, CallState.from_dict(call.state)) if ours and call.state else None
 
     def state_of(self, call_id: str) -> CallState | None:
-        with self._unit() as (session, _):
-            call = session.get(CallSession, call_id)
+        with self._unit(write=False) as (session, ours):  # in the caller's transaction: the row its step loads
+            call = session.get(CallSession, call_id) if ours else load_call(session, call_id)
             return CallState.from_dict(call.state) if call and call.state else None
 
     # -- the loop ---------------------------------------------------------------------------
@@ -278,16 +281,18 @@ class CallRunner:
             return self.facts.answer(session, call.call_id, state, request, now, live=True)
 
         steps: list[tuple[int, list[tuple[str, dict]]]] = []
+        first = call.step  # counted here, written once at the end (not flushed before every query of a step)
 
         def on_step(result: Step) -> None:
-            call.step += 1
-            logs.set_step(call.step)  # other lines written during this step carry it too
-            steps.append((call.step, [(e.type, e.data) for e in result.events]))
+            number = first + len(steps) + 1
+            logs.set_step(number)  # other lines written during this step carry it too
+            steps.append((number, [(e.type, e.data) for e in result.events]))
             for event in result.events:
                 if event.type == "queue_left":
                     centre.leave(session, call.call_id, now, event.data["reason"])
 
         state, actions = drive(flow, state, inp, now, answer, on_step)
+        call.step = first + len(steps)
         # one statement for them all; the statistics fold the call when it ends
         event_log.record_steps(session, call.call_id, steps, now, self.channel, in_progress=not state.ended)
         call.state = state.to_dict()

@@ -19,6 +19,7 @@ from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from core.db import begin_write
 from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.twilio import signature, twiml, urls
@@ -47,11 +48,7 @@ def db() -> Session:
     :func:`answers` (opened on first use)."""
     session = g.get("twilio_session")
     if session is None:
-        session = g.twilio_session = services().sessions()
-        if session.get_bind().dialect.name == "sqlite":
-            # take SQLite's write lock first: a transaction that reads, then writes after another writer
-            # committed, fails at once ("database is locked") instead of waiting its turn
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        session = g.twilio_session = begin_write(services().sessions())
     return session
 
 

@@ -138,12 +138,12 @@ class TwilioControl:
         self._base = base
         self.session = session
 
-    def _unit(self):
-        return unit_of_work(self.services.sessions, self.session)
+    def _unit(self, write: bool = True):
+        return unit_of_work(self.services.sessions, self.session, write)
 
     def consult_leg(self, call_id: str) -> str | None:
         """The SID of the operator's consultation leg now ringing or talking ("" or None: none)."""
-        with self._unit() as (session, _):
+        with self._unit(write=False) as (session, _):
             return replies.get(session, call_id, CONSULT_KEY)
 
     def set_consult_leg(self, call_id: str, sid: str) -> None:
@@ -181,7 +181,7 @@ class TwilioControl:
         return twiml.Audio.from_settings(self.settings["twilio"])
 
     def position(self, call_id: str) -> tuple[int, CallState]:
-        with self._unit() as (session, _):
+        with self._unit(write=False) as (session, _):
             call = load_call(session, call_id)
             if call is None or not call.state:
                 raise console.ControlError(f"call {call_id} is not known")
@@ -190,7 +190,7 @@ class TwilioControl:
     def endpoint(self, operator: str | None) -> str:
         if not operator:
             return ""
-        with self._unit() as (session, _):
+        with self._unit(write=False) as (session, _):
             row = session.get(ConsoleOperator, operator)
             endpoint = row.endpoint if row else ""
         # the number policy again before ringing: an endpoint no longer allowed is treated as no endpoint
