@@ -93,7 +93,9 @@ def latest(session: Session, call_sid: str) -> str | None:
 
 def forget(session: Session, call_sid: str) -> None:
     """The call is over: its answers will not be asked for again."""
-    session.execute(delete(TwilioResponse).where(TwilioResponse.call_sid == call_sid))
+    session.flush()  # answers added in this transaction go too
+    table = TwilioResponse.__table__  # Core: the ORM's bulk delete would also look for the rows in the session
+    session.connection().execute(delete(table).where(table.c.call_sid == call_sid))
 
 
 def _row(call_sid: str, key: str):
