@@ -25,7 +25,7 @@ from typing import Callable
 from directory import numbers
 from ivr.engine import CallState
 from ivr.flow import QUEUE_DEFAULTS
-from ivr.models import CallSession, FlowVersion
+from ivr.models import CallSession
 from ivr.protocol import Action, Digits, Gather, Hangup, Input, NoInput, Say, Speech, Transfer, TransferEnded
 from switchboard.asterisk.agi import ALL_KEYS, AgiBoundExceeded, AgiChannel, ChannelHungUp
 from switchboard.asterisk.audio import AudioLibrary
@@ -35,7 +35,7 @@ from switchboard.asterisk.mapping import (
 from switchboard.asterisk.prompts import pieces
 from switchboard.asterisk.queueing import wait_in_queue
 from switchboard.asterisk.speech import open_recogniser
-from switchboard.calls import CallRunner, flow_for
+from switchboard.calls import CallRunner, flow_of
 from switchboard.metrics import AGI_STEP_SECONDS
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,10 @@ Step = tuple[Input, datetime]
 
 def flow_queue_of(sessions, call_id: str) -> dict:
     """The queue settings (announce_every, callback_after, ...) of the flow version this call runs."""
-    with sessions() as session:
+    with sessions() as session:  # the parsed flow is kept in memory (flow_of): no flow document read per call
         call = session.get(CallSession, call_id)
-        version = session.get(FlowVersion, call.flow_version_id) if call and call.flow_version_id else None
-        return flow_for(version).queue if version else dict(QUEUE_DEFAULTS)
+        flow = flow_of(session, call.flow_version_id) if call and call.flow_version_id else None
+        return flow.queue if flow else dict(QUEUE_DEFAULTS)
 
 
 class _Running:
