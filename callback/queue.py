@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, exists, func, or_, select, true
+from sqlalchemy import Integer, String, and_, exists, func, or_, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from callback.models import holds_place
@@ -67,24 +67,20 @@ def position_of(session: Session, entry: QueueEntry) -> int:
     caller behind a callback hears a position that counts it; the callback's
     own position (``callback.places``) comes from this same rule.
     """
-    return _position(session, entry.queue, entry.priority, entry.joined_at, entry.id)
-
-
-def _position(session: Session, queue: str, priority: int, joined_at: datetime, entry_id: int | None) -> int:
-    """:func:`position_of` by the entry's fields; ``entry_id`` None for an entry about to be added (it will
-    have the newest id, so an equal arrival time is ahead of it)."""
-    same_time_ahead = QueueEntry.id < entry_id if entry_id is not None else true()
     ahead = session.scalar(
         select(func.count())
         .select_from(QueueEntry)
         .where(
-            _in_line(queue),
-            QueueEntry.id != entry_id if entry_id is not None else true(),
+            _in_line(entry.queue),
+            QueueEntry.id != entry.id,
             or_(
-                QueueEntry.priority > priority,
+                QueueEntry.priority > entry.priority,
                 and_(
-                    QueueEntry.priority == priority,
-                    or_(QueueEntry.joined_at < joined_at, and_(QueueEntry.joined_at == joined_at, same_time_ahead)),
+                    QueueEntry.priority == entry.priority,
+                    or_(
+                        QueueEntry.joined_at < entry.joined_at,
+                        and_(QueueEntry.joined_at == entry.joined_at, QueueEntry.id < entry.id),
+                    ),
                 ),
             ),
         )
@@ -147,13 +143,23 @@ def join(
             joined_at = min(first.joined_at, now)
             if first.priority > priority:
                 priority, returned_from = first.priority, returned_from or first.returned_from
-        position = _position(session, queue, priority, joined_at, None)
+        position = _position_when_joining(session, queue, priority, joined_at)
         entry = QueueEntry(call_id=call_id, queue=queue, priority=priority, joined_at=joined_at,
                            position_at_join=position, returned_from=returned_from)
         session.add(entry)
     else:
         position = position_of(session, entry)
     return Placement(position, estimate(position, seconds_per_caller(session, queue, now, settings)))
+
+
+def _position_when_joining(session: Session, queue: str, priority: int, joined_at: datetime) -> int:
+    """:func:`position_of` for an entry about to be added (the newest id: an equal arrival time is ahead)."""
+    ahead = session.scalar(
+        select(func.count()).select_from(QueueEntry).where(
+            _in_line(queue),
+            or_(QueueEntry.priority > priority,
+                and_(QueueEntry.priority == priority, QueueEntry.joined_at <= joined_at))))
+    return 1 + (ahead or 0)
 
 
 def entry_of(session: Session, call_id: str, queue: str) -> QueueEntry | None:

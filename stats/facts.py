@@ -10,9 +10,8 @@ transaction commits the marked calls are re-folded (:func:`project`, on the
 session factories the wiring gave to :func:`install`) — in the
 same transaction as their events, whoever wrote them (the call runner, the
 callback dispatcher, an operator's wrap-up). A failure while folding is logged
-and rolled back to a savepoint: a statistics bug must never cost a caller their
-call; ``vaxel stats rebuild`` repairs the row. The call runner's steps of a call
-still going on are not folded: a call enters the facts when it ends.
+and writes nothing (the fold runs in Python before the upserts): a statistics
+bug must never cost a caller their call; ``vaxel stats rebuild`` repairs the row.
 """
 
 from __future__ import annotations
@@ -378,9 +377,10 @@ def _project_marked(session: Session) -> None:
     if not dirty:
         return
     for call_id in sorted(dirty):
-        try:  # once per call (at its end) and per later event: the savepoint's two round trips are cheap here
-            with session.begin_nested():
-                project(session, call_id)
+        # no savepoint (two round trips on every call step): what can fail is the fold, in Python, before any
+        # write; the writes are upserts of bounded values. A failure is logged and the call's commit goes on.
+        try:
+            project(session, call_id)
         except Exception:  # statistics must never break a call; `vaxel stats rebuild` repairs the row
             log.exception("call %s: could not update its statistics facts", call_id)
 
