@@ -124,7 +124,8 @@ class CallRunner:
     def __init__(self, sessions: sessionmaker[Session], settings: dict, channel: str,
                  session: Session | None = None):
         """``session``: a webhook's own session — every method then works in its transaction and leaves the
-        commit to it (a failed step is undone to a savepoint); without it, each call commits its own."""
+        commit to it (a failed step rolls it back whole and queues the caller in a new one); without it, each
+        call commits its own."""
         self.sessions = sessions
         self.session = session
         self.settings = settings
@@ -183,18 +184,19 @@ class CallRunner:
 
     @contextmanager
     def _undo_on_error(self, session: Session, ours: bool) -> Iterator[None]:
-        """Our own transaction commits at the end and rolls back whole on an error; inside the caller's, a
-        savepoint undoes just this step (the caller's earlier writes stay)."""
-        if ours:
-            try:
-                yield
-                session.commit()
-            except Exception:
-                session.rollback()
-                raise
-            return
-        with session.begin_nested():
+        """Our own transaction commits at the end; the caller's (a webhook's) is theirs to commit. Either rolls
+        back whole on an error — no savepoint, whose two statements every step would pay for a rare failure —
+        and the caller's is begun again for the fallback: what the adapter wrote before the step goes too (its
+        answer is stored by key afterwards: :func:`switchboard.twilio.replies.once`)."""
+        try:
             yield
+            if ours:
+                session.commit()
+        except Exception:
+            session.rollback()
+            if not ours:
+                begin_write(session)
+            raise
 
     def to_centre(self, call_id: str, now: datetime) -> list[Action]:
         """An adapter's own failure: move the call to the centre queue in our books too (best effort)."""
@@ -312,7 +314,7 @@ class CallRunner:
         queue = (state.queue or {}).get("name") if state and state.queue else "centre"
         try:
             with unit_of_work(self.sessions, session) as (session, ours), self._undo_on_error(session, ours):
-                call = session.get(CallSession, call_id)
+                call = load_call(session, call_id)
                 if call is None:
                     in_force = flow_in_force(session)
                     call = CallSession(call_id=call_id, channel=self.channel,

@@ -596,6 +596,32 @@ def test_an_operator_line_restricted_to_known_operators(phone, app, client):
     assert verb(Operator(client, number="client:anna").call(), "Dial") is not None
 
 
+def test_a_step_that_fails_inside_a_webhook_queues_the_caller_and_a_retry_hears_the_same(phone, sessions,
+                                                                                       monkeypatch):
+    """The engine's step fails half-way (the directory lookup, after the claim of the request was written): the
+    whole transaction rolls back, the caller is queued at the centre in a new one, the answer is stored by key
+    so Twilio's retry gets the same TwiML and the engine does not step again."""
+    from callback.queue import QueueEntry
+    from switchboard.call_facts import CallFacts
+
+    def broken(*_a, **_k):
+        raise RuntimeError("directory index is corrupt")
+
+    monkeypatch.setattr(CallFacts, "lookup", broken)
+    caller = phone()
+    asked = caller.press(caller.call(), "1")
+    doc = caller.say(asked, "torghandel")
+    assert queue_of(doc) == "centre" and "kundcenter" in said(doc)
+    again = caller.post(gather(asked).get("action"), SpeechResult="torghandel", Confidence="0.87")
+    assert ET.tostring(again) == ET.tostring(doc)
+    kinds = types(sessions, caller.call_sid)
+    assert kinds.count("queue_joined") == 1 and "directory_lookup" not in kinds
+    assert next(d for t, d in events(sessions, caller.call_sid) if t == "queue_joined")["fallback"] is True
+    with sessions() as session:
+        places = session.scalars(select(QueueEntry).where(QueueEntry.call_id == caller.call_sid)).all()
+    assert [(p.queue, p.left_at) for p in places] == [("centre", None)]
+
+
 def test_a_webhook_that_fails_outside_its_step_still_keeps_the_rescued_caller_in_our_queue(phone, sessions,
                                                                                           monkeypatch):
     """The view raises after the request's session was opened: its writes are rolled back, the rescue puts the

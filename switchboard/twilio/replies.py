@@ -15,7 +15,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -52,7 +52,11 @@ def once(session: Session, call_sid: str, key: str, now: datetime, answer: Calla
         return rescue()
     try:
         twiml = answer()
-        session.connection().execute(update(table).where(table.c.id == claim).values(twiml=twiml))
+        # by key, not by the claim's id: a step that failed rolled the claim back with it (switchboard.calls)
+        session.connection().execute(insert(table).values(call_sid=call_sid, request_key=key, twiml=twiml,
+                                                          created_at=now)
+                                     .on_conflict_do_update(index_elements=["call_sid", "request_key"],
+                                                            set_={"twiml": twiml}))
         session.commit()
     except Exception:
         session.rollback()
