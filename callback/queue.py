@@ -18,11 +18,11 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, exists, func, or_, select
+from sqlalchemy import Integer, String, and_, case, exists, func, or_, select
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from callback.models import holds_place
-from core.db import Base, UTCDateTime
+from core.db import Base, UTCDateTime, seconds_between
 
 NORMAL = 0
 RETURNED = 10  # back from a transfer nobody answered: ahead of new callers
@@ -92,12 +92,14 @@ def seconds_per_caller(session: Session, queue: str, now: datetime, settings: di
     """Recent answered waits divided by the position each caller joined at; the configured default if too few.
 
     Only a call's first wait counts: a caller put back in the queue keeps their first arrival time, so a
-    later entry's "wait" would include their talk with the operator.
+    later entry's "wait" would include their talk with the operator. The database averages (one row back,
+    however many calls a busy morning answered).
     """
     since = now - timedelta(minutes=settings["history_minutes"])
     earlier = aliased(QueueEntry)
-    rows = session.execute(
-        select(QueueEntry.joined_at, QueueEntry.left_at, QueueEntry.position_at_join).where(
+    position = case((QueueEntry.position_at_join > 1, QueueEntry.position_at_join), else_=1)
+    calls, mean = session.execute(
+        select(func.count(), func.avg(seconds_between(QueueEntry.joined_at, QueueEntry.left_at) / position)).where(
             QueueEntry.queue == queue,
             QueueEntry.outcome == "answered",
             QueueEntry.left_at >= since,
@@ -105,11 +107,10 @@ def seconds_per_caller(session: Session, queue: str, now: datetime, settings: di
             ~exists().where(earlier.call_id == QueueEntry.call_id, earlier.queue == QueueEntry.queue,
                             earlier.id < QueueEntry.id),
         )
-    ).all()
-    if len(rows) < settings["history_min_calls"]:
+    ).one()
+    if calls < settings["history_min_calls"]:
         return settings["default_seconds_per_caller"]
-    per_caller = [(left - joined).total_seconds() / max(pos, 1) for joined, left, pos in rows]
-    return max(10, round(sum(per_caller) / len(per_caller)))
+    return max(10, round(mean))
 
 
 def estimate(position: int, per_caller: int) -> int:

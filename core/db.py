@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, Float, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -46,6 +48,26 @@ class UTCDateTime(TypeDecorator):
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class seconds_between(FunctionElement):
+    """SQL for the seconds from one :class:`UTCDateTime` column to another, so the database can aggregate
+    durations itself (SQLite keeps them as text, PostgreSQL as timestamps)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_between_sqlite(element, compiler, **kw):
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
 
 
 class Base(DeclarativeBase):

@@ -63,6 +63,12 @@ def test_estimate_comes_from_recent_history_or_the_default(calls, sessions, app)
             session.add(centre.QueueEntry(call_id=f"k{i}", queue="centre", joined_at=T0 - timedelta(minutes=61),
                                           left_at=T0 - timedelta(minutes=60), position_at_join=1,
                                           outcome="answered"))
+        # none of these count: h0 put back after its talk, another queue, an answer older than the history
+        for call_id, queue, joined, left in (("h0", "centre", 20, 2), ("x", "english", 40, 5),
+                                             ("old", "centre", 200, 190)):
+            session.add(centre.QueueEntry(call_id=call_id, queue=queue, joined_at=T0 - timedelta(minutes=joined),
+                                          left_at=T0 - timedelta(minutes=left), position_at_join=1,
+                                          outcome="answered"))
         session.commit()
         assert centre.seconds_per_caller(session, "centre", T0, settings) == 75  # (90*5 + 60*5) / 10
         assert centre.estimate(3, 75) == 240  # 225 s rounded up to whole minutes
