@@ -15,6 +15,7 @@ No request, no database, no clock — so every rule below is table-tested
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -103,6 +104,12 @@ def hint_list(*sources: Iterable[str]) -> list[str]:
     return hints
 
 
+@functools.lru_cache(maxsize=16)
+def _hints_attribute(node_hints: tuple[str, ...], directory_hints: tuple[str, ...]) -> str:
+    """The ``hints`` attribute of a speech ``<Gather>``: the same few lists on every call, merged once."""
+    return ",".join(hint_list(node_hints, directory_hints))
+
+
 def _gather(response: VoiceResponse, action: Gather, url: str, silence_url: str, says: Sequence[Say], audio: Audio,
             hints: Sequence[str]) -> None:
     options: dict[str, object] = dict(input=action.input, action=url, method="POST", timeout=action.timeout,
@@ -110,9 +117,9 @@ def _gather(response: VoiceResponse, action: Gather, url: str, silence_url: str,
     if action.max_digits:
         options["num_digits"] = action.max_digits
     if "speech" in action.input:
-        phrases = hint_list(action.hints, hints)
+        phrases = _hints_attribute(tuple(action.hints), tuple(hints))
         if phrases:
-            options["hints"] = ",".join(phrases)
+            options["hints"] = phrases
     verb = response.gather(**options)
     for say in says:
         audio.say(verb, say.text, say.lang)
