@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callback.models import OPEN, CallbackRequest
+from core.db import durable
 
 
 def requests_today(session: Session, number: str, now: datetime) -> int:
@@ -53,6 +54,7 @@ def store(
         return existing
     if requests_today(session, number, now) >= daily_limit:
         return None
+    durable(session)  # the caller is told "we will call you": this commit waits for the disk
     request = CallbackRequest(call_id=call_id, number=number, requested_at=now, kind=kind, due_at=due_at,
                               queue=queue, queue_position=queue_position, menu_choice=menu_choice,
                               queue_entry_id=queue_entry_id if kind == "queue" else None, **(purpose or {}))

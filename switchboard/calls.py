@@ -30,7 +30,7 @@ from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
 from core import logs, versions
-from core.db import begin_write
+from core.db import begin_step
 from switchboard.call_facts import CallFacts, drive
 from switchboard.console import wrapups
 from switchboard.seed import published_flow
@@ -111,13 +111,13 @@ def flow_in_force(session: Session) -> tuple[int, Flow] | None:
 @contextmanager
 def unit_of_work(sessions: sessionmaker[Session], session: Session | None,
                  write: bool = True) -> Iterator[tuple[Session, bool]]:
-    """The caller's session (they commit), or one of our own, begun as a writer unless ``write`` is False:
-    (session, ours)."""
+    """The caller's session (they commit), or one of our own, begun as a call step's writer
+    (:func:`core.db.begin_step`) unless ``write`` is False: (session, ours)."""
     if session is not None:
         yield session, False
         return
     with sessions() as own:
-        yield begin_write(own) if write else own, True
+        yield begin_step(own) if write else own, True
 
 
 class CallRunner:
@@ -195,7 +195,7 @@ class CallRunner:
         except Exception:
             session.rollback()
             if not ours:
-                begin_write(session)
+                begin_step(session)
             raise
 
     def to_centre(self, call_id: str, now: datetime) -> list[Action]:

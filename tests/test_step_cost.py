@@ -9,11 +9,12 @@ step: a call in progress is in the event log, and in the facts once it is over.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event, func, select
 
-from ivr.protocol import Digits
+from ivr.protocol import Digits, Tick
 from stats.models import CallEvent, CallFact
 from switchboard.calls import CallRunner
 from tests.conftest import at
@@ -86,3 +87,33 @@ def test_an_agi_step_reads_the_call_once_and_acts_on_the_state_it_committed(app)
     with counted(app) as again:
         assert runner.state_after("agi-1").awaiting == "queue"  # taken once: the next ask reads the row
     assert any(s.startswith("SELECT call_sessions") for s in again)
+
+
+def test_a_step_commits_without_waiting_for_the_disk_unless_it_books_a_callback(app, sessions):
+    """PostgreSQL: a call step's commit does not wait for the disk (synchronous_commit off for that transaction);
+    one that books a callback, and every other transaction, does. SQLite is left as it is (WAL, NORMAL)."""
+    from sqlalchemy import text
+
+    from core.db import begin_step, durable
+
+    postgres = app.extensions["vaxel"].engine.dialect.name == "postgresql"
+    with sessions() as session:
+        begin_step(session)
+        if postgres:
+            assert session.scalar(text("SHOW synchronous_commit")) == "off"
+            durable(session)
+            assert session.scalar(text("SHOW synchronous_commit")) == "on"
+        session.commit()
+        if postgres:
+            assert session.scalar(text("SHOW synchronous_commit")) == "on"  # only for that transaction
+    svc = app.extensions["vaxel"]
+    runner, t0 = CallRunner(svc.sessions, svc.settings, channel="asterisk"), at("2026-11-24T10:00")
+    runner.start("cb", t0, "+46701740610", "+46406280400")
+    runner.handle("cb", Digits("2"), t0 + timedelta(seconds=2))
+    runner.handle("cb", Tick(), t0 + timedelta(seconds=125))  # the callback offer
+    runner.handle("cb", Digits("1"), t0 + timedelta(seconds=127))  # taken: the number is read back
+    with counted(app) as booked:
+        assert [a.kind for a in runner.handle("cb", Digits("1"), t0 + timedelta(seconds=130))][0] == "callback"
+    relaxed = [s for s in booked if "synchronous_commit" in s]
+    assert relaxed == (["SET LOCAL synchronous_commit TO off", "SET LOCAL synchronous_commit TO on"]
+                       if postgres else []), booked

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, abort, g, request
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from core.db import begin_write
+from core.db import begin_step
 from core.services import services
 from switchboard.calls import CallRunner
 from switchboard.twilio import signature, twiml, urls
@@ -44,11 +44,11 @@ def audio() -> twiml.Audio:
 
 
 def db() -> Session:
-    """The request's one session: a webhook reads and writes in one transaction, committed once by
-    :func:`answers` (opened on first use)."""
+    """The request's one session: a webhook reads and writes in one transaction, a call step's
+    (:func:`core.db.begin_step`), committed once by :func:`answers` (opened on first use)."""
     session = g.get("twilio_session")
     if session is None:
-        session = g.twilio_session = begin_write(services().sessions())
+        session = g.twilio_session = begin_step(services().sessions())
     return session
 
 
