@@ -49,6 +49,9 @@ class CallFact(Base):
         # covers the queue-wait histogram (percentiles, longest wait): an index-only scan already in group order
         Index("ix_call_facts_waits", "queue_outcome", "menu_choice", "wait_seconds", "local_date", "local_hour",
               "local_weekday"),
+        # the queues calls waited in (the statistics list them): one probe per queue, only calls that queued
+        Index("ix_call_facts_queue", "queue", postgresql_where=text("queue IS NOT NULL"),
+              sqlite_where=text("queue IS NOT NULL")),
         # the department filter (or over the three levels): only transferred calls have a unit, so partial
         *(Index(f"ix_call_facts_{level}", level, "local_date", postgresql_where=text(f"{level} IS NOT NULL"),
                 sqlite_where=text(f"{level} IS NOT NULL")) for level in ("forvaltning", "avdelning", "enhet")),

@@ -131,7 +131,15 @@ def queue_named(session: Session, text: str | None) -> str | None:
 
 
 def _seen_queues(session: Session) -> list[str]:
-    return sorted(session.scalars(select(CallFact.queue).where(CallFact.queue.is_not(None)).distinct()))
+    """Every queue a call waited in, in order: one probe of ``ix_call_facts_queue`` per queue (a skip scan,
+    which neither database does for ``DISTINCT``: that read every fact of every year)."""
+    seen: list[str] = []
+    while True:
+        after = CallFact.queue > seen[-1] if seen else CallFact.queue.is_not(None)
+        queue = session.scalar(select(func.min(CallFact.queue)).where(after))
+        if queue is None:
+            return seen
+        seen.append(queue)
 
 
 def queue_names(session: Session) -> dict[str, str]:
