@@ -30,7 +30,7 @@ from ivr.protocol import Action, Enqueue, Hangup, Input, Request, Say, Start
 from stats import events as event_log
 from callback import queue as centre
 from core import logs, versions
-from core.db import begin_step
+from core.db import begin_step, durable
 from switchboard.call_facts import CallFacts, drive
 from switchboard.console import wrapups
 from switchboard.seed import published_flow
@@ -217,6 +217,7 @@ class CallRunner:
         Raises :class:`~switchboard.console.wrapups.WrapupRefused` (not the holder, already wrapped up, ...).
         """
         with self._unit() as (session, ours):
+            durable(session)  # an operator's work, not a call step: its commit waits for the disk
             recorded = wrapups.record(session, call_id, operator, outcome, now, supersedes=supersedes, note=note,
                                       supervisor=supervisor)
             if ours:
