@@ -6,6 +6,9 @@ is only ever created by Alembic migrations (``switchboard/db.py``, ``vaxel db up
 
 from __future__ import annotations
 
+import logging
+import threading
+import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,6 +18,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -92,6 +97,13 @@ def make_engine(url: str, echo: bool = False, pool_size: int = 20, max_overflow:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        writer = _WRITERS[engine] = threading.Lock()
+
+        @event.listens_for(engine, "checkin")
+        def _writer_done(_dbapi_connection, record):
+            if record.info.pop(_HOLDS_WRITER, False):
+                writer.release()
+
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
@@ -104,13 +116,29 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+# SQLite has one writer at a time. Threads of a process wait their turn on this lock, woken the moment the
+# writer before them is done, instead of in SQLite's busy handler, which sleeps and polls (at 30 callers most of
+# the time went to sleeping while the database was free). Released when the connection goes back to the pool,
+# which is how every transaction ends; other processes still meet at SQLite's own lock.
+_WRITERS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_HOLDS_WRITER = "vaxel.holds_writer"
+WRITER_WAIT = 30.0  # seconds, as SQLite's busy timeout: then SQLite's own lock decides
+
+
 def begin_write(session: Session) -> Session:
     """Start ``session``'s transaction as a writer. On SQLite that takes the write lock now (``BEGIN
     IMMEDIATE``): a transaction that reads and then writes after another writer committed would fail at once
     ("database is locked") instead of waiting its turn, and a savepoint opened before the first write would
     otherwise run outside any transaction (the driver begins one only at a write), its release committing."""
     if session.get_bind().dialect.name == "sqlite" and not session.in_transaction():
-        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        connection = session.connection()
+        writer = _WRITERS.get(connection.engine)
+        if writer is not None:
+            if writer.acquire(timeout=WRITER_WAIT):
+                connection.connection.info[_HOLDS_WRITER] = True
+            else:
+                log.warning("no turn to write after %.0f s in this process; waiting at SQLite's lock", WRITER_WAIT)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     return session
 
 
