@@ -578,7 +578,7 @@ def _transfer_tree(rows: list[tuple], names: Mapping[str, str]) -> dict[str, Any
     for forv, avd, enh, target_id, outcome, reason, returned, via, target, unit_name, n in rows:
         answered = n if outcome == "answered" else 0
         back = n if returned else 0
-        origin = origins.get(via) or origins.setdefault(via, [0, 0, 0])
+        origin = origins.setdefault(via, [0, 0, 0])
         origin[0] += n
         origin[1] += answered
         origin[2] += back
