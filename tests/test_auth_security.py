@@ -12,7 +12,6 @@ import logging
 import re
 import secrets
 import threading
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -115,35 +114,25 @@ def test_unknown_locked_disabled_and_wrong_password_cannot_be_told_apart(client,
         answers[case] = (reply.status_code, re.search(r'role="alert"[^>]*>([^<]*)<', reply.get_data(as_text=True))[1])
     assert len(set(answers.values())) == 1 and answers["wrong"][0] == 401, answers
 
-    # The same work for each: one password hash check, no hash made (a made hash costs a check again).
+    # The same work for each: one password hash check, no hash made (a made hash costs a check again), and the
+    # hash checked is of the same method and cost (a dummy hash cheaper than a real one would tell them apart).
+    # Counted, not timed: a timing ratio fails on a busy machine.
     work = []
-    monkeypatch.setattr(auth, "check_password_hash", lambda h, p: work.append("check") or False)
+    monkeypatch.setattr(auth, "check_password_hash", lambda h, p: work.append(("check", h.split("$")[0])) or False)
     real_generate = auth.generate_password_hash
-    monkeypatch.setattr(auth, "generate_password_hash", lambda p, *a, **k: work.append("make") or real_generate(p))
+    monkeypatch.setattr(auth, "generate_password_hash",
+                        lambda p, *a, **k: work.append(("make", "")) or real_generate(p))
     now = datetime.now(timezone.utc)
+    checked = {}
     with sessions() as session:
         authenticate(session, "warm-up", "x", now)  # a dummy hash may be made once per process
         for case, (username, password) in cases.items():
             work.clear()
             authenticate(session, username, password, now)
-            assert work == ["check"], (case, work)
+            assert [kind for kind, _ in work] == ["check"], (case, work)
+            checked[case] = work[0][1]
         session.rollback()
-    monkeypatch.undo()
-
-    # And (loosely, so it holds on a busy machine) the same time: the fastest of three of each.
-    def fastest(username: str, password: str) -> float:
-        best = float("inf")
-        for _ in range(3):
-            with sessions() as session:
-                began = time.perf_counter()
-                authenticate(session, username, password, now)
-                best = min(best, time.perf_counter() - began)
-                session.rollback()
-        return best
-
-    wrong = fastest(OPERATOR, "wrong-password")
-    for case in ("unknown", "locked", "disabled"):
-        assert 0.5 < fastest(*cases[case]) / wrong < 1.6, case
+    assert len(set(checked.values())) == 1 and checked["wrong"].count(":") >= 1, checked  # e.g. scrypt:32768:8:1
 
 
 # -- 4. sessions can be revoked ---------------------------------------------------------------------------
