@@ -18,6 +18,8 @@ import json
 import logging
 import re
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -98,6 +100,33 @@ class JsonFormatter(logging.Formatter):
         return mask(json.dumps(entry, ensure_ascii=False, default=str))
 
 
+class OncePer(logging.Filter):
+    """One line per ``seconds`` from a logger that writes one per request at a peak — waitress's "Task queue depth
+    is N" for every request that waits for a thread — saying how many were held back: a log flood costs CPU and
+    disk exactly when the service has none to spare, and one line a minute says the same."""
+
+    def __init__(self, seconds: float = 60.0, clock=time.monotonic):
+        super().__init__()
+        self.seconds, self.clock = seconds, clock
+        self.next_at, self.held = float("-inf"), 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now < self.next_at:
+                self.held += 1
+                return False
+            self.next_at, held, self.held = now + self.seconds, self.held, 0
+        if held:
+            record.msg = f"{record.msg} (and {held} more such lines in the {self.seconds:g} s before)"
+        return True
+
+
+# loggers that write a line per request under load, and how often one is let through
+SUMMARISED = {"waitress.queue": 60.0}
+
+
 class _Handler(logging.StreamHandler):
     """The handler :func:`configure` owns (so configuring again replaces it and leaves others alone)."""
 
@@ -118,4 +147,9 @@ def configure(settings: dict, stream=None, level: str | None = None) -> logging.
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))  # not a line per wake-up
+    for name, seconds in SUMMARISED.items():
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, OncePer)]:
+            logger.removeFilter(old)
+        logger.addFilter(OncePer(seconds))
     return handler

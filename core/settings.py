@@ -41,6 +41,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "port": 5000,
         "threads": 32,  # each open console stream holds one; 8 always stay free for calls and pages
         "workers": 1,  # serving processes (`vaxel serve --workers`); README "Several processes"
+        "connections": 1000,  # open HTTP connections a serving process accepts (waitress's own default, 100, counts
+        # its two internal sockets and starved the 99th caller at a peak: README "Connections at a peak")
         "timezone": "Europe/Stockholm",
         "municipality": "Sjöbacka kommun",
     },

@@ -116,12 +116,12 @@ def serve(host: str | None, port: int | None, agi_host: str | None, agi_port: in
         click.echo(f"reconciling calls the platforms no longer have: now and every "
                    f"{svc.settings['reconcile']['interval_seconds']} s")
     click.echo(f"vaxel serving on http://{host}:{port}/" + (f" (worker {worker_index})" if shared else ""))
+    sizes = {"threads": settings["threads"], "connection_limit": settings["connections"]}
     try:
         if shared:
-            waitress.serve(current_app._get_current_object(), sockets=[several.listen(host, port)],
-                           threads=settings["threads"])
+            waitress.serve(current_app._get_current_object(), sockets=[several.listen(host, port)], **sizes)
         else:
-            waitress.serve(current_app._get_current_object(), host=host, port=port, threads=settings["threads"])
+            waitress.serve(current_app._get_current_object(), host=host, port=port, **sizes)
     finally:
         phones.stop()
 

@@ -90,3 +90,24 @@ def test_an_unknown_log_format_is_a_clear_error(tmp_path):
                             timeout=60)
     assert result.returncode == 2
     assert "log.format (VAXEL_LOG_FORMAT) must be one of text, json, not 'xml'" in result.stderr
+
+
+def test_a_line_written_for_every_request_at_a_peak_is_written_once_a_minute_with_a_count(captured):
+    """waitress warns "Task queue depth is N" for every request that waits for a thread: at a peak hundreds a
+    second. One a minute gets through, saying how many were held back; other loggers are untouched."""
+    logs.configure({"log": {"format": "json", "level": "INFO"}}, stream=captured)
+    logs.configure({"log": {"format": "json", "level": "INFO"}}, stream=captured)  # configured again: one filter
+    queue = logging.getLogger("waitress.queue")
+    (summary,) = [f for f in queue.filters if isinstance(f, logs.OncePer)]
+    clock = [1000.0]
+    summary.clock = lambda: clock[0]
+    for depth in range(1, 301):
+        queue.warning("Task queue depth is %d", depth)
+        logging.getLogger("x").warning("a line of its own %d", depth)
+        clock[0] += 0.1  # 300 requests in 30 s
+    clock[0] = 1061.0
+    queue.warning("Task queue depth is %d", 7)
+    lines = [json.loads(line)["message"] for line in captured.getvalue().splitlines()]
+    assert [m for m in lines if "queue depth" in m] == [
+        "Task queue depth is 1", "Task queue depth is 7 (and 299 more such lines in the 60 s before)"]
+    assert len([m for m in lines if m.startswith("a line of its own")]) == 300

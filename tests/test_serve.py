@@ -59,3 +59,22 @@ def test_demo_load_is_idempotent_and_call_works_from_the_shell(served):
     out = subprocess.run([VAXEL, "call", "--json", "2"], env=env, capture_output=True, text=True, timeout=60)
     first = json.loads(out.stdout.splitlines()[0])
     assert first["prompt"] == "closed_holiday"  # VAXEL_NOW applies to the simulator too
+
+
+def test_a_peak_of_open_connections_does_not_leave_the_next_caller_unanswered(served):
+    """Twilio, the console's streams and a proxy's kept-alive connections all hold a connection open. Waitress's
+    own default accepts 100 (its two internal sockets included) and leaves the next one unanswered — a webhook
+    that times out and a caller who hears Twilio's error. `service.connections` (1000) is passed to it."""
+    base, _ = served
+    port = int(base.rsplit(":", 1)[1])
+    held = []
+    try:
+        for _ in range(150):  # open and idle, as kept-alive connections are between webhooks
+            held.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        reply = urllib.request.urlopen(base + "/healthz", timeout=10)  # answered at once, or not until one closes
+        assert json.load(reply)["status"] == "ok"
+        held[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # the first of them is served too
+        assert held[0].recv(64).startswith(b"HTTP/1.1 200")
+    finally:
+        for s in held:
+            s.close()
