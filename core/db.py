@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from datetime import datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import JSON, DateTime, Engine, Float, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -105,7 +107,41 @@ def make_engine(url: str, echo: bool = False, pool_size: int = 20, max_overflow:
                 writer.release()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
+    engine = create_engine(url, echo=echo, pool_size=pool_size, max_overflow=max_overflow)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING = 5.0  # seconds a pooled connection may rest and still be used without asking the server first
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """A pooled connection that rested longer than :data:`IDLE_BEFORE_PING` is asked ``SELECT 1`` before use and
+    replaced if the server is gone (a PostgreSQL restart, a firewall's idle timeout); one used moments ago is not.
+
+    SQLAlchemy's ``pool_pre_ping`` asks before every use: a round trip on every webhook at a peak, when
+    connections go straight from one webhook to the next. A server that dies under load fails the statements in
+    flight whatever the ping, and SQLAlchemy then replaces every connection of the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _rested_from(_dbapi_connection, record):
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_rested(dbapi_connection, record, _proxy):
+        since = record.info.get(_CHECKED_IN)
+        if since is None or time.monotonic() - since < IDLE_BEFORE_PING:
+            return  # new, or just used
+        try:
+            if engine.dialect.do_ping(dbapi_connection):
+                return
+        except engine.dialect.loaded_dbapi.Error as exc:
+            if not engine.dialect.is_disconnect(exc, dbapi_connection, None):
+                raise
+        raise DisconnectionError("a rested pooled connection no longer answers")  # the pool connects anew
+
+
+_CHECKED_IN = "vaxel.checked_in"
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
