@@ -20,7 +20,9 @@ from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
 
 from sqlalchemy import String, event, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from core.db import Base, UTCDateTime
 
@@ -57,6 +59,33 @@ def tokens(session: Session) -> dict[str, str]:
     if seen is None:
         seen = session.info[_TOKENS] = dict(session.execute(select(CacheVersion.name, CacheVersion.token)).all())
     return seen
+
+
+class _all_tokens(FunctionElement):
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_all_tokens)
+def _all_tokens_postgresql(element, compiler, **kw):
+    return "(SELECT string_agg(name || ':' || token, ',') FROM cache_versions)"
+
+
+@compiles(_all_tokens, "sqlite")
+def _all_tokens_sqlite(element, compiler, **kw):
+    return "(SELECT group_concat(name || ':' || token, ',') FROM cache_versions)"
+
+
+def tokens_column():
+    """Every kind's token as one column (``name:token,...``) for a statement a step sends anyway — the call
+    row's load — so that :func:`tokens` needs no round trip of its own: hand the value to :func:`prime`."""
+    return _all_tokens().label("vaxel_tokens")
+
+
+def prime(session: Session, column: str | None) -> None:
+    """This transaction's tokens, read by :func:`tokens_column` (the first read in a transaction stands)."""
+    if _TOKENS not in session.info:
+        session.info[_TOKENS] = dict(part.split(":", 1) for part in column.split(",")) if column else {}
 
 
 class Cached:

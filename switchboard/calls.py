@@ -67,9 +67,29 @@ def load_call(session: Session, call_id: str) -> CallSession | None:
     second load in the same transaction, or of a call it started, costs no query."""
     held = _held_calls(session)
     if call_id not in held or held[call_id] not in session:
-        lock = session.get_bind().dialect.name == "postgresql"
-        held[call_id] = session.get(CallSession, call_id, with_for_update=lock or None, populate_existing=lock)
+        held[call_id] = _read_call(session, call_id, lock=session.get_bind().dialect.name == "postgresql")
     return held[call_id]
+
+
+def _read_call(session: Session, call_id: str, lock: bool = False) -> CallSession | None:
+    """The call's row (locked if ``lock``) and, in the same statement, the cache tokens the step checks its
+    flow, hours and directory copies against (:mod:`core.versions`): one round trip for both."""
+    query = select(CallSession, versions.tokens_column()).where(CallSession.call_id == call_id)
+    if lock:
+        query = query.with_for_update(of=CallSession).execution_options(populate_existing=True)
+    row = session.execute(query).first()
+    if row is None:
+        return None
+    versions.prime(session, row[1])
+    return row[0]
+
+
+def _known(session: Session, call_id: str) -> bool:
+    """Is there a row for this call? Asked with the cache tokens the new call's first step needs (one round trip)."""
+    exists = select(CallSession.call_id).where(CallSession.call_id == call_id).scalar_subquery()
+    found, tokens = session.execute(select(exists, versions.tokens_column())).one()
+    versions.prime(session, tokens)
+    return found is not None
 
 
 def _add_call(session: Session, call: CallSession) -> None:
@@ -141,8 +161,7 @@ class CallRunner:
         """Start the flow for a new call; ``speech`` False where the platform cannot hear speech on it."""
         self._stored.call = None
         with logs.call_context(call_id, self.channel), self._unit() as (session, ours):
-            existing = session.get(CallSession, call_id)
-            if existing is not None:  # a retried "call comes in" webhook: the call already runs
+            if _known(session, call_id):  # a retried "call comes in" webhook: the call already runs
                 return []
             try:
                 with self._undo_on_error(session, ours):

@@ -70,3 +70,21 @@ def test_a_value_is_kept_while_nothing_changed(sessions):
         session.commit()
     with sessions() as session:
         assert held.get(session, "k", lambda: "after") == "after"
+
+
+def test_tokens_read_alongside_another_statement_are_the_ones_a_query_of_their_own_gives(sessions):
+    """A call step reads the tokens in the statement that loads the call (switchboard.calls): the same values,
+    and the first read of a transaction stands."""
+    from sqlalchemy import select
+
+    with sessions() as session:
+        own = dict(versions.tokens(session))
+    assert {"flow", "hours"} <= set(own)
+    with sessions() as session:
+        versions.prime(session, session.execute(select(versions.tokens_column())).scalar())
+        assert versions.tokens(session) == own  # and no query of its own: primed
+        versions.prime(session, "flow:something-else")
+        assert versions.tokens(session) == own
+    with sessions() as session:
+        versions.prime(session, None)  # no tokens written yet: none, as the query would say
+        assert versions.tokens(session) == {}
