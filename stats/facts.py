@@ -365,11 +365,19 @@ def mark(session: Session, call_id: str) -> None:
 
 
 def install(sessions: sessionmaker[Session], timezone_name: str) -> None:
-    """Keep facts current on every session of this factory: the wiring calls this once per app or command."""
+    """Keep facts current on every session of this factory: the wiring calls this once per app or command.
+
+    Installed is remembered on the factory itself, not asked of ``event.contains``: SQLAlchemy's registry keys
+    targets by ``id()``, so a new factory at a freed one's address passed for installed and its commits wrote
+    no facts (the CI failure of 2026-12-02)."""
     set_timezone(timezone_name)
-    if not event.contains(sessions, "before_commit", _project_marked):
+    if not getattr(sessions, _INSTALLED, False):
         event.listen(sessions, "before_commit", _project_marked)
         event.listen(sessions, "after_rollback", _forget_marked)
+        setattr(sessions, _INSTALLED, True)
+
+
+_INSTALLED = "_vaxel_facts_installed"
 
 
 def _project_marked(session: Session) -> None:

@@ -270,6 +270,24 @@ def test_facts_are_written_in_the_transaction_of_their_events(app, sessions):
         assert session.get(CallFact, "tx").answered == 1
 
 
+def test_every_new_session_factory_writes_facts_even_at_a_freed_factorys_address(app):
+    """A factory made after another was freed often gets its address; SQLAlchemy's ``event.contains`` then said
+    "installed" and that factory's commits wrote no facts (a CI failure, one run in about twenty)."""
+    import gc
+
+    from core.db import make_sessionmaker
+
+    engine = app.extensions["vaxel"].engine
+    for n in range(20):
+        factory = make_sessionmaker(engine)
+        facts.install(factory, "Europe/Stockholm")
+        write(factory, Call.answered(f"f{n}", at("2026-11-24T10:00:00"), wait=10))
+        with factory() as session:
+            assert session.get(CallFact, f"f{n}") is not None, f"factory {n} wrote no facts"
+        del factory
+        gc.collect()
+
+
 def test_a_statistics_failure_never_breaks_the_call(app, sessions, monkeypatch, caplog):
     def broken(*_a, **_k):
         raise RuntimeError("bug in the fold")
