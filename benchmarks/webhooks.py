@@ -7,7 +7,11 @@
 
 The floor is a bare Flask app under waitress (32 threads and 1000 connections, as `vaxel serve`)
 answering a small TwiML document: what any Python webhook service costs on
-this machine. Both are driven by the same client: every call is a sequence of
+this machine. The skeleton is the floor that keeps a call: it checks the
+Twilio signature and, in one transaction on the same database as vaxel (its
+engine, pool and call-step transaction: `core.db`), locks the call's row,
+writes it back and appends an event, then answers the same document — the
+least any service that remembers its calls costs on this stack. Both are driven by the same client: every call is a sequence of
 signed POSTs as Twilio makes them, each URL taken from the TwiML answered
 before — the menu (option 1 or 2), the directory by speech, a transfer that is
 accepted with a key or not answered and comes back first in line, waitUrl
@@ -87,6 +91,58 @@ def serve_floor(port: int) -> None:
 
     # as `vaxel serve` (service.threads, service.connections): waitress's default of 100 connections would leave
     # two of 100 callers unanswered for the whole run
+    waitress.serve(app, host="127.0.0.1", port=port, threads=32, connection_limit=1000, _quiet=True)
+
+
+def serve_skeleton(port: int, url: str) -> None:
+    """The floor plus what keeping a call costs at the least: signature, one locked row, one event, a commit."""
+    import waitress
+    from flask import Flask, Response, request
+    from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
+    from sqlalchemy.orm import Session
+    from twilio.request_validator import RequestValidator
+
+    from core.db import begin_step, make_engine
+
+    tables = MetaData()
+    calls = Table("skeleton_calls", tables, Column("sid", String(64), primary_key=True),
+                  Column("step", Integer, nullable=False), Column("state", JSON, nullable=False))
+    events = Table("skeleton_events", tables, Column("sid", String(64), primary_key=True),
+                   Column("step", Integer, primary_key=True), Column("data", JSON, nullable=False))
+    engine = make_engine(url, pool_size=32, max_overflow=8)
+    tables.drop_all(engine)
+    tables.create_all(engine)
+    load = select(calls.c.step, calls.c.state).where(calls.c.sid == bindparam("sid"))
+    if engine.dialect.name == "postgresql":
+        load = load.with_for_update()
+    store = update(calls).where(calls.c.sid == bindparam("key")).values(step=bindparam("step"),
+                                                                        state=bindparam("state"))
+    validator = RequestValidator(TOKEN)
+    app = Flask("skeleton")
+
+    @app.post("/<path:anything>")
+    def answer(anything: str):
+        form = request.form.to_dict()
+        if not validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", "")):
+            return Response("forbidden", 403)
+        sid = form["CallSid"]
+        with Session(engine) as session:
+            begin_step(session)
+            row = session.execute(load, {"sid": sid}).first()
+            if row is None:
+                step, state = 1, {"route": anything}
+                session.execute(insert(calls), {"sid": sid, "step": step, "state": state})
+            else:
+                step, state = row.step + 1, {**row.state, "route": anything}
+                session.execute(store, {"key": sid, "step": step, "state": state})
+            session.execute(insert(events), {"sid": sid, "step": step, "data": form})
+            session.commit()
+        return Response(FLOOR_TWIML, mimetype="text/xml")
+
+    @app.get("/healthz")
+    def healthz():
+        return "ok"
+
     waitress.serve(app, host="127.0.0.1", port=port, threads=32, connection_limit=1000, _quiet=True)
 
 
@@ -381,6 +437,33 @@ def run(server: str, port: int, args, call) -> list[dict]:
     return results
 
 
+def reference(server: str, flag: list[str], health: str, args) -> list[dict]:
+    """The floor or the skeleton, in a process of its own, driven as vaxel is (with :func:`floor_call`)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, flag[0], str(port), *flag[1:]], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(port, proc, f"the {server}", path=health)
+        return run(server, port, args, floor_call)
+    finally:
+        stop(proc)
+
+
+def compare(runs: list[dict]) -> None:
+    """Each vaxel run (and skeleton run) as a fraction of the floor's and the skeleton's same run."""
+    def key(r: dict, database: bool) -> tuple:
+        return r["mode"], r.get("calls_at_once"), r.get("database") if database else None
+
+    floors = {key(r, False): r for r in runs if r["server"] == "floor"}
+    skeletons = {key(r, True): r for r in runs if r["server"] == "skeleton"}
+    for r in runs:
+        for name, ref in (("vs_floor", floors.get(key(r, False))),
+                          ("vs_skeleton", skeletons.get(key(r, True)) if r["server"] == "vaxel" else None)):
+            if r["server"] != "floor" and ref:
+                r[name] = {"throughput": round(r["webhooks_per_s"] / ref["webhooks_per_s"], 3),
+                           "p95": round(r["p95_ms"] / ref["p95_ms"], 2) if ref["p95_ms"] else None}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", nargs="+", default=["sqlite"], choices=["sqlite", "postgresql"])
@@ -392,37 +475,32 @@ def main() -> None:
     parser.add_argument("--compress", type=float, default=10.0, help="think times divided by this")
     parser.add_argument("--no-floor", action="store_true", help="only vaxel (e.g. to compare two versions)")
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--skeleton-server", nargs=2, metavar=("PORT", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
         serve_floor(args.floor_server)
         return
+    if args.skeleton_server:
+        serve_skeleton(int(args.skeleton_server[0]), args.skeleton_server[1])
+        return
 
     out = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "runs": []}
-    port = free_port()
-    floor = subprocess.Popen([sys.executable, __file__, "--floor-server", str(port)], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    try:
-        if not args.no_floor:
-            wait_until_up(port, floor, "the floor", path="/")
-            out["runs"] += run("floor", port, args, floor_call)
-    finally:
-        stop(floor)
+    if not args.no_floor:
+        out["runs"] += reference("floor", ["--floor-server"], "/", args)
     workdir = Path(tempfile.mkdtemp(prefix="vaxel-webhooks-"))
     try:
         for database in args.database:
             for workers in args.workers:
                 with Vaxel(database, workers, workdir) as vaxel:
+                    if not args.no_floor and workers == args.workers[0]:  # on vaxel's database, vaxel idle
+                        out["runs"] += [{**r, "database": database, "workers": 1} for r in
+                                        reference("skeleton", ["--skeleton-server", vaxel.url], "/healthz", args)]
                     for result in run("vaxel", vaxel.port, args, vaxel_call):
                         out["runs"].append({**result, "database": database, "workers": workers})
                     out["runs"][-1]["after"] = vaxel.check()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    floors = {(r["mode"], r.get("calls_at_once")): r for r in out["runs"] if r["server"] == "floor"}
-    for r in out["runs"]:
-        f = floors.get((r["mode"], r.get("calls_at_once")))
-        if r["server"] == "vaxel" and f:
-            r["vs_floor"] = {"throughput": round(r["webhooks_per_s"] / f["webhooks_per_s"], 3),
-                             "p95": round(r["p95_ms"] / f["p95_ms"], 2) if f["p95_ms"] else None}
+    compare(out["runs"])
     out["machine"]["load_after"] = os.getloadavg()
     print(json.dumps(out, indent=2))
 
