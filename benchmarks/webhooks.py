@@ -32,6 +32,7 @@ municipality; PostgreSQL runs in a schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -94,8 +95,11 @@ def serve_floor(port: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=32, connection_limit=1000, _quiet=True)
 
 
-def serve_skeleton(port: int, url: str) -> None:
-    """The floor plus what keeping a call costs at the least: signature, one locked row, one event, a commit."""
+def serve_skeleton(port: int, url: str, raw: bool = False) -> None:
+    """The floor plus what keeping a call costs at the least: signature, one locked row, one event, a commit.
+
+    ``raw``: the same statements through the DB-API connection itself (SQLAlchemy only hands it out of its
+    pool): what SQLAlchemy's Core adds to a transaction, measured."""
     import waitress
     from flask import Flask, Response, request
     from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, bindparam, insert, select, update
@@ -112,20 +116,38 @@ def serve_skeleton(port: int, url: str) -> None:
     engine = make_engine(url, pool_size=32, max_overflow=8)
     tables.drop_all(engine)
     tables.create_all(engine)
+    postgresql = engine.dialect.name == "postgresql"
     load = select(calls.c.step, calls.c.state).where(calls.c.sid == bindparam("sid"))
-    if engine.dialect.name == "postgresql":
+    if postgresql:
         load = load.with_for_update()
     store = update(calls).where(calls.c.sid == bindparam("key")).values(step=bindparam("step"),
                                                                         state=bindparam("state"))
     validator = RequestValidator(TOKEN)
-    app = Flask("skeleton")
+    writer = threading.Lock()  # raw SQLite: the writers of a process take turns, as core.db has them do
 
-    @app.post("/<path:anything>")
-    def answer(anything: str):
-        form = request.form.to_dict()
-        if not validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", "")):
-            return Response("forbidden", 403)
-        sid = form["CallSid"]
+    def step_raw(sid: str, anything: str, form: dict) -> None:
+        mark = "%s" if postgresql else "?"
+        dbapi = engine.raw_connection()
+        try:
+            with contextlib.nullcontext() if postgresql else writer:
+                cursor = dbapi.cursor()
+                cursor.execute("SET LOCAL synchronous_commit TO off" if postgresql else "BEGIN IMMEDIATE")
+                cursor.execute(f"SELECT step, state FROM skeleton_calls WHERE sid = {mark}"
+                               + (" FOR UPDATE" if postgresql else ""), (sid,))
+                row = cursor.fetchone()
+                step = row[0] + 1 if row else 1
+                before = {} if row is None else row[1] if isinstance(row[1], dict) else json.loads(row[1])
+                state = json.dumps({**before, "route": anything})  # psycopg reads JSON as a dict, sqlite3 as text
+                cursor.execute(f"UPDATE skeleton_calls SET step = {mark}, state = {mark} WHERE sid = {mark}"
+                               if row else f"INSERT INTO skeleton_calls (step, state, sid) VALUES ({mark}, {mark}, "
+                               f"{mark})", (step, state, sid))
+                cursor.execute(f"INSERT INTO skeleton_events (sid, step, data) VALUES ({mark}, {mark}, {mark})",
+                               (sid, step, json.dumps(form)))
+                dbapi.commit()
+        finally:
+            dbapi.close()
+
+    def step_core(sid: str, anything: str, form: dict) -> None:
         with Session(engine) as session:
             begin_step(session)
             row = session.execute(load, {"sid": sid}).first()
@@ -137,6 +159,15 @@ def serve_skeleton(port: int, url: str) -> None:
                 session.execute(store, {"key": sid, "step": step, "state": state})
             session.execute(insert(events), {"sid": sid, "step": step, "data": form})
             session.commit()
+
+    app = Flask("skeleton")
+
+    @app.post("/<path:anything>")
+    def answer(anything: str):
+        form = request.form.to_dict()
+        if not validator.validate(request.url, form, request.headers.get("X-Twilio-Signature", "")):
+            return Response("forbidden", 403)
+        (step_raw if raw else step_core)(form["CallSid"], anything, form)
         return Response(FLOOR_TWIML, mimetype="text/xml")
 
     @app.get("/healthz")
@@ -475,13 +506,15 @@ def main() -> None:
     parser.add_argument("--compress", type=float, default=10.0, help="think times divided by this")
     parser.add_argument("--no-floor", action="store_true", help="only vaxel (e.g. to compare two versions)")
     parser.add_argument("--floor-server", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--skeleton-server", nargs=2, metavar=("PORT", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument("--raw-skeleton", action="store_true",
+                        help="also the skeleton through the DB-API itself, without SQLAlchemy's Core")
+    parser.add_argument("--skeleton-server", nargs=3, metavar=("PORT", "URL", "RAW"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.floor_server:
         serve_floor(args.floor_server)
         return
     if args.skeleton_server:
-        serve_skeleton(int(args.skeleton_server[0]), args.skeleton_server[1])
+        serve_skeleton(int(args.skeleton_server[0]), args.skeleton_server[1], args.skeleton_server[2] == "raw")
         return
 
     out = {"machine": {"cpus": os.cpu_count(), "load_before": os.getloadavg()}, "runs": []}
@@ -493,8 +526,10 @@ def main() -> None:
             for workers in args.workers:
                 with Vaxel(database, workers, workdir) as vaxel:
                     if not args.no_floor and workers == args.workers[0]:  # on vaxel's database, vaxel idle
-                        out["runs"] += [{**r, "database": database, "workers": 1} for r in
-                                        reference("skeleton", ["--skeleton-server", vaxel.url], "/healthz", args)]
+                        for raw in ("core", "raw")[:2 if args.raw_skeleton else 1]:
+                            out["runs"] += [{**r, "database": database, "workers": 1} for r in reference(
+                                "skeleton" if raw == "core" else "skeleton-raw",
+                                ["--skeleton-server", vaxel.url, raw], "/healthz", args)]
                     for result in run("vaxel", vaxel.port, args, vaxel_call):
                         out["runs"].append({**result, "database": database, "workers": workers})
                     out["runs"][-1]["after"] = vaxel.check()
