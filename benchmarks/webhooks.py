@@ -11,9 +11,9 @@ this machine. The skeleton is the floor that keeps a call: it checks the
 Twilio signature and, in one transaction on the same database as vaxel (its
 engine, pool and call-step transaction: `core.db`), locks the call's row,
 writes it back and appends an event, then answers the same document — the
-least any service that remembers its calls costs on this stack. Both are driven by the same client: every call is a sequence of
-signed POSTs as Twilio makes them, each URL taken from the TwiML answered
-before — the menu (option 1 or 2), the directory by speech, a transfer that is
+least any service that remembers its calls costs on this stack. All three are
+driven by the same client: every call is a sequence of signed POSTs as Twilio
+makes them, each URL taken from the TwiML answered before — the menu (option 1 or 2), the directory by speech, a transfer that is
 accepted with a key or not answered and comes back first in line, waitUrl
 polls in the queue, an operator taking the caller (``<Queue url>``), the
 queue's end and the status callback. The floor gets the same number of
@@ -526,10 +526,9 @@ def main() -> None:
             for workers in args.workers:
                 with Vaxel(database, workers, workdir) as vaxel:
                     if not args.no_floor and workers == args.workers[0]:  # on vaxel's database, vaxel idle
-                        for raw in ("core", "raw")[:2 if args.raw_skeleton else 1]:
+                        for server, how in [("skeleton", "core")] + [("skeleton-raw", "raw")] * args.raw_skeleton:
                             out["runs"] += [{**r, "database": database, "workers": 1} for r in reference(
-                                "skeleton" if raw == "core" else "skeleton-raw",
-                                ["--skeleton-server", vaxel.url, raw], "/healthz", args)]
+                                server, ["--skeleton-server", vaxel.url, how], "/healthz", args)]
                     for result in run("vaxel", vaxel.port, args, vaxel_call):
                         out["runs"].append({**result, "database": database, "workers": workers})
                     out["runs"][-1]["after"] = vaxel.check()
