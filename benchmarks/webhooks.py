@@ -13,9 +13,9 @@ engine, pool and call-step transaction: `core.db`), locks the call's row,
 writes it back and appends an event, then answers the same document — the
 least any service that remembers its calls costs on this stack. All three are
 driven by the same client: every call is a sequence of signed POSTs as Twilio
-makes them, each URL taken from the TwiML answered before — the menu (option 1 or 2), the directory by speech, a transfer that is
-accepted with a key or not answered and comes back first in line, waitUrl
-polls in the queue, an operator taking the caller (``<Queue url>``), the
+makes them, each URL taken from the TwiML answered before — the menu (option
+1 or 2), the directory by speech, a transfer that is accepted with a key or
+not answered and comes back first in line, waitUrl polls in the queue, an operator taking the caller (``<Queue url>``), the
 queue's end and the status callback. The floor gets the same number of
 requests per call, each answered and parsed.
 
