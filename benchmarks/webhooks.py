@@ -15,9 +15,10 @@ least any service that remembers its calls costs on this stack. All three are
 driven by the same client: every call is a sequence of signed POSTs as Twilio
 makes them, each URL taken from the TwiML answered before — the menu (option
 1 or 2), the directory by speech, a transfer that is accepted with a key or
-not answered and comes back first in line, waitUrl polls in the queue, an operator taking the caller (``<Queue url>``), the
-queue's end and the status callback. The floor gets the same number of
-requests per call, each answered and parsed.
+not answered and comes back first in line, waitUrl polls in the queue, an
+operator taking the caller (``<Queue url>``), the queue's end and the status
+callback. The floor and the skeleton get the same number of requests per
+call, each answered and parsed.
 
 Closed loop: ``--calls`` callers at once, each starting its next request as
 soon as the last answered, for ``--seconds``. Open loop: one new call every
